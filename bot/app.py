@@ -1,0 +1,100 @@
+"""Putting the bot together: settings → database → services → dispatcher, for any channel."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.channels.base import Sender
+from bot.clock import Clock, ManualClock
+from bot.context import Services
+from bot.dispatcher import Dispatcher
+from bot.events import Inbound
+from bot.outbox import OutboxSender
+from bot.settings import Settings
+from handlers import all_routers
+from storage import grids as grid_store
+from storage import migrate
+from storage import outbox as outbox_store
+from storage.db import Database, sqlite_path
+
+log = logging.getLogger(__name__)
+
+
+class SchemaOutOfDate(Exception):
+    def __init__(self, url: str) -> None:
+        super().__init__(
+            f"the database {url} is not at the current schema: run `gridbot db upgrade` first"
+        )
+
+
+def open_database(url: str, *, auto_upgrade: bool | None = None) -> Database:
+    """Open the database and make sure its schema is current.
+
+    An embedded SQLite file is upgraded on the spot; a shared server database is only
+    checked, because upgrading it is the operator's deliberate step (`gridbot db upgrade`)
+    when several bot processes use it.
+    """
+    db = Database.from_url(url)
+    if auto_upgrade is None:
+        auto_upgrade = db.url.get_backend_name() == "sqlite"
+    if auto_upgrade:
+        migrate.upgrade(db.engine)
+    elif not migrate.is_up_to_date(db.engine):
+        db.dispose()
+        raise SchemaOutOfDate(db.url.render_as_string(hide_password=True))
+    path = sqlite_path(db.url)
+    if path is not None:
+        log.info("database: %s", path)
+    return db
+
+
+@dataclass
+class App:
+    services: Services
+    dispatcher: Dispatcher
+    outbox: OutboxSender
+
+    async def feed(self, event: Inbound) -> None:
+        """Handle one inbound message and deliver what it made due."""
+        await self.dispatcher.feed(event)
+        self.outbox.notify()
+
+    async def start(self) -> None:
+        """Finish what a previous run left: messages stored but not handled, replies not sent."""
+        recovered = await self.dispatcher.recover()
+        if recovered:
+            log.warning("handled %d message(s) left over from the previous run", recovered)
+        await self.outbox.flush()
+
+    async def advance(self, clock: ManualClock, until: datetime) -> None:
+        """Move a manual clock forward to ``until``, delivering what falls due on the way at
+        the time it falls due."""
+        db = self.services.db
+        while True:
+            with db.session() as session:
+                due_at = outbox_store.next_due_at(session=session)
+            if due_at is None or due_at > until:
+                break
+            if due_at > clock.now():
+                clock.set(due_at)
+            if not await self.outbox.flush():
+                break
+        if until > clock.now():
+            clock.set(until)
+        await self.outbox.flush()
+
+
+def build_app(settings: Settings, *, clock: Clock, db: Database, sender: Sender) -> App:
+    with db.session() as session:
+        grid_store.sync_grids(
+            session=session,
+            specs=(
+                grid_store.GridSpec(g.code, g.name, g.room, g.community) for g in settings.grids
+            ),
+        )
+        session.commit()
+    services = Services(settings=settings, clock=clock, db=db)
+    dispatcher = Dispatcher(services, all_routers())
+    return App(services, dispatcher, OutboxSender(db, clock, sender))

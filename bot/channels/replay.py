@@ -1,0 +1,126 @@
+"""The replay channel: a JSON-lines file of events in, every message the bot sends out.
+
+The contract (documented in README.md, relied on by tests, demos and users' trials):
+
+- in, one object per line: a room message ``{"ts", "room", "from", "name", "text", "id"?,
+  "mentions"?, "type"?}``, a private message (the same without ``room``), or a clock tick
+  ``{"ts", "tick": true}``;
+- out, one object per message sent: ``{"ts", "room", "to", "text", "mentions"}``.
+
+The bot's clock is the events' ``ts``. A malformed line is reported on stderr with its line
+number and skipped; the run goes on and ends with exit code 1.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime, tzinfo
+from typing import Annotated, Any, Literal, TextIO
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from bot.app import App
+from bot.clock import ManualClock
+from bot.events import Inbound, MessageType, Outbound
+from bot.settings import format_loc
+
+
+class _Tick(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ts: datetime
+    tick: Literal[True]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    ts: datetime
+    room: Annotated[str, Field(min_length=1)] | None = None
+    sender: Annotated[str, Field(alias="from", min_length=1)]
+    name: str | None = None
+    text: str = ""
+    id: Annotated[str, Field(min_length=1)] | None = None
+    mentions: list[str] = []
+    type: MessageType = MessageType.TEXT
+
+    @model_validator(mode="after")
+    def _text_for_text(self) -> _Message:
+        if self.type == MessageType.TEXT and "text" not in self.model_fields_set:
+            raise ValueError("a text message needs 'text'")
+        return self
+
+
+class ReplayLineError(ValueError):
+    pass
+
+
+def parse_line(line: str, tz: tzinfo) -> Inbound | datetime:
+    """One input line: an Inbound, or the time of a tick. Naive times are in ``tz``."""
+    try:
+        data: Any = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ReplayLineError(f"not JSON: {exc.msg} at column {exc.colno}") from None
+    if not isinstance(data, dict):
+        raise ReplayLineError("expected a JSON object")
+    model: type[_Tick] | type[_Message] = _Tick if "tick" in data else _Message
+    try:
+        parsed = model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = format_loc(tuple(first["loc"]))
+        raise ReplayLineError(f"{where}: {first['msg']}") from None
+    ts = parsed.ts if parsed.ts.tzinfo else parsed.ts.replace(tzinfo=tz)
+    if isinstance(parsed, _Tick):
+        return ts
+    return Inbound(
+        ts=ts,
+        sender_id=parsed.sender,
+        sender_name=parsed.name or parsed.sender,
+        text=parsed.text,
+        room_id=parsed.room,
+        room_topic=parsed.room,
+        id=parsed.id,
+        mentions=tuple(parsed.mentions),
+        type=parsed.type,
+    )
+
+
+class JsonLinesSender:
+    """Writes every sent message as one JSON line, stamped with the bot's clock."""
+
+    def __init__(self, clock: ManualClock, out: TextIO) -> None:
+        self._clock = clock
+        self._out = out
+
+    async def send(self, message: Outbound) -> None:
+        record = {
+            "ts": self._clock.now().isoformat(),
+            "room": message.room_topic or message.room_id,
+            "to": message.to,
+            "text": message.text,
+            "mentions": list(message.mentions),
+        }
+        self._out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._out.flush()
+
+
+async def replay(app: App, clock: ManualClock, lines: Iterable[str], err: TextIO) -> int:
+    """Feed every line to the bot in order; return the exit code (1 if any line was bad)."""
+    bad = 0
+    tz = clock.tz
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = parse_line(line, tz)
+        except ReplayLineError as exc:
+            bad += 1
+            err.write(f"line {number}: {exc}; skipped\n")
+            continue
+        when = item if isinstance(item, datetime) else item.ts
+        await app.advance(clock, when)
+        if isinstance(item, Inbound):
+            clock.set(item.ts)
+            await app.feed(item)
+            await app.outbox.flush()
+    return 1 if bad else 0

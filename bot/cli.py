@@ -1,0 +1,242 @@
+"""The `gridbot` command.
+
+Exit codes: 0 success; 1 the work ran but something failed (e.g. malformed replay lines);
+2 the command can't run as given (usage, config, database schema); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from bot import __version__
+from bot.settings import ConfigError, Settings, load_settings
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+log = logging.getLogger("gridbot")
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        type=Path,
+        metavar="PATH",
+        help="main YAML config (default: $GRIDBOT_CONFIG, else the shipped demo config)",
+    )
+    common.add_argument(
+        "--log-level",
+        default=None,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="log level on stderr",
+    )
+    with_db = argparse.ArgumentParser(add_help=False, parents=[common])
+    with_db.add_argument("--db", metavar="URL", help="database URL, overriding the config's")
+
+    parser = argparse.ArgumentParser(
+        prog="gridbot",
+        description="网格助手 GridBot: a WeChat group bot for neighbourhood grids.",
+    )
+    parser.add_argument("--version", action="version", version=f"gridbot {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = sub.add_parser(
+        "run",
+        parents=[with_db],
+        help="run the bot",
+        description="Run the bot on a channel. An embedded SQLite database is created and "
+        "upgraded on the spot; a server database must be upgraded with `gridbot db upgrade`.",
+    )
+    run.add_argument(
+        "--channel",
+        choices=["console"],
+        default="console",
+        help="console: chat with the bot in this terminal (default)",
+    )
+
+    replay = sub.add_parser(
+        "replay",
+        parents=[with_db],
+        help="feed a JSON-lines file of events to the bot, print what it sends",
+        description="Read events (one JSON object per line; '-' for stdin) and write every "
+        "message the bot sends to stdout as JSON lines. Without --db a fresh temporary "
+        "database is used, so runs repeat exactly. See README.md for the format.",
+    )
+    replay.add_argument("file", help="JSON-lines file of events, or - for stdin")
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_sub.add_parser(
+        "upgrade",
+        parents=[with_db],
+        help="create or upgrade the database schema to the current version",
+        description="Apply the schema migrations the database lacks (safe to run again).",
+    )
+    db_sub.add_parser(
+        "current",
+        parents=[with_db],
+        help="print the database's schema version and the current one",
+    )
+
+    sub.add_parser(
+        "check-config",
+        parents=[common],
+        help="validate a config file and print a summary",
+        description="Validate the config; exit 0 if it can be used, 2 with the problems if not.",
+    )
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    path = args.config
+    if path is None and os.environ.get("GRIDBOT_CONFIG"):
+        path = Path(os.environ["GRIDBOT_CONFIG"])
+    settings = load_settings(path)
+    if getattr(args, "db", None):
+        settings = settings.model_copy(update={"database": args.db})
+    return settings
+
+
+def _setup_logging(level: str | None, default: str) -> None:
+    logging.basicConfig(
+        level=level or default,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from bot.app import build_app, open_database
+    from bot.channels.console import ConsoleChannel
+    from bot.clock import SystemClock
+
+    settings = _settings(args)
+    _setup_logging(args.log_level, "WARNING")
+    db = open_database(settings.database)
+    console = ConsoleChannel(settings, sys.stdin, sys.stdout)
+    app = build_app(settings, clock=SystemClock(settings.tz), db=db, sender=console)
+
+    async def main() -> None:
+        await app.start()
+        await console.run(app)
+
+    try:
+        asyncio.run(main())
+    finally:
+        db.dispose()
+    return EXIT_OK
+
+
+@contextmanager
+def _replay_database(url: str | None) -> Iterator[str]:
+    if url:
+        yield url
+        return
+    with tempfile.TemporaryDirectory(prefix="gridbot-replay-") as scratch:
+        yield f"sqlite:///{scratch}/replay.db"
+
+
+@contextmanager
+def _open_input(name: str) -> Iterator[TextIO]:
+    if name == "-":
+        yield sys.stdin
+        return
+    with open(name, encoding="utf-8") as handle:
+        yield handle
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from bot.app import build_app, open_database
+    from bot.channels.replay import JsonLinesSender, replay
+    from bot.clock import ManualClock
+
+    settings = _settings(args)
+    _setup_logging(args.log_level, "WARNING")
+    try:
+        source = _open_input(args.file)
+        lines = source.__enter__()
+    except OSError as exc:
+        print(f"gridbot replay: can't read {args.file}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        with _replay_database(args.db) as url:
+            db = open_database(url)
+            clock = ManualClock(datetime(2000, 1, 1, tzinfo=UTC), settings.tz)
+            sender = JsonLinesSender(clock, sys.stdout)
+            app = build_app(settings, clock=clock, db=db, sender=sender)
+            try:
+                return asyncio.run(replay(app, clock, lines, sys.stderr))
+            finally:
+                db.dispose()
+    finally:
+        source.__exit__(None, None, None)
+
+
+def _cmd_db(args: argparse.Namespace) -> int:
+    from storage import migrate
+    from storage.db import Database
+
+    settings = _settings(args)
+    _setup_logging(args.log_level, "INFO")
+    db = Database.from_url(settings.database)
+    shown = db.url.render_as_string(hide_password=True)
+    try:
+        if args.db_command == "upgrade":
+            migrate.upgrade(db.engine)
+            print(f"{shown}: schema at {migrate.current_revision(db.engine)}")
+        else:
+            current = migrate.current_revision(db.engine)
+            head = migrate.head_revision()
+            state = "up to date" if current == head else "needs `gridbot db upgrade`"
+            print(f"{shown}: schema at {current or 'none'}, current is {head} ({state})")
+    finally:
+        db.dispose()
+    return EXIT_OK
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    leaders = {cid for grid in settings.grids for cid in grid.leaders}
+    print(
+        f"config OK: {len(settings.grids)} grid(s), {len(leaders)} leader(s), "
+        f"{len(settings.admins)} admin(s); timezone {settings.timezone}"
+    )
+    return EXIT_OK
+
+
+_COMMANDS = {
+    "run": _cmd_run,
+    "replay": _cmd_replay,
+    "db": _cmd_db,
+    "check-config": _cmd_check_config,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from bot.app import SchemaOutOfDate
+
+    try:
+        return _COMMANDS[args.command](args)
+    except ConfigError as exc:
+        print(f"gridbot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except SchemaOutOfDate as exc:
+        print(f"gridbot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

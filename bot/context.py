@@ -1,0 +1,63 @@
+"""What a handler sees: the message, who sent it where, the injected services, and a way to
+answer. Nothing here sends: replies are queued and the dispatcher stores them in the outbox
+in the same transaction as the handler's other writes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import Session
+
+from bot.clock import Clock
+from bot.commands import CommandCall
+from bot.events import Inbound, Outbound
+from bot.routing import CommandSpec, Role
+from bot.settings import GridSettings, Settings
+from storage.db import Database
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Set once when the bot starts; shared by every handler."""
+
+    settings: Settings
+    clock: Clock
+    db: Database
+
+
+@dataclass(slots=True)
+class Context:
+    event: Inbound
+    message_id: int
+    now: datetime
+    session: Session
+    services: Services
+    grid: GridSettings | None
+    role: Role
+    command: CommandCall | None
+    commands: Sequence[CommandSpec] = ()
+    outgoing: list[Outbound] = field(default_factory=list)
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    def reply(self, text: str, *, mention: bool = True) -> None:
+        """Answer the sender where they spoke: in the group with an @mention, or privately."""
+        event = self.event
+        if event.is_private:
+            self.outgoing.append(Outbound(text=text, to=event.sender_id))
+        else:
+            self.outgoing.append(
+                Outbound(
+                    text=text,
+                    room_id=event.room_id,
+                    room_topic=event.room_topic,
+                    mentions=(event.sender_id,) if mention else (),
+                )
+            )
+
+    def send(self, message: Outbound) -> None:
+        self.outgoing.append(message)

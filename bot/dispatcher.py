@@ -1,0 +1,302 @@
+"""The one entry point for inbound messages: store, work out who and where, run handlers.
+
+Every message is committed to the inbox before any handler sees it. A handler's database
+writes, the replies it queued and the "handled" mark are committed together, so a crash
+leaves either all of them or none, and the message is handled again on restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Iterable
+
+from sqlmodel import Session
+
+from bot.commands import CommandCall, parse_command
+from bot.context import Context, Services
+from bot.events import Inbound, MessageType, Outbound
+from bot.routing import CommandSpec, HandlerSpec, Role, Router, Scope, SkipHandler, UserError
+from bot.settings import GridSettings
+from storage import grids as grid_store
+from storage import inbox
+from storage import outbox as outbox_store
+from storage.models import Grid, InboundMessage, MemberRole, MessageStatus, OutboundMessage
+
+log = logging.getLogger(__name__)
+audit = logging.getLogger("gridbot.audit")
+
+SORRY = "抱歉，处理时出了点问题，请稍后再试。"
+
+
+def _name_of(spec: CommandSpec) -> str:
+    return f"/{spec.name}"
+
+
+class Dispatcher:
+    def __init__(self, services: Services, routers: Iterable[Router] = ()) -> None:
+        self.services = services
+        self._routers: list[Router] = []
+        self._handlers: list[HandlerSpec] = []
+        self._command_names: dict[str, CommandSpec] = {}
+        for router in routers:
+            self.include(router)
+
+    def include(self, router: Router) -> None:
+        if any(r is router or r.name == router.name for r in self._routers):
+            raise ValueError(f"router {router.name!r} is already included")
+        for command in (spec.command for spec in router.handlers if spec.command):
+            for name in command.names:
+                if name in self._command_names:
+                    raise ValueError(f"command /{name} is registered twice")
+                self._command_names[name] = command
+        self._routers.append(router)
+        handlers = [*self._handlers, *router.handlers]
+        # Stable: equal priorities keep registration order.
+        self._handlers = sorted(handlers, key=lambda h: -h.priority)
+
+    @property
+    def commands(self) -> list[CommandSpec]:
+        seen: dict[str, CommandSpec] = {}
+        for spec in self._command_names.values():
+            seen.setdefault(spec.name, spec)
+        return list(seen.values())
+
+    async def feed(self, event: Inbound) -> int | None:
+        """Store and handle one message; return its inbox id, or None for a duplicate."""
+        now = self.services.clock.now()
+        with self.services.db.session() as session:
+            grid = self._grid_for(session, event)
+            if grid is not None:
+                grid_store.touch_member(
+                    session=session,
+                    contact_id=event.sender_id,
+                    grid_code=grid.code,
+                    display_name=event.sender_name,
+                    at=now,
+                )
+            row, inserted = inbox.store(
+                session=session,
+                message=InboundMessage(
+                    key=event.idempotency_key(),
+                    platform_id=event.id,
+                    room_id=event.room_id,
+                    room_topic=event.room_topic,
+                    grid_code=grid.code if grid else None,
+                    sender_id=event.sender_id,
+                    sender_name=event.sender_name[:100],
+                    type=event.type,
+                    text=event.text,
+                    mentions=list(event.mentions),
+                    sent_at=event.ts,
+                    received_at=now,
+                ),
+            )
+            message_id = row.id
+            assert message_id is not None
+        if not inserted and row.status != MessageStatus.PENDING:
+            log.info("duplicate delivery of message %s ignored", event.idempotency_key())
+            return None
+        if event.room_id is not None and grid is None:
+            log.debug("message from room %r, which is in no grid: stored only", event.room_topic)
+            self._finish(message_id, [])
+            return message_id
+        await self._handle(message_id, event, grid)
+        return message_id
+
+    async def recover(self) -> int:
+        """Handle messages stored but never handled (the process stopped in between)."""
+        count = 0
+        with self.services.db.session() as session:
+            rows = list(inbox.pending(session=session))
+        for row in rows:
+            assert row.id is not None
+            event = Inbound(
+                ts=row.sent_at,
+                sender_id=row.sender_id,
+                sender_name=row.sender_name,
+                text=row.text,
+                room_id=row.room_id,
+                room_topic=row.room_topic,
+                id=row.platform_id,
+                mentions=tuple(row.mentions),
+                type=MessageType(row.type),
+            )
+            grid = self.services.settings.grid(row.grid_code) if row.grid_code else None
+            if event.room_id is not None and grid is None:
+                self._finish(row.id, [])
+            else:
+                await self._handle(row.id, event, grid)
+            count += 1
+        return count
+
+    def _grid_for(self, session: Session, event: Inbound) -> GridSettings | None:
+        """The grid whose group this is: by the room id learned before, else by topic.
+
+        A room is bound to a grid the first time its topic matches. Once bound, another room
+        taking the same topic (a look-alike group) is not the grid's group.
+        """
+        if event.room_id is None:
+            return None
+        settings = self.services.settings
+        bound = grid_store.grid_by_room_id(session=session, room_id=event.room_id)
+        if bound is not None:
+            return settings.grid(bound.code)
+        grid = settings.grid_by_room(event.room_topic or "")
+        if grid is None:
+            return None
+        row = session.get(Grid, grid.code)
+        if row is None:
+            return None
+        if row.room_id is None:
+            grid_store.bind_room(session=session, grid_code=grid.code, room_id=event.room_id)
+            log.info("room %r bound to grid %s", event.room_id, grid.code)
+            return grid
+        log.warning(
+            "room %r has the topic of grid %s, which is bound to another room: ignored",
+            event.room_id,
+            grid.code,
+        )
+        return None
+
+    def _role(self, session: Session, event: Inbound, grid: GridSettings | None) -> Role:
+        settings = self.services.settings
+        sender = event.sender_id
+        if sender in settings.admins:
+            return Role.ADMIN
+        if grid is not None:
+            if sender in grid.leaders:
+                return Role.LEADER
+            db_role = grid_store.member_role(
+                session=session, contact_id=sender, grid_code=grid.code
+            )
+            return Role.LEADER if db_role == MemberRole.LEADER else Role.RESIDENT
+        leads = any(sender in g.leaders for g in settings.grids) or bool(
+            grid_store.grids_led_in_db(session=session, contact_id=sender)
+        )
+        return Role.LEADER if leads else Role.RESIDENT
+
+    def _resolve(self, call: CommandCall | None) -> CommandCall | None:
+        if call is None:
+            return None
+        spec = self._command_names.get(call.word)
+        if spec is not None and (call.prefixed or spec.bare):
+            return call.resolved(call.word)
+        if call.prefixed:
+            # `/派单12` and `/工单超期`: the longest command name the word starts with.
+            names = [n for n in self._command_names if call.word.startswith(n)]
+            if names:
+                return call.resolved(max(names, key=len))
+        return call
+
+    async def _handle(self, message_id: int, event: Inbound, grid: GridSettings | None) -> None:
+        services = self.services
+        now = services.clock.now()
+        with services.db.session() as session:
+            call = parse_command(event.text) if event.type == MessageType.TEXT else None
+            ctx = Context(
+                event=event,
+                message_id=message_id,
+                now=now,
+                session=session,
+                services=services,
+                grid=grid,
+                role=self._role(session, event, grid),
+                command=self._resolve(call),
+                commands=self.commands,
+            )
+            try:
+                await self._run(ctx)
+            except UserError as exc:
+                session.rollback()
+                ctx.outgoing = []
+                ctx.reply(exc.reply)
+            except Exception:
+                session.rollback()
+                log.exception("handling message %d failed", message_id)
+                outgoing: list[Outbound] = []
+                if ctx.command is not None and ctx.command.name:
+                    ctx.outgoing = []
+                    ctx.reply(SORRY)
+                    outgoing = ctx.outgoing
+                self._finish(message_id, outgoing, error=traceback.format_exc())
+                return
+            self._enqueue(session, message_id, ctx.outgoing)
+            inbox.mark_handled(session=session, message_id=message_id, at=now)
+            session.commit()
+
+    async def _run(self, ctx: Context) -> None:
+        for spec in self._handlers:
+            if spec.command is not None:
+                if ctx.command is None or ctx.command.name not in spec.command.names:
+                    continue
+                if not (ctx.command.prefixed or spec.command.bare):
+                    continue
+                refusal = self._refusal(spec.command, ctx)
+                if refusal is not None:
+                    audit.warning(
+                        "refused %s to %s (role %s) in %s",
+                        _name_of(spec.command),
+                        ctx.event.sender_id,
+                        ctx.role.name,
+                        ctx.grid.code if ctx.grid else "private",
+                    )
+                    ctx.reply(refusal)
+                    return
+                if spec.command.role >= Role.LEADER:
+                    audit.info(
+                        "%s by %s (role %s) in %s: %r",
+                        _name_of(spec.command),
+                        ctx.event.sender_id,
+                        ctx.role.name,
+                        ctx.grid.code if ctx.grid else "private",
+                        ctx.command.args,
+                    )
+            elif not all(accepts(ctx) for accepts in spec.filters):
+                continue
+            try:
+                await spec.callback(ctx)
+            except SkipHandler:
+                continue
+            if spec.block:
+                return
+
+    @staticmethod
+    def _refusal(spec: CommandSpec, ctx: Context) -> str | None:
+        name = _name_of(spec)
+        if spec.scope == Scope.GROUP and ctx.grid is None:
+            return f"{name} 请在网格群里使用。"
+        if spec.scope == Scope.PRIVATE and not ctx.event.is_private:
+            return f"{name} 请私聊我使用。"
+        if ctx.role >= spec.role:
+            return None
+        if spec.role == Role.ADMIN:
+            return f"抱歉，{name} 仅限街道管理员使用。"
+        return f"抱歉，{name} 仅限本网格的网格长使用。"
+
+    def _enqueue(self, session: Session, message_id: int, outgoing: list[Outbound]) -> None:
+        now = self.services.clock.now()
+        for out in outgoing:
+            outbox_store.enqueue(
+                session=session,
+                message=OutboundMessage(
+                    inbound_id=message_id,
+                    room_id=out.room_id,
+                    room_topic=out.room_topic,
+                    to_id=out.to,
+                    text=out.text,
+                    mentions=list(out.mentions),
+                    created_at=now,
+                    not_before=now,
+                ),
+            )
+
+    def _finish(self, message_id: int, outgoing: list[Outbound], error: str | None = None) -> None:
+        now = self.services.clock.now()
+        with self.services.db.session() as session:
+            self._enqueue(session, message_id, outgoing)
+            if error is None:
+                inbox.mark_handled(session=session, message_id=message_id, at=now)
+            else:
+                inbox.mark_failed(session=session, message_id=message_id, at=now, error=error)
+            session.commit()

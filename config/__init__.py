@@ -1,0 +1,1 @@
+"""The shipped default YAML: demo config, categories, points rules, notices."""

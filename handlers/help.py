@@ -1,0 +1,53 @@
+"""`/帮助`: what the sender may do here; and the pointer to it for a mistyped command."""
+
+from __future__ import annotations
+
+from bot.context import Context
+from bot.routing import CommandSpec, Role, Router, Scope
+
+router = Router("help")
+
+_SECTIONS = {
+    Role.RESIDENT: "可用命令：",
+    Role.LEADER: "网格长命令：",
+    Role.ADMIN: "管理员命令：",
+}
+
+
+def _usable_here(spec: CommandSpec, ctx: Context) -> bool:
+    if spec.role > ctx.role:
+        return False
+    if spec.scope == Scope.GROUP:
+        return ctx.grid is not None
+    if spec.scope == Scope.PRIVATE:
+        return ctx.event.is_private
+    return True
+
+
+def help_text(ctx: Context) -> str:
+    lines: list[str] = []
+    for role, title in _SECTIONS.items():
+        specs = [s for s in ctx.commands if s.role == role and _usable_here(s, ctx)]
+        if not specs:
+            continue
+        lines.append(title)
+        lines += [f"{spec.usage}　{spec.summary}" for spec in specs]
+    if ctx.role >= Role.LEADER and ctx.grid is None:
+        lines.append("（网格长命令请在本网格群里使用）")
+    return "\n".join(lines)
+
+
+@router.command("帮助", bare=True, summary="查看我能做什么")
+async def show_help(ctx: Context) -> None:
+    ctx.reply(help_text(ctx))
+
+
+def _unknown_command(ctx: Context) -> bool:
+    return ctx.command is not None and ctx.command.prefixed and not ctx.command.name
+
+
+# Above the natural-language handlers, so a mistyped command is never taken for a request.
+@router.message(_unknown_command, priority=50)
+async def unknown_command(ctx: Context) -> None:
+    assert ctx.command is not None
+    ctx.reply(f"没有「/{ctx.command.word[:20]}」这个命令，发送 /帮助 查看可用命令。")
