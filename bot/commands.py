@@ -7,7 +7,7 @@ import unicodedata
 from dataclasses import dataclass
 
 # WeChat writes a mention as "@name" followed by U+2005, which NFKC turns into a space.
-_LEADING_MENTIONS = re.compile(r"^(?:@\S+\s+)+")
+_LEADING_MENTIONS = re.compile(r"^(?:@\S+(?:\s+|$))+")
 _PREFIX = ("/", "#")
 _TICKET_NUMBER = re.compile(r"^#?(\d{1,9})$")
 

@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot import __version__
+from bot.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
+
+ROOT = Path(__file__).resolve().parents[2]
+BAD_CONFIG = """\
+grids:
+  - {code: G03, name: 三, room: 三群, leaders: [wxid_leader_li]}
+  - {code: G04, name: 四, room: 四群, leaders: wxid_leader_zhao}
+"""
+
+
+def gridbot(
+    *args: str, stdin: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=cwd,
+        env={**os.environ, "GRIDBOT_CONFIG": ""},
+    )
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["--version"])
+    assert caught.value.code == 0
+    assert capsys.readouterr().out.strip() == f"gridbot {__version__}"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [[], ["run"], ["replay"], ["db"], ["db", "upgrade"], ["db", "current"], ["check-config"]],
+)
+def test_every_subcommand_has_help(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main([*args, "--help"])
+    assert caught.value.code == 0
+    assert "usage: gridbot" in capsys.readouterr().out
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["frobnicate"])
+    assert caught.value.code == EXIT_USAGE
+
+
+def test_check_config_on_the_demo(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-config"]) == EXIT_OK
+    assert capsys.readouterr().out.startswith("config OK: 2 grid(s), 2 leader(s), 1 admin(s)")
+
+
+def test_a_bad_config_names_file_and_key_exits_2_without_traceback(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text(BAD_CONFIG, encoding="utf-8")
+    for args in (["check-config"], ["run"], ["replay", "-"], ["db", "upgrade"]):
+        result = gridbot(*args, "--config", str(config), stdin="")
+        assert result.returncode == EXIT_USAGE, args
+        assert result.stderr.splitlines() == [
+            f"gridbot: config error in {config}:",
+            "  grids[1].leaders: expected a list of contact ids",
+        ]
+        assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_replay_of_help_from_a_resident_and_a_leader(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["replay", str(ROOT / "examples" / "help.jsonl")]) == EXIT_OK
+    resident, leader = (json.loads(x) for x in capsys.readouterr().out.splitlines())
+    assert resident["mentions"] == ["wxid_resident_zhang"]
+    assert leader["mentions"] == ["wxid_leader_li"]
+    assert resident["text"] != leader["text"]
+    assert "/状态" in leader["text"]
+    assert "/状态" not in resident["text"]
+
+
+def test_replay_reads_stdin_and_reports_bad_lines_with_exit_1() -> None:
+    good = (ROOT / "examples" / "help.jsonl").read_text(encoding="utf-8").splitlines()[0]
+    result = gridbot("replay", "-", stdin=f"{good}\n{{oops\n")
+    assert result.returncode == EXIT_FAILED
+    assert len(result.stdout.splitlines()) == 1
+    assert result.stderr.startswith("line 2: not JSON")
+
+
+def test_replay_of_a_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["replay", str(tmp_path / "nope.jsonl")]) == EXIT_USAGE
+    assert "can't read" in capsys.readouterr().err
+
+
+def test_replay_into_a_given_database_is_idempotent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path}/kept.db"
+    example = str(ROOT / "examples" / "help.jsonl")
+    assert main(["replay", example, "--db", url]) == EXIT_OK
+    assert len(capsys.readouterr().out.splitlines()) == 2
+    # the same messages again (same ids): already handled, nothing is sent twice
+    assert main(["replay", example, "--db", url]) == EXIT_OK
+    assert capsys.readouterr().out == ""
+
+
+def test_db_upgrade_and_current(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path}/db.sqlite"
+    assert main(["db", "current", "--db", url]) == EXIT_OK
+    assert "schema at none" in capsys.readouterr().out
+    assert main(["db", "upgrade", "--db", url]) == EXIT_OK
+    assert main(["db", "current", "--db", url]) == EXIT_OK
+    assert "(up to date)" in capsys.readouterr().out
+
+
+def test_the_gridbot_command_is_installed() -> None:
+    script = Path(sys.executable).with_name("gridbot")
+    result = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=False)
+    assert result.stdout.strip() == f"gridbot {__version__}"

@@ -1,0 +1,398 @@
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from bot.app import App, build_app
+from bot.clock import ManualClock
+from bot.context import Context, Services
+from bot.dispatcher import SORRY, Dispatcher
+from bot.events import MessageType
+from bot.outbox import OutboxSender
+from bot.routing import Role, Router, Scope, SkipHandler, UserError
+from bot.settings import Settings
+from storage.db import Database
+from storage.models import Grid, InboundMessage, Member, MemberRole, OutboundMessage
+from tests.auxil.chat import (
+    ADMIN,
+    LEADER,
+    OTHER_LEADER,
+    OTHER_ROOM,
+    RESIDENT,
+    Chat,
+    RecordingSender,
+)
+
+
+@pytest.fixture
+def services(settings: Settings, clock: ManualClock, sqlite_db: Database) -> Services:
+    build_app(settings, clock=clock, db=sqlite_db, sender=RecordingSender())  # syncs grids
+    return Services(settings=settings, clock=clock, db=sqlite_db)
+
+
+def outbox_texts(db: Database) -> list[str]:
+    with db.session() as s:
+        return [r.text for r in s.exec(select(OutboundMessage).order_by(OutboundMessage.id))]
+
+
+def inbox_rows(db: Database) -> list[InboundMessage]:
+    with db.session() as s:
+        return list(s.exec(select(InboundMessage).order_by(InboundMessage.id)))
+
+
+def make_chat(services: Services, *routers: Router) -> tuple[Dispatcher, Chat]:
+    dispatcher = Dispatcher(services, routers)
+    sender = RecordingSender()
+    app = App(services, dispatcher, OutboxSender(services.db, services.clock, sender))
+    assert isinstance(services.clock, ManualClock)
+    return dispatcher, Chat(app, services.clock, sender)
+
+
+async def test_higher_priority_runs_first_and_a_blocking_handler_stops(services: Services) -> None:
+    router = Router("r")
+    ran: list[str] = []
+
+    @router.message(priority=1)
+    async def low(ctx: Context) -> None:
+        ran.append("low")
+
+    @router.message(priority=10, block=False)
+    async def high_passes_on(ctx: Context) -> None:
+        ran.append("high")
+
+    @router.message(priority=5)
+    async def middle_blocks(ctx: Context) -> None:
+        ran.append("middle")
+
+    _, chat = make_chat(services, router)
+    await chat.say("你好")
+    assert ran == ["high", "middle"]
+
+
+async def test_skip_handler_and_filters_pass_the_message_on(services: Services) -> None:
+    router = Router("r")
+    ran: list[str] = []
+
+    @router.message(lambda ctx: "灯" in ctx.event.text, priority=9)
+    async def lamps(ctx: Context) -> None:
+        ran.append("lamps")
+
+    @router.message(priority=8)
+    async def skips(ctx: Context) -> None:
+        ran.append("skips")
+        raise SkipHandler
+
+    @router.message(priority=7)
+    async def fallback(ctx: Context) -> None:
+        ran.append("fallback")
+
+    _, chat = make_chat(services, router)
+    await chat.say("你好")
+    assert ran == ["skips", "fallback"]
+    ran.clear()
+    await chat.say("路灯坏了")
+    assert ran == ["lamps"]
+
+
+async def test_equal_priorities_keep_registration_order_across_routers(services: Services) -> None:
+    first, second = Router("first"), Router("second")
+    ran: list[str] = []
+
+    @second.message()
+    async def b(ctx: Context) -> None:
+        ran.append("second")
+
+    @first.message()
+    async def a(ctx: Context) -> None:
+        ran.append("first")
+
+    _, chat = make_chat(services, first, second)
+    await chat.say("x")
+    assert ran == ["first"]
+
+
+def test_a_router_or_a_command_included_twice_fails_loudly(services: Services) -> None:
+    router = Router("r")
+    router.command("帮助", summary="x")(lambda ctx: None)  # type: ignore[arg-type,return-value]
+    dispatcher = Dispatcher(services, [router])
+    with pytest.raises(ValueError, match="already included"):
+        dispatcher.include(router)
+    twin = Router("twin")
+    twin.command("帮助", summary="y")(lambda ctx: None)  # type: ignore[arg-type,return-value]
+    with pytest.raises(ValueError, match="registered twice"):
+        dispatcher.include(twin)
+
+
+async def test_every_message_is_stored_before_a_handler_sees_it(services: Services) -> None:
+    router = Router("r")
+    seen: list[str] = []
+
+    @router.message()
+    async def look(ctx: Context) -> None:
+        # a separate connection sees the row committed, handler not finished
+        with services.db.session() as other:
+            row = other.get_one(InboundMessage, ctx.message_id)
+            seen.append(f"{row.status}:{row.text}")
+
+    _, chat = make_chat(services, router)
+    await chat.say("3栋路灯坏了")
+    assert seen == ["pending:3栋路灯坏了"]
+    [row] = inbox_rows(services.db)
+    assert row.status == "handled"
+    assert row.grid_code == "G03"
+    assert row.sender_id == RESIDENT[0]
+
+
+async def test_a_message_delivered_twice_is_handled_once(services: Services) -> None:
+    router = Router("r")
+
+    @router.message()
+    async def echo(ctx: Context) -> None:
+        ctx.reply("收到")
+
+    _, chat = make_chat(services, router)
+    event = chat.message("你好", msg_id="same")
+    assert len(await chat.feed(event)) == 1
+    assert await chat.feed(event) == []
+    assert len(inbox_rows(services.db)) == 1
+    assert outbox_texts(services.db) == ["收到"]
+
+
+async def test_a_user_error_rolls_back_and_answers_once(services: Services) -> None:
+    router = Router("r")
+
+    @router.command("改名", summary="x")
+    async def rename(ctx: Context) -> None:
+        grid = ctx.session.get_one(Grid, "G03")
+        grid.name = "被改了"
+        ctx.session.add(grid)
+        ctx.session.flush()
+        ctx.reply("this reply is dropped")
+        raise UserError("请写明新名字，例如：/改名 幸福一组")
+
+    _, chat = make_chat(services, router)
+    sent = await chat.say("/改名")
+    assert [m.text for m in sent] == ["请写明新名字，例如：/改名 幸福一组"]
+    assert sent[0].mentions == (RESIDENT[0],)
+    with services.db.session() as s:
+        assert s.get_one(Grid, "G03").name == "幸福社区第3网格"
+    assert inbox_rows(services.db)[0].status == "handled"
+
+
+async def test_a_crashing_handler_is_recorded_and_a_command_gets_an_apology(
+    services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    router = Router("r")
+
+    @router.command("坏了", summary="x")
+    async def broken(ctx: Context) -> None:
+        ctx.reply("never sent")
+        raise RuntimeError("bug")
+
+    @router.message()
+    async def broken_too(ctx: Context) -> None:
+        raise RuntimeError("bug in chatter")
+
+    _, chat = make_chat(services, router)
+    with caplog.at_level(logging.ERROR):
+        assert [m.text for m in await chat.say("/坏了")] == [SORRY]
+        assert await chat.say("今天天气不错") == []  # chatter never gets an answer
+    rows = inbox_rows(services.db)
+    assert [r.status for r in rows] == ["failed", "failed"]
+    assert rows[0].error is not None
+    assert "RuntimeError: bug" in rows[0].error
+    assert "handling message" in caplog.text
+
+
+async def test_roles_come_from_contact_ids_never_display_names(services: Services) -> None:
+    router = Router("r")
+    roles: list[Role] = []
+
+    @router.message()
+    async def record(ctx: Context) -> None:
+        roles.append(ctx.role)
+
+    _, chat = make_chat(services, router)
+    await chat.say("a", LEADER)
+    await chat.say("b", ADMIN)
+    await chat.say("c", RESIDENT)
+    await chat.say("d", ("wxid_impostor", LEADER[1]))  # renamed to the leader's name
+    await chat.say("e", OTHER_LEADER)  # a leader, but of another grid
+    await chat.say("f", OTHER_LEADER, room=OTHER_ROOM)
+    await chat.say("g", LEADER, room=None)  # private: a leader somewhere
+    assert roles == [
+        Role.LEADER,
+        Role.ADMIN,
+        Role.RESIDENT,
+        Role.RESIDENT,
+        Role.RESIDENT,
+        Role.LEADER,
+        Role.LEADER,
+    ]
+
+
+async def test_a_leader_granted_in_the_database_is_a_leader_of_that_grid(
+    services: Services,
+) -> None:
+    router = Router("r")
+    roles: list[Role] = []
+
+    @router.message()
+    async def record(ctx: Context) -> None:
+        roles.append(ctx.role)
+
+    _, chat = make_chat(services, router)
+    await chat.say("first", RESIDENT)
+    with services.db.session() as s:
+        member = s.exec(select(Member).where(Member.contact_id == RESIDENT[0])).one()
+        member.role = MemberRole.LEADER
+        s.add(member)
+        s.commit()
+    await chat.say("second", RESIDENT)
+    await chat.say("third", RESIDENT, room=OTHER_ROOM)
+    assert roles == [Role.RESIDENT, Role.LEADER, Role.RESIDENT]
+
+
+async def test_rights_and_scope_are_checked_before_the_handler(
+    services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    router = Router("r")
+    ran: list[str] = []
+
+    @router.command("派单", role=Role.LEADER, scope=Scope.GROUP, summary="x")
+    async def assign(ctx: Context) -> None:
+        ran.append(ctx.event.sender_id)
+
+    @router.command("全城", role=Role.ADMIN, summary="x")
+    async def city(ctx: Context) -> None:
+        ran.append("city")
+
+    @router.command("悄悄话", scope=Scope.PRIVATE, summary="x")
+    async def whisper(ctx: Context) -> None:
+        ran.append("whisper")
+
+    _, chat = make_chat(services, router)
+    with caplog.at_level(logging.INFO, logger="gridbot.audit"):
+        refused = await chat.say("/派单 1", RESIDENT)
+        assert [m.text for m in refused] == ["抱歉，/派单 仅限本网格的网格长使用。"]
+        assert await chat.say("/派单 1", ("wxid_impostor", LEADER[1])) != []
+        assert [m.text for m in await chat.say("/派单 1", LEADER, room=None)] == [
+            "/派单 请在网格群里使用。"
+        ]
+        assert await chat.say("/派单 1", OTHER_LEADER) != []  # not this grid's leader
+        await chat.say("/派单 1", LEADER)
+        await chat.say("/派单 1", ADMIN)
+        assert [m.text for m in await chat.say("/全城", LEADER)] == [
+            "抱歉，/全城 仅限街道管理员使用。"
+        ]
+        assert [m.text for m in await chat.say("/悄悄话")] == ["/悄悄话 请私聊我使用。"]
+        await chat.say("/悄悄话", room=None)
+    assert ran == [LEADER[0], ADMIN[0], "whisper"]
+    assert f"refused /派单 to {RESIDENT[0]} (role RESIDENT) in G03" in caplog.text
+    assert f"/派单 by {LEADER[0]} (role LEADER) in G03: '1'" in caplog.text
+
+
+async def test_bare_and_glued_command_names(services: Services) -> None:
+    router = Router("r")
+    got: list[tuple[str, str]] = []
+
+    @router.command("积分", "我的积分", bare=True, summary="x")
+    async def points(ctx: Context) -> None:
+        assert ctx.command is not None
+        got.append((ctx.command.name, ctx.command.args))
+
+    @router.command("工单", summary="x")
+    async def tickets(ctx: Context) -> None:
+        assert ctx.command is not None
+        got.append((ctx.command.name, ctx.command.args))
+
+    @router.command("工单统计", summary="x")
+    async def stats(ctx: Context) -> None:
+        assert ctx.command is not None
+        got.append((ctx.command.name, ctx.command.args))
+
+    _, chat = make_chat(services, router)
+    for text in ["积分", "我的积分", "/工单超期", "/工单统计 本周", "工单", "积分是什么"]:
+        await chat.say(text, LEADER)
+    assert got == [("积分", ""), ("我的积分", ""), ("工单", "超期"), ("工单统计", "本周")]
+
+
+async def test_rooms_in_no_grid_are_stored_and_never_answered(services: Services) -> None:
+    router = Router("r")
+
+    @router.message()
+    async def echo(ctx: Context) -> None:
+        ctx.reply("hi")
+
+    _, chat = make_chat(services, router)
+    assert await chat.say("/帮助", ADMIN, room="别的群") == []
+    [row] = inbox_rows(services.db)
+    assert (row.room_topic, row.grid_code, row.status) == ("别的群", None, "handled")
+
+
+async def test_a_room_is_bound_by_topic_once_and_a_look_alike_is_ignored(
+    services: Services,
+) -> None:
+    router = Router("r")
+    grids: list[str | None] = []
+
+    @router.message()
+    async def record(ctx: Context) -> None:
+        grids.append(ctx.grid.code if ctx.grid else None)
+
+    _, chat = make_chat(services, router)
+    await chat.feed(replace(chat.message("a"), room_id="room@1"))
+    with services.db.session() as s:
+        assert s.get_one(Grid, "G03").room_id == "room@1"
+    # same topic, another room: a copycat group is not the grid's group
+    await chat.feed(replace(chat.message("b"), room_id="room@evil"))
+    # the real room renamed: still the grid's group
+    await chat.feed(replace(chat.message("c"), room_id="room@1", room_topic="新群名"))
+    assert grids == ["G03", "G03"]
+    assert [r.grid_code for r in inbox_rows(services.db)] == ["G03", None, "G03"]
+
+
+async def test_members_are_recorded_with_their_latest_display_name(services: Services) -> None:
+    _, chat = make_chat(services)
+    await chat.say("a", RESIDENT)
+    await chat.say("b", (RESIDENT[0], "张阿姨（3栋）"))
+    await chat.say("c", RESIDENT, room=None)
+    with services.db.session() as s:
+        [member] = s.exec(select(Member)).all()
+    assert (member.contact_id, member.grid_code, member.display_name) == (
+        RESIDENT[0],
+        "G03",
+        "张阿姨（3栋）",
+    )
+
+
+async def test_recover_handles_what_a_crash_left_pending(services: Services) -> None:
+    router = Router("r")
+
+    @router.message()
+    async def echo(ctx: Context) -> None:
+        ctx.reply(f"回复：{ctx.event.text}")
+
+    crashing = Router("crashing")
+
+    @crashing.message()
+    async def die(ctx: Context) -> None:
+        raise KeyboardInterrupt  # the process is stopped mid-handling
+
+    _, chat = make_chat(services, crashing)
+    with pytest.raises(KeyboardInterrupt):
+        await chat.say("路灯坏了", type=MessageType.TEXT)
+    assert inbox_rows(services.db)[0].status == "pending"
+    assert outbox_texts(services.db) == []
+
+    restarted, chat2 = make_chat(services, router)
+    services.clock.set(services.clock.now() + timedelta(minutes=1))  # type: ignore[attr-defined]
+    assert await restarted.recover() == 1
+    assert await restarted.recover() == 0
+    await chat2.app.outbox.flush()
+    assert chat2.sender.texts() == ["回复：路灯坏了"]
+    assert inbox_rows(services.db)[0].status == "handled"

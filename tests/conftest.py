@@ -1,0 +1,128 @@
+"""Shared fixtures. Helpers live in tests/auxil/.
+
+Database fixtures run each test on SQLite and on a real PostgreSQL server that the session
+starts (see tests/auxil/postgres.py). Without the server binaries the PostgreSQL runs are
+skipped, unless GRIDBOT_REQUIRE_POSTGRES=1 (as in CI), where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.app import App, build_app
+from bot.clock import ManualClock
+from bot.settings import Settings
+from storage import migrate
+from storage.db import Database
+from tests.auxil.chat import Chat, RecordingSender
+from tests.auxil.postgres import PostgresServer, find_bin_dir
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+SETTINGS: dict[str, Any] = {
+    "timezone": "Asia/Shanghai",
+    "database": "sqlite:///unused.db",
+    "bot": {"name": "社区小助手"},
+    "admins": ["wxid_street_admin"],
+    "grids": [
+        {
+            "code": "G03",
+            "name": "幸福社区第3网格",
+            "room": "幸福社区第3网格",
+            "leaders": ["wxid_leader_li"],
+            "community": "幸福社区",
+        },
+        {
+            "code": "G04",
+            "name": "幸福社区第4网格",
+            "room": "幸福社区第4网格",
+            "leaders": ["wxid_leader_zhao"],
+            "community": "幸福社区",
+        },
+    ],
+    "escalation": {"room": "幸福社区指挥中心"},
+}
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    if find_bin_dir() is None:
+        reason = "PostgreSQL server binaries not found (apt-get install postgresql)"
+        if os.environ.get("GRIDBOT_REQUIRE_POSTGRES") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    # Not pytest's tmp_path: under root the server runs as `postgres`, which can't enter it.
+    base = Path(tempfile.mkdtemp(prefix="gridbot-pg-"))
+    server = PostgresServer(base)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/test.db"
+        return
+    server: PostgresServer = request.getfixturevalue("pg_server")
+    name = server.create_database()
+    yield server.url(name)
+    server.drop_database(name)
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    """A database at the current schema, on each backend."""
+    database = Database.from_url(db_url)
+    migrate.upgrade(database.engine)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> Iterator[Database]:
+    """A SQLite database at the current schema, for tests about logic, not storage."""
+    database = Database.from_url(f"sqlite:///{tmp_path}/test.db")
+    migrate.upgrade(database.engine)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings.model_validate(SETTINGS)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(datetime(2026, 11, 22, 9, 0, tzinfo=TZ))
+
+
+@pytest.fixture
+def sender() -> RecordingSender:
+    return RecordingSender()
+
+
+@pytest.fixture
+def app(
+    settings: Settings, clock: ManualClock, sqlite_db: Database, sender: RecordingSender
+) -> App:
+    return build_app(settings, clock=clock, db=sqlite_db, sender=sender)
+
+
+@pytest.fixture
+def chat(app: App, clock: ManualClock, sender: RecordingSender) -> Chat:
+    return Chat(app, clock, sender)

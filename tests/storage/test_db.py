@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from storage.db import Database, create_db_engine, sqlite_path
+
+
+def test_sqlite_is_private_wal_and_enforces_foreign_keys(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "bot.db"
+    engine = create_db_engine(f"sqlite:///{path}")
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 10000
+    engine.dispose()
+
+
+def test_an_existing_file_keeps_its_mode(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    path.touch(mode=0o640)
+    path.chmod(0o640)
+    create_db_engine(f"sqlite:///{path}").dispose()
+    assert oct(path.stat().st_mode & 0o777) == "0o640"
+
+
+def test_sqlite_path() -> None:
+    assert sqlite_path(make_url("sqlite:///a/b.db")) == Path("a/b.db")
+    assert sqlite_path(make_url("sqlite://")) is None
+    assert sqlite_path(make_url("sqlite:///:memory:")) is None
+    assert sqlite_path(make_url("postgresql+psycopg://u@h/db")) is None
+
+
+def test_database_sessions_work_on_each_backend(db: Database) -> None:
+    with db.session() as session:
+        assert session.exec(text("SELECT 1")).scalar() == 1  # type: ignore[call-overload]

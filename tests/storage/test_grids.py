@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from storage import grids
+from storage.db import Database
+from storage.models import Grid, Member, MemberRole
+
+T0 = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
+SPECS = [grids.GridSpec("G03", "三", "三群", "幸福社区"), grids.GridSpec("G04", "四", "四群")]
+
+
+def synced(db: Database) -> None:
+    with db.session() as s:
+        grids.sync_grids(session=s, specs=SPECS)
+        s.commit()
+
+
+def test_sync_creates_updates_and_deactivates(db: Database) -> None:
+    synced(db)
+    with db.session() as s:
+        grids.bind_room(session=s, grid_code="G03", room_id="room@3")
+        s.commit()
+        grids.sync_grids(session=s, specs=[grids.GridSpec("G03", "三（新）", "新三群")])
+        s.commit()
+        assert [g.code for g in grids.active_grids(session=s)] == ["G03"]
+        g03 = s.get_one(Grid, "G03")
+        assert (g03.name, g03.room_topic, g03.room_id, g03.community) == (
+            "三（新）",
+            "新三群",
+            "room@3",
+            None,
+        )
+        assert grids.grid_by_room_id(session=s, room_id="room@3") == g03
+        grids.sync_grids(session=s, specs=SPECS)
+        s.commit()
+        assert len(grids.active_grids(session=s)) == 2
+
+
+def test_a_room_belongs_to_one_grid(db: Database) -> None:
+    synced(db)
+    with db.session() as s:
+        grids.bind_room(session=s, grid_code="G03", room_id="room@x")
+        s.commit()
+        grids.bind_room(session=s, grid_code="G04", room_id="room@x")
+        with pytest.raises(IntegrityError):
+            s.commit()
+
+
+def test_a_deactivated_grid_is_not_found_by_room(db: Database) -> None:
+    synced(db)
+    with db.session() as s:
+        grids.bind_room(session=s, grid_code="G04", room_id="room@4")
+        grids.sync_grids(session=s, specs=SPECS[:1])
+        s.commit()
+        assert grids.grid_by_room_id(session=s, room_id="room@4") is None
+
+
+def test_members_are_per_grid_and_keep_the_latest_name(db: Database) -> None:
+    synced(db)
+    with db.session() as s:
+        grids.touch_member(session=s, contact_id="wxid_a", grid_code="G03", display_name="A", at=T0)
+        later = T0 + timedelta(hours=1)
+        grids.touch_member(
+            session=s, contact_id="wxid_a", grid_code="G03", display_name="A2", at=later
+        )
+        grids.touch_member(
+            session=s, contact_id="wxid_a", grid_code="G04", display_name="A", at=later
+        )
+        s.commit()
+        assert grids.member_count(session=s, grid_code="G03") == 1
+        member = s.exec(grids.select(Member).where(Member.grid_code == "G03")).one()
+        assert (member.display_name, member.first_seen, member.last_seen) == ("A2", T0, later)
+
+
+def test_roles_granted_in_the_database(db: Database) -> None:
+    synced(db)
+    with db.session() as s:
+        member = grids.touch_member(
+            session=s, contact_id="wxid_a", grid_code="G04", display_name="A", at=T0
+        )
+        assert (
+            grids.member_role(session=s, contact_id="wxid_a", grid_code="G04")
+            == MemberRole.RESIDENT
+        )
+        member.role = MemberRole.LEADER
+        s.commit()
+        assert (
+            grids.member_role(session=s, contact_id="wxid_a", grid_code="G04") == MemberRole.LEADER
+        )
+        assert (
+            grids.member_role(session=s, contact_id="wxid_a", grid_code="G03")
+            == MemberRole.RESIDENT
+        )
+        assert (
+            grids.member_role(session=s, contact_id="wxid_nobody", grid_code="G03")
+            == MemberRole.RESIDENT
+        )
+        assert list(grids.grids_led_in_db(session=s, contact_id="wxid_a")) == ["G04"]
+
+
+def test_a_member_needs_a_known_grid(db: Database) -> None:
+    with db.session() as s:
+        grids.touch_member(session=s, contact_id="wxid_a", grid_code="G99", display_name="A", at=T0)
+        with pytest.raises(IntegrityError):
+            s.commit()
