@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Set up everything the test suite needs on a fresh machine, then run lint, type checks and
+# every test. Safe to run again: each step skips what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n== %s\n' "$*"; }
+
+say "PostgreSQL server (the storage tests run on SQLite and on a real PostgreSQL)"
+if ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+  echo "found $(ls -d /usr/lib/postgresql/*/bin | tail -n 1)"
+elif [ "$(id -u)" = 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  echo "installed $(ls -d /usr/lib/postgresql/*/bin | tail -n 1)"
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+  sudo apt-get update -qq
+  sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+else
+  echo "not installed and no root: the PostgreSQL tests will be skipped (apt-get install postgresql)"
+fi
+
+say "Python environment (.venv)"
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+.venv/bin/python --version
+
+if [ -f tests/gateway/package.json ]; then
+  say "Node puppet-service gateway for the WeChat integration tests"
+  if command -v npm >/dev/null 2>&1; then
+    (cd tests/gateway && npm install --no-audit --no-fund --loglevel=error)
+  else
+    echo "npm not found: the WeChat integration tests will be skipped"
+  fi
+fi
+
+say "ruff"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+
+say "mypy"
+.venv/bin/mypy
+
+say "pytest"
+.venv/bin/python -m pytest "$@"
