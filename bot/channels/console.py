@@ -8,6 +8,7 @@ Works the same when stdin is a pipe, which is how the tests drive it.
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -76,10 +77,13 @@ class ConsoleChannel:
             f"{self._settings.bot.name} 控制台。你现在是 {self._speaker.name}，"
             f"在「{self._room}」。输入 :help 查看控制台命令，:quit 退出。"
         )
+        lines = self._start_reader()
         while True:
             self._prompt()
-            line = await asyncio.to_thread(self._in.readline)
+            line = await lines.get()
             if not line:
+                if self._in.isatty():
+                    self._out.write("\n")
                 return
             text = line.rstrip("\n")
             if text.startswith(":"):
@@ -90,6 +94,22 @@ class ConsoleChannel:
                 continue
             await app.feed(self._event(text, app.services.clock.now()))
             await app.outbox.flush()
+
+    def _start_reader(self) -> asyncio.Queue[str]:
+        """Lines from stdin, read by a daemon thread: a thread blocked in readline() must not
+        keep the process alive after Ctrl-C, as an executor thread would."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[str] = asyncio.Queue()
+
+        def read() -> None:
+            while True:
+                line = self._in.readline()
+                loop.call_soon_threadsafe(queue.put_nowait, line)
+                if not line:
+                    return
+
+        threading.Thread(target=read, name="console-stdin", daemon=True).start()
+        return queue
 
     def _event(self, text: str, now: datetime) -> Inbound:
         return Inbound(
