@@ -12,8 +12,9 @@ from bot.context import Services
 from bot.dispatcher import Dispatcher
 from bot.events import Inbound
 from bot.outbox import OutboxSender
+from bot.scheduler import Scheduler
 from bot.settings import Settings
-from handlers import all_routers
+from handlers import all_jobs, all_routers
 from storage import grids as grid_store
 from storage import migrate
 from storage import outbox as outbox_store
@@ -55,6 +56,7 @@ class App:
     services: Services
     dispatcher: Dispatcher
     outbox: OutboxSender
+    scheduler: Scheduler
 
     async def feed(self, event: Inbound) -> None:
         """Handle one inbound message and deliver what it made due."""
@@ -62,27 +64,38 @@ class App:
         self.outbox.notify()
 
     async def start(self) -> None:
-        """Finish what a previous run left: messages stored but not handled, replies not sent."""
+        """Start the scheduler, then finish what a previous run left: messages stored but
+        not handled, replies not sent."""
+        self.scheduler.start(all_jobs(self.services.settings))
         recovered = await self.dispatcher.recover()
         if recovered:
             log.warning("handled %d message(s) left over from the previous run", recovered)
         await self.outbox.flush()
 
+    def stop(self) -> None:
+        self.scheduler.shutdown()
+
     async def advance(self, clock: ManualClock, until: datetime) -> None:
-        """Move a manual clock forward to ``until``, delivering what falls due on the way at
-        the time it falls due."""
+        """Move a manual clock forward to ``until``: scheduled jobs run and queued messages
+        go out on the way, each at the time it falls due, in time order."""
         db = self.services.db
         while True:
             with db.session() as session:
-                due_at = outbox_store.next_due_at(session=session)
-            if due_at is None or due_at > until:
+                send_at = outbox_store.next_due_at(session=session)
+            run_at = self.scheduler.next_run_time()
+            due = [t for t in (send_at, run_at) if t is not None and t <= until]
+            if not due:
                 break
-            if due_at > clock.now():
-                clock.set(due_at)
-            if not await self.outbox.flush():
-                break
+            at = min(due)
+            if at > clock.now():
+                clock.set(at)
+            ran = await self.scheduler.run_due(at)
+            sent = await self.outbox.flush()
+            if not ran and not sent:
+                break  # a send due now failed and waits for its retry time
         if until > clock.now():
             clock.set(until)
+        await self.scheduler.run_due(until)
         await self.outbox.flush()
 
 
@@ -97,4 +110,9 @@ def build_app(settings: Settings, *, clock: Clock, db: Database, sender: Sender)
         session.commit()
     services = Services(settings=settings, clock=clock, db=db)
     dispatcher = Dispatcher(services, all_routers())
-    return App(services, dispatcher, OutboxSender(db, clock, sender))
+    outbox = OutboxSender(db, clock, sender)
+    # A manual clock only moves when told: then the scheduler is stepped along with it.
+    scheduler = Scheduler(
+        services, clock, stepped=isinstance(clock, ManualClock), on_done=outbox.notify
+    )
+    return App(services, dispatcher, outbox, scheduler)

@@ -128,7 +128,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         await app.start()
-        await console.run(app)
+        try:
+            await console.run(app)
+        finally:
+            app.stop()
 
     try:
         asyncio.run(main())

@@ -16,12 +16,12 @@ from sqlmodel import Session
 from bot.commands import CommandCall, parse_command
 from bot.context import Context, Services
 from bot.events import Inbound, MessageType, Outbound
+from bot.outbox import queue_outbound
 from bot.routing import CommandSpec, HandlerSpec, Role, Router, Scope, SkipHandler, UserError
 from bot.settings import GridSettings
 from storage import grids as grid_store
 from storage import inbox
-from storage import outbox as outbox_store
-from storage.models import Grid, InboundMessage, MemberRole, MessageStatus, OutboundMessage
+from storage.models import Grid, InboundMessage, MemberRole, MessageStatus
 
 log = logging.getLogger(__name__)
 audit = logging.getLogger("gridbot.audit")
@@ -221,7 +221,7 @@ class Dispatcher:
                     outgoing = ctx.outgoing
                 self._finish(message_id, outgoing, error=traceback.format_exc())
                 return
-            self._enqueue(session, message_id, ctx.outgoing)
+            queue_outbound(session, ctx.outgoing, now=now, inbound_id=message_id)
             inbox.mark_handled(session=session, message_id=message_id, at=now)
             session.commit()
 
@@ -274,27 +274,10 @@ class Dispatcher:
             return f"抱歉，{name} 仅限街道管理员使用。"
         return f"抱歉，{name} 仅限本网格的网格长使用。"
 
-    def _enqueue(self, session: Session, message_id: int, outgoing: list[Outbound]) -> None:
-        now = self.services.clock.now()
-        for out in outgoing:
-            outbox_store.enqueue(
-                session=session,
-                message=OutboundMessage(
-                    inbound_id=message_id,
-                    room_id=out.room_id,
-                    room_topic=out.room_topic,
-                    to_id=out.to,
-                    text=out.text,
-                    mentions=list(out.mentions),
-                    created_at=now,
-                    not_before=now,
-                ),
-            )
-
     def _finish(self, message_id: int, outgoing: list[Outbound], error: str | None = None) -> None:
         now = self.services.clock.now()
         with self.services.db.session() as session:
-            self._enqueue(session, message_id, outgoing)
+            queue_outbound(session, outgoing, now=now, inbound_id=message_id)
             if error is None:
                 inbox.mark_handled(session=session, message_id=message_id, at=now)
             else:

@@ -9,7 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterable
 from datetime import datetime, timedelta
+
+from sqlmodel import Session
 
 from bot.channels.base import Sender, SendError
 from bot.clock import Clock
@@ -21,6 +24,31 @@ from storage.models import OutboundMessage
 log = logging.getLogger(__name__)
 
 RETRY_DELAYS = (timedelta(seconds=5), timedelta(seconds=30), timedelta(minutes=2))
+
+
+def queue_outbound(
+    session: Session,
+    outgoing: Iterable[Outbound],
+    *,
+    now: datetime,
+    inbound_id: int | None = None,
+    not_before: datetime | None = None,
+) -> None:
+    """Put messages in the outbox, in the caller's transaction."""
+    for out in outgoing:
+        outbox_store.enqueue(
+            session=session,
+            message=OutboundMessage(
+                inbound_id=inbound_id,
+                room_id=out.room_id,
+                room_topic=out.room_topic,
+                to_id=out.to,
+                text=out.text,
+                mentions=list(out.mentions),
+                created_at=now,
+                not_before=not_before or now,
+            ),
+        )
 
 
 def to_outbound(row: OutboundMessage) -> Outbound:

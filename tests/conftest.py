@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -117,10 +117,14 @@ def sender() -> RecordingSender:
 
 
 @pytest.fixture
-def app(
+async def app(
     settings: Settings, clock: ManualClock, sqlite_db: Database, sender: RecordingSender
-) -> App:
-    return build_app(settings, clock=clock, db=sqlite_db, sender=sender)
+) -> AsyncIterator[App]:
+    """The bot on the test settings, started (its scheduler stepped by ``clock``)."""
+    started = build_app(settings, clock=clock, db=sqlite_db, sender=sender)
+    await started.start()
+    yield started
+    started.stop()
 
 
 @pytest.fixture

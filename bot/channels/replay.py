@@ -105,7 +105,16 @@ class JsonLinesSender:
 
 
 async def replay(app: App, clock: ManualClock, lines: Iterable[str], err: TextIO) -> int:
-    """Feed every line to the bot in order; return the exit code (1 if any line was bad)."""
+    """Start the bot, feed every line in order, stop; return the exit code (1 if any line
+    was bad)."""
+    await app.start()
+    try:
+        return await _feed_lines(app, clock, lines, err)
+    finally:
+        app.stop()
+
+
+async def _feed_lines(app: App, clock: ManualClock, lines: Iterable[str], err: TextIO) -> int:
     bad = 0
     tz = clock.tz
     for number, line in enumerate(lines, start=1):

@@ -14,6 +14,7 @@ from bot.dispatcher import SORRY, Dispatcher
 from bot.events import MessageType
 from bot.outbox import OutboxSender
 from bot.routing import Role, Router, Scope, SkipHandler, UserError
+from bot.scheduler import Scheduler
 from bot.settings import Settings
 from storage.db import Database
 from storage.models import Grid, InboundMessage, Member, MemberRole, OutboundMessage
@@ -47,7 +48,9 @@ def inbox_rows(db: Database) -> list[InboundMessage]:
 def make_chat(services: Services, *routers: Router) -> tuple[Dispatcher, Chat]:
     dispatcher = Dispatcher(services, routers)
     sender = RecordingSender()
-    app = App(services, dispatcher, OutboxSender(services.db, services.clock, sender))
+    outbox = OutboxSender(services.db, services.clock, sender)
+    scheduler = Scheduler(services, services.clock, stepped=True, persist=False)
+    app = App(services, dispatcher, outbox, scheduler)
     assert isinstance(services.clock, ManualClock)
     return dispatcher, Chat(app, services.clock, sender)
 

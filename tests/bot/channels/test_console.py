@@ -19,7 +19,9 @@ async def run_console(
     stdout = io.StringIO()
     console = ConsoleChannel(settings, io.StringIO(script), stdout)
     app = build_app(settings, clock=clock, db=db, sender=console)
+    await app.start()
     await console.run(app)
+    app.stop()
     return stdout.getvalue().splitlines()
 
 

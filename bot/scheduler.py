@@ -1,0 +1,287 @@
+"""The one owner of APScheduler: timed work (deadlines, notices, monthly 公示) runs here.
+
+Features register *tasks*: module-level async functions under a name, taking a
+:class:`TaskContext`. Jobs (a task, a trigger, arguments) are kept by APScheduler in the
+project's database, so a restart knows which runs it missed: those within the job's
+``misfire_grace_time`` run late (coalesced into one), older ones are reported missed.
+
+Two ways to run:
+
+- live: APScheduler's ``AsyncIOScheduler`` fires jobs on the event loop at wall-clock times;
+- stepped: for replays and tests the scheduler is started paused and :meth:`Scheduler.run_due`
+  runs what falls due as the injected clock is moved, at the times it falls due, using the same
+  triggers and job store.
+
+A task is told the time it was *scheduled* for (``ctx.at``), not when it happened to run:
+work that must happen once per occurrence (a notice's 9:00 send) keys on that.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.job import Job
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlmodel import Session
+
+from bot.clock import Clock
+from bot.context import Services
+from bot.events import Outbound
+from bot.outbox import queue_outbound
+
+log = logging.getLogger(__name__)
+
+Task = Callable[["TaskContext"], Awaitable[None]]
+MissedHandler = Callable[[str, tuple[Any, ...], datetime], None]
+
+_TASKS: dict[str, Task] = {}
+# The scheduler of this process. APScheduler stores a job as a reference to a module-level
+# function plus arguments (so it can be pickled into the database); that function finds the
+# live scheduler here.
+_running: Scheduler | None = None
+
+
+def task(name: str) -> Callable[[Task], Task]:
+    """Register a module-level async function as the task ``name``."""
+
+    def register(func: Task) -> Task:
+        if name in _TASKS and _TASKS[name] is not func:
+            raise ValueError(f"task {name!r} is registered twice")
+        _TASKS[name] = func
+        return func
+
+    return register
+
+
+@dataclass(slots=True)
+class TaskContext:
+    """What a task sees: like a handler's Context, without a message."""
+
+    session: Session
+    at: datetime  # the time this run was scheduled for
+    now: datetime
+    args: tuple[Any, ...]
+    services: Services
+    outgoing: list[Outbound] = field(default_factory=list)
+
+    def send(self, message: Outbound) -> None:
+        self.outgoing.append(message)
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """A job a feature wants: run ``task`` with ``args`` whenever ``trigger`` fires."""
+
+    id: str
+    task: str
+    trigger: BaseTrigger
+    args: tuple[Any, ...] = ()
+    misfire_grace_time: int = 3600  # seconds a run may be late and still happen
+    coalesce: bool = True  # several missed runs of the job run once
+
+
+async def run_job(job_id: str, task_name: str, *args: Any) -> None:
+    """The function APScheduler stores for every job: run ``task_name`` on the live scheduler."""
+    scheduler = _running
+    if scheduler is None:
+        log.error("job %s fired with no scheduler running", job_id)
+        return
+    at = scheduler.occurrence(job_id)
+    await scheduler.run_task(task_name, args, at)
+
+
+def latest_fire_time(trigger: BaseTrigger, now: datetime, lookback: timedelta) -> datetime | None:
+    """The last time ``trigger`` fired at or before ``now``, looking back at most ``lookback``."""
+    latest = None
+    fire = trigger.get_next_fire_time(None, now - lookback)
+    while fire is not None and fire <= now:
+        latest = fire
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(microseconds=1))
+    return latest
+
+
+class Scheduler:
+    def __init__(
+        self,
+        services: Services,
+        clock: Clock,
+        *,
+        stepped: bool,
+        persist: bool = True,
+        on_done: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._services = services
+        self._clock = clock
+        self._stepped = stepped
+        self._on_done = on_done
+        self._triggers: dict[str, tuple[BaseTrigger, int]] = {}
+        self._job_tasks: dict[str, tuple[str, tuple[Any, ...]]] = {}
+        self._missed_handlers: dict[str, MissedHandler] = {}
+        store = (
+            SQLAlchemyJobStore(engine=services.db.engine, tablename="apscheduler_jobs")
+            if persist
+            else MemoryJobStore()
+        )
+        self._aps = AsyncIOScheduler(
+            timezone=clock.tz,
+            jobstores={"default": store},
+            job_defaults={"max_instances": 1},
+        )
+        self._aps.add_listener(self._missed, EVENT_JOB_MISSED)
+
+    @property
+    def stepped(self) -> bool:
+        return self._stepped
+
+    def on_missed(self, task_name: str, handler: MissedHandler) -> None:
+        """Call ``handler(job_id, args, scheduled_time)`` for runs too late to happen."""
+        self._missed_handlers[task_name] = handler
+
+    def start(self, jobs: Iterable[JobSpec]) -> None:
+        """Load the stored jobs, add or update ``jobs``, and (live mode) begin firing."""
+        global _running  # noqa: PLW0603  (see _running)
+        # Paused until the jobs are in, so a restart sees the stored next run times (and what
+        # was missed) before anything is replaced.
+        self._aps.start(paused=True)
+        for job in self._aps.get_jobs():
+            self._remember(job)
+        for spec in jobs:
+            self.add(spec)
+        if self._stepped:
+            return  # run_due() runs the tasks itself; nothing needs to find this scheduler
+        if _running is not None and _running is not self:
+            raise RuntimeError("another live scheduler is already running in this process")
+        _running = self
+        self._aps.resume()
+
+    def shutdown(self) -> None:
+        global _running  # noqa: PLW0603  (see _running)
+        if self._aps.running:
+            self._aps.shutdown(wait=False)
+        if _running is self:
+            _running = None
+
+    def add(self, spec: JobSpec) -> None:
+        """Add a job, or change it if its trigger or arguments changed.
+
+        An unchanged job keeps its stored next run time: that is how runs missed while the
+        bot was down are found.
+        """
+        if spec.task not in _TASKS:
+            raise ValueError(f"unknown task {spec.task!r}")
+        if isinstance(spec.trigger, IntervalTrigger):
+            # It counts from the wall clock at creation, which a replay's clock is not.
+            raise ValueError(
+                f"job {spec.id}: use a CronTrigger (e.g. */5 minutes), not an interval"
+            )
+        args = (spec.id, spec.task, *spec.args)
+        existing = self._aps.get_job(spec.id)
+        if (
+            existing is not None
+            and str(existing.trigger) == str(spec.trigger)
+            and (tuple(existing.args) == args)
+        ):
+            self._remember(existing)
+            return
+        job = self._aps.add_job(
+            run_job,
+            trigger=spec.trigger,
+            # APScheduler would take the first run time from the wall clock; a replay's clock
+            # is somewhere else.
+            next_run_time=spec.trigger.get_next_fire_time(None, self._clock.now()),
+            args=args,
+            id=spec.id,
+            name=spec.task,
+            misfire_grace_time=spec.misfire_grace_time,
+            coalesce=spec.coalesce,
+            replace_existing=True,
+        )
+        self._remember(job)
+
+    def remove(self, job_id: str) -> None:
+        if self._aps.get_job(job_id) is not None:
+            self._aps.remove_job(job_id)
+        self._triggers.pop(job_id, None)
+        self._job_tasks.pop(job_id, None)
+
+    def job_ids(self) -> list[str]:
+        return [job.id for job in self._aps.get_jobs()]
+
+    def _remember(self, job: Job) -> None:
+        self._triggers[job.id] = (job.trigger, job.misfire_grace_time or 3600)
+        _job_id, task_name, *args = job.args
+        self._job_tasks[job.id] = (task_name, tuple(args))
+
+    def occurrence(self, job_id: str) -> datetime:
+        """The time the run now under way was scheduled for (live mode)."""
+        now = self._clock.now()
+        trigger, grace = self._triggers.get(job_id, (None, 0))
+        if trigger is None:
+            return now
+        lookback = timedelta(seconds=grace + 60)
+        return latest_fire_time(trigger, now, lookback) or now
+
+    def next_run_time(self) -> datetime | None:
+        times = [job.next_run_time for job in self._aps.get_jobs() if job.next_run_time]
+        return min(times) if times else None
+
+    async def run_due(self, until: datetime) -> int:
+        """Stepped mode: run every job due at or before ``until``, in time order, each at its
+        own time (the clock is set to it). Returns how many runs happened."""
+        runs = 0
+        while True:
+            jobs = [job for job in self._aps.get_jobs() if job.next_run_time]
+            if not jobs:
+                return runs
+            job = min(jobs, key=lambda j: (j.next_run_time, j.id))
+            at: datetime = job.next_run_time
+            if at > until:
+                return runs
+            set_clock = getattr(self._clock, "set", None)
+            if set_clock is not None and at > self._clock.now():
+                set_clock(at)
+            following = job.trigger.get_next_fire_time(at, at + timedelta(microseconds=1))
+            if following is None:
+                self._aps.remove_job(job.id)
+            else:
+                self._aps.modify_job(job.id, next_run_time=following)
+            _job_id, task_name, *args = job.args
+            await self.run_task(task_name, tuple(args), at)
+            runs += 1
+
+    async def run_task(self, task_name: str, args: tuple[Any, ...], at: datetime) -> None:
+        func = _TASKS.get(task_name)
+        if func is None:
+            log.error("no task %r (a job stored by another version?)", task_name)
+            return
+        services = self._services
+        with services.db.session() as session:
+            ctx = TaskContext(
+                session=session, at=at, now=self._clock.now(), args=args, services=services
+            )
+            try:
+                await func(ctx)
+            except Exception:
+                session.rollback()
+                log.exception("task %s scheduled for %s failed", task_name, at.isoformat())
+                return
+            queue_outbound(session, ctx.outgoing, now=ctx.now)
+            session.commit()
+        self._on_done()
+
+    def _missed(self, event: JobExecutionEvent) -> None:
+        # A one-off job is gone from the store by now: its task is looked up in memory.
+        task_name, args = self._job_tasks.get(event.job_id, ("", ()))
+        log.warning("job %s missed its run at %s", event.job_id, event.scheduled_run_time)
+        handler = self._missed_handlers.get(task_name)
+        if handler is not None:
+            handler(event.job_id, args, event.scheduled_run_time)

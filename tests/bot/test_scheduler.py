@@ -1,0 +1,178 @@
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+import pytest
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import text
+
+from bot.app import App
+from bot.clock import ManualClock, SystemClock
+from bot.context import Services
+from bot.events import Outbound
+from bot.scheduler import JobSpec, Scheduler, TaskContext, latest_fire_time, task
+from bot.settings import Settings
+from storage.db import Database
+from tests.auxil.chat import RecordingSender
+from tests.conftest import TZ
+
+RUNS: list[tuple[str, datetime, tuple[object, ...]]] = []
+
+
+@task("test.record")
+async def record(ctx: TaskContext) -> None:
+    RUNS.append(("record", ctx.at, ctx.args))
+
+
+@task("test.announce")
+async def announce(ctx: TaskContext) -> None:
+    ctx.send(Outbound(text=f"{ctx.args[0]} {ctx.at:%m-%d %H:%M}", room_topic="幸福社区第3网格"))
+
+
+@task("test.broken")
+async def broken(ctx: TaskContext) -> None:
+    ctx.send(Outbound(text="never", room_topic="x"))
+    raise RuntimeError("task bug")
+
+
+@pytest.fixture(autouse=True)
+def clear_runs() -> None:
+    RUNS.clear()
+
+
+def cron(expr: str) -> CronTrigger:
+    return CronTrigger.from_crontab(expr, timezone=TZ)
+
+
+def test_latest_fire_time() -> None:
+    trigger = cron("0 9 * * *")
+    now = datetime(2026, 11, 22, 9, 30, tzinfo=TZ)
+    assert latest_fire_time(trigger, now, timedelta(hours=1)) == now.replace(minute=0)
+    assert latest_fire_time(trigger, now.replace(hour=8), timedelta(hours=1)) is None
+    assert latest_fire_time(trigger, now, timedelta(days=3)) == now.replace(minute=0)
+    once = DateTrigger(now.replace(minute=10))
+    assert latest_fire_time(once, now, timedelta(hours=1)) == now.replace(minute=10)
+
+
+def test_a_task_name_is_registered_once() -> None:
+    with pytest.raises(ValueError, match="twice"):
+        task("test.record")(announce)
+
+
+async def test_stepped_jobs_run_at_their_times_and_their_messages_go_out_then(
+    app: App, clock: ManualClock, sender: RecordingSender
+) -> None:
+    app.scheduler.add(JobSpec("daily", "test.announce", cron("0 9 * * *"), args=("早安",)))
+    app.scheduler.add(JobSpec("noon", "test.announce", DateTrigger(clock.now().replace(hour=12)),
+                              args=("午间",)))  # fmt: skip
+    stamps: list[str] = []
+    original = sender.send
+
+    async def stamp(message: Outbound) -> None:
+        stamps.append(f"{clock.now():%m-%d %H:%M}|{message.text}")
+        await original(message)
+
+    sender.send = stamp  # type: ignore[method-assign]
+    await app.advance(clock, datetime(2026, 11, 24, 10, 0, tzinfo=TZ))
+    assert stamps == [
+        "11-22 09:00|早安 11-22 09:00",  # added at 09:00 sharp: that run is due
+        "11-22 12:00|午间 11-22 12:00",
+        "11-23 09:00|早安 11-23 09:00",
+        "11-24 09:00|早安 11-24 09:00",
+    ]
+    assert clock.now() == datetime(2026, 11, 24, 10, 0, tzinfo=TZ)
+    assert app.scheduler.job_ids() == ["daily"]  # the one-off is done
+
+
+async def test_a_failing_task_is_rolled_back_and_does_not_stop_the_others(
+    app: App, clock: ManualClock, sender: RecordingSender, caplog: pytest.LogCaptureFixture
+) -> None:
+    app.scheduler.add(JobSpec("bad", "test.broken", cron("*/10 * * * *")))
+    app.scheduler.add(JobSpec("good", "test.record", cron("*/15 * * * *")))
+    await app.advance(clock, clock.now() + timedelta(minutes=31))
+    assert [r[1].strftime("%H:%M") for r in RUNS] == ["09:00", "09:15", "09:30"]
+    assert sender.sent == []
+    assert caplog.text.count("task test.broken scheduled for") == 4
+
+
+def test_unknown_tasks_and_interval_triggers_are_refused(app: App) -> None:
+    with pytest.raises(ValueError, match="unknown task"):
+        app.scheduler.add(JobSpec("x", "no.such.task", cron("0 9 * * *")))
+    with pytest.raises(ValueError, match="CronTrigger"):
+        app.scheduler.add(JobSpec("x", "test.record", IntervalTrigger(minutes=5)))
+
+
+async def test_jobs_are_kept_in_the_database_and_survive_a_restart(
+    settings: Settings, clock: ManualClock, sqlite_db: Database
+) -> None:
+    services = Services(settings=settings, clock=clock, db=sqlite_db)
+    spec = JobSpec("daily", "test.record", cron("0 9 * * *"), args=(1,))
+    first = Scheduler(services, clock, stepped=True)
+    first.start([spec])
+    await first.run_due(datetime(2026, 11, 23, 9, 30, tzinfo=TZ))
+    first.shutdown()
+    with sqlite_db.engine.connect() as conn:
+        assert conn.execute(text("SELECT id FROM apscheduler_jobs")).scalars().all() == ["daily"]
+
+    # Down for two days: the restarted scheduler still knows the next run was the 24th.
+    again = Scheduler(services, clock, stepped=True)
+    again.start([spec])
+    assert again.next_run_time() == datetime(2026, 11, 24, 9, 0, tzinfo=TZ)
+    # a changed schedule replaces the stored one
+    again.add(JobSpec("daily", "test.record", cron("30 8 * * *"), args=(1,)))
+    assert again.next_run_time() == datetime(2026, 11, 24, 8, 30, tzinfo=TZ)
+    again.shutdown()
+
+
+async def test_live_mode_fires_on_the_event_loop_with_the_scheduled_time(
+    settings: Settings, sqlite_db: Database
+) -> None:
+    clock = SystemClock(TZ)
+    services = Services(settings=settings, clock=clock, db=sqlite_db)
+    done = asyncio.Event()
+    scheduler = Scheduler(services, clock, stepped=False, on_done=done.set)
+    when = (clock.now() + timedelta(seconds=0.3)).replace(microsecond=0) + timedelta(seconds=1)
+    scheduler.start([JobSpec("soon", "test.record", DateTrigger(when), args=("x",))])
+    try:
+        await asyncio.wait_for(done.wait(), timeout=5)
+    finally:
+        scheduler.shutdown()
+    assert [("record", when, ("x",))] == RUNS
+
+
+async def test_live_mode_runs_late_within_grace_and_reports_older_runs_missed(
+    settings: Settings, sqlite_db: Database
+) -> None:
+    clock = SystemClock(TZ)
+    services = Services(settings=settings, clock=clock, db=sqlite_db)
+    now = clock.now()
+    late = now - timedelta(seconds=30)  # within 60 s of grace
+    lost = now - timedelta(hours=2)  # beyond it
+    stepped = Scheduler(services, clock, stepped=True)  # stores the jobs as if before a crash
+    stepped.start(
+        [
+            JobSpec(
+                "late", "test.record", DateTrigger(late), args=("late",), misfire_grace_time=60
+            ),
+            JobSpec(
+                "lost", "test.record", DateTrigger(lost), args=("lost",), misfire_grace_time=60
+            ),
+        ]
+    )
+    stepped.shutdown()
+
+    missed: list[tuple[str, datetime]] = []
+    done = asyncio.Event()
+    live = Scheduler(services, clock, stepped=False, on_done=done.set)
+    live.on_missed("test.record", lambda job_id, args, at: missed.append((job_id, at)))
+    live.start([])
+    try:
+        await asyncio.wait_for(done.wait(), timeout=5)
+        await asyncio.sleep(0.2)
+    finally:
+        live.shutdown()
+    assert [("record", late, ("late",))] == RUNS
+    assert missed == [("lost", lost)]
