@@ -115,6 +115,111 @@ class OutboundMessage(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_type=Text)
 
 
+class TicketStatus(StrEnum):
+    """The closed loop: 受理 → 处置 → (上报) → 反馈 → 归档."""
+
+    OPEN = "open"  # 受理: accepted, nobody assigned yet
+    ASSIGNED = "assigned"  # 处置: a handler is on it
+    ESCALATED = "escalated"  # 上报: sent up; stays so until resolved
+    RESOLVED = "resolved"  # 反馈: resolved with feedback, waiting for the reporter's rating
+    ARCHIVED = "archived"  # 归档: rated, or the rating window passed
+    DISMISSED = "dismissed"  # 驳回
+    MERGED = "merged"  # folded into another ticket
+
+
+class Ticket(SQLModel, table=True):
+    __tablename__ = "ticket"
+    __table_args__ = (
+        Index("ix_ticket_grid_status", "grid_code", "status"),
+        Index("ix_ticket_reporter_status", "reporter_id", "status"),
+        Index("ix_ticket_status_due", "status", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    grid_code: str = Field(foreign_key="grid.code", max_length=32)
+    reporter_id: str = Field(max_length=128)
+    reporter_name: str = Field(max_length=100)
+    text: str = Field(sa_type=Text)
+    category: str = Field(max_length=32)
+    urgent: bool = False
+    keywords: list[str] = Field(default_factory=list, sa_type=JSON)
+    confidence: float = 0.0
+    # One message makes at most one ticket, also when it is handled again after a crash.
+    source_message_id: int | None = Field(
+        default=None, foreign_key="inbound_message.id", unique=True
+    )
+    status: str = Field(default=TicketStatus.OPEN, max_length=16)
+    assignee_id: str | None = Field(default=None, max_length=128)
+    assignee_name: str | None = Field(default=None, max_length=100)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    reminded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    escalated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    feedback: str | None = Field(default=None, sa_type=Text)
+    rating: str | None = Field(default=None, max_length=16)
+    rating_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    merged_into_id: int | None = Field(default=None, foreign_key="ticket.id")
+    same_count: int = 0  # other residents who reported the same matter (同类诉求)
+    reopen_count: int = 0
+
+
+class TicketEvent(SQLModel, table=True):
+    """Every change of a ticket: its audit trail (归档留痕)."""
+
+    __tablename__ = "ticket_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    at: datetime = Field(sa_type=UTCDateTime)
+    actor_id: str | None = Field(default=None, max_length=128)  # None: the bot itself
+    action: str = Field(max_length=32)
+    from_status: str | None = Field(default=None, max_length=16)
+    to_status: str | None = Field(default=None, max_length=16)
+    note: str | None = Field(default=None, sa_type=Text)
+    message_id: int | None = Field(default=None, foreign_key="inbound_message.id")
+
+
+class TicketReporter(SQLModel, table=True):
+    """Everyone who reported a ticket's matter: the first reporter, residents whose reports
+    were linked (同类诉求 +1) and reporters of merged tickets. All hear the outcome."""
+
+    __tablename__ = "ticket_reporter"
+    __table_args__ = (UniqueConstraint("ticket_id", "contact_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    contact_id: str = Field(max_length=128)
+    name: str = Field(max_length=100)
+    at: datetime = Field(sa_type=UTCDateTime)
+
+
+class TicketAttachment(SQLModel, table=True):
+    __tablename__ = "ticket_attachment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    message_id: int = Field(foreign_key="inbound_message.id", unique=True)
+    type: str = Field(max_length=16)
+    at: datetime = Field(sa_type=UTCDateTime)
+
+
+class CategoryCorrection(SQLModel, table=True):
+    """A leader's /改类: what the classifier said and what was right, kept as training data."""
+
+    __tablename__ = "category_correction"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    text: str = Field(sa_type=Text)
+    from_category: str = Field(max_length=32)
+    to_category: str = Field(max_length=32)
+    keywords: list[str] = Field(default_factory=list, sa_type=JSON)
+    actor_id: str = Field(max_length=128)
+    at: datetime = Field(sa_type=UTCDateTime)
+
+
 # APScheduler's job store (bot/scheduler.py) keeps jobs in this table. It is declared here,
 # exactly as APScheduler's SQLAlchemyJobStore defines it, so migrations create it and the
 # schema has one owner.
