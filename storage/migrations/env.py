@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Engine
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
@@ -14,12 +15,13 @@ import storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 engine: Engine = context.config.attributes["engine"]
 
 
-def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     # SQLModel's AutoString is a plain String: render it so, and migrations don't import
     # SQLModel internals.
     if type_ == "type" and isinstance(obj, AutoString):
         return f"sa.String(length={obj.length})" if obj.length else "sa.String()"
     return False
+
 
 with engine.connect() as connection:
     context.configure(
