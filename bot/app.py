@@ -12,9 +12,11 @@ from bot.context import Services
 from bot.dispatcher import Dispatcher
 from bot.events import Inbound
 from bot.outbox import OutboxSender
+from bot.paths import cache_dir
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from handlers import all_jobs, all_routers
+from nlp.classifier import Classifier
 from storage import grids as grid_store
 from storage import migrate
 from storage import outbox as outbox_store
@@ -99,7 +101,20 @@ class App:
         await self.outbox.flush()
 
 
-def build_app(settings: Settings, *, clock: Clock, db: Database, sender: Sender) -> App:
+def build_classifier(settings: Settings) -> Classifier:
+    """The classifier on the configured vocabulary: loads jieba's dictionary (build it before
+    forking, and once per process)."""
+    return Classifier(settings.categories, cache_dir=cache_dir())
+
+
+def build_app(
+    settings: Settings,
+    *,
+    clock: Clock,
+    db: Database,
+    sender: Sender,
+    classifier: Classifier | None = None,
+) -> App:
     with db.session() as session:
         grid_store.sync_grids(
             session=session,
@@ -108,7 +123,12 @@ def build_app(settings: Settings, *, clock: Clock, db: Database, sender: Sender)
             ),
         )
         session.commit()
-    services = Services(settings=settings, clock=clock, db=db)
+    services = Services(
+        settings=settings,
+        clock=clock,
+        db=db,
+        classifier=classifier or build_classifier(settings),
+    )
     dispatcher = Dispatcher(services, all_routers())
     outbox = OutboxSender(db, clock, sender)
     # A manual clock only moves when told: then the scheduler is stepped along with it.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import sys
@@ -87,6 +88,17 @@ def _parser() -> argparse.ArgumentParser:
         parents=[with_db],
         help="print the database's schema version and the current one",
     )
+
+    classify = sub.add_parser(
+        "classify",
+        parents=[common],
+        help="show how the bot reads a message: request or not, category, urgency, why",
+        description="Classify TEXT and print one JSON object, or with --jsonl read objects "
+        "with 'text' (and 'id', passed through) and write one JSON object per line.",
+    )
+    source = classify.add_mutually_exclusive_group(required=True)
+    source.add_argument("text", nargs="?", help="the message to classify")
+    source.add_argument("--jsonl", metavar="FILE", help="JSON-lines input ('-' for stdin)")
 
     sub.add_parser(
         "check-config",
@@ -207,6 +219,43 @@ def _cmd_db(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_classify(args: argparse.Namespace) -> int:
+    from bot.app import build_classifier
+
+    settings = _settings(args)
+    _setup_logging(args.log_level, "WARNING")
+    classifier = build_classifier(settings)
+    if args.jsonl is None:
+        print(json.dumps(classifier.classify(args.text).as_dict(), ensure_ascii=False))
+        return EXIT_OK
+    try:
+        source = _open_input(args.jsonl)
+        lines = source.__enter__()
+    except OSError as exc:
+        print(f"gridbot classify: can't read {args.jsonl}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    bad = 0
+    try:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                text = item["text"]
+                if not isinstance(text, str):
+                    raise TypeError
+            except (json.JSONDecodeError, TypeError, KeyError):
+                bad += 1
+                print(f"line {number}: expected an object with a 'text' string; skipped",
+                      file=sys.stderr)  # fmt: skip
+                continue
+            result = {"id": item.get("id"), **classifier.classify(text).as_dict()}
+            print(json.dumps(result, ensure_ascii=False))
+    finally:
+        source.__exit__(None, None, None)
+    return EXIT_FAILED if bad else EXIT_OK
+
+
 def _cmd_check_config(args: argparse.Namespace) -> int:
     settings = _settings(args)
     leaders = {cid for grid in settings.grids for cid in grid.leaders}
@@ -222,6 +271,7 @@ _COMMANDS = {
     "replay": _cmd_replay,
     "db": _cmd_db,
     "check-config": _cmd_check_config,
+    "classify": _cmd_classify,
 }
 
 

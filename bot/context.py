@@ -15,6 +15,7 @@ from bot.commands import CommandCall
 from bot.events import Inbound, Outbound
 from bot.routing import CommandSpec, Role
 from bot.settings import GridSettings, Settings
+from nlp.classifier import Classifier
 from storage.db import Database
 
 
@@ -25,6 +26,7 @@ class Services:
     settings: Settings
     clock: Clock
     db: Database
+    classifier: Classifier
 
 
 @dataclass(slots=True)

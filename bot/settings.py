@@ -15,12 +15,14 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
+from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    PositiveInt,
     ValidationError,
     field_validator,
     model_validator,
@@ -29,9 +31,11 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from nlp.vocabulary import Vocabulary
+
 DEMO_CONFIG = "demo.yaml"
 # section name -> shipped default file in the `config` package
-DEFAULT_SECTIONS: dict[str, str] = {}
+DEFAULT_SECTIONS: dict[str, str] = {"categories": "categories.yaml"}
 
 _CONTACT_ID = re.compile(r"^\S{1,128}$")
 _GRID_CODE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -55,6 +59,20 @@ def _list_of_contact_ids(value: Any) -> Any:
     return value
 
 
+def _cron(value: str) -> str:
+    try:
+        CronTrigger.from_crontab(value)
+    except ValueError as exc:
+        raise PydanticCustomError(
+            "cron",
+            "'{value}' is not a cron expression (minute hour day month weekday, "
+            "e.g. '0 9 * * *' for 9:00 every day): {problem}",
+            {"value": value, "problem": str(exc)},
+        ) from None
+    return value
+
+
+CronExpr = Annotated[str, AfterValidator(_cron)]
 ContactId = Annotated[str, AfterValidator(_contact_id)]
 ContactIds = Annotated[list[ContactId], BeforeValidator(_list_of_contact_ids)]
 NonEmptyStr = Annotated[str, Field(min_length=1, max_length=200)]
@@ -90,10 +108,37 @@ class EscalationSettings(_Strict):
     room: NonEmptyStr | None = None
 
 
+class TicketSettings(_Strict):
+    """How the closed loop behaves. Deadlines per category are in the categories section."""
+
+    # the same resident repeating the same matter within this window: merged, no new ticket
+    duplicate_window_hours: PositiveInt = 24
+    # other residents reporting the same matter within this window: linked (同类诉求 +1)
+    same_matter_window_hours: PositiveInt = 72
+    # how alike two messages must be (shared character pairs, 0-1) to be the same matter
+    similarity: Annotated[float, Field(gt=0, le=1)] = 0.6
+    # a photo or voice message this soon after a resident's request is attached to it
+    attach_window_minutes: PositiveInt = 5
+    # how long the reporter may rate a resolved ticket before it is archived as 未评价
+    rating_window_hours: PositiveInt = 48
+    # past its deadline by this much, a ticket is escalated automatically (督办 comes first)
+    escalate_after_overdue_hours: PositiveInt = 24
+    urgent_escalate_after_overdue_hours: PositiveInt = 1
+    # when deadlines are checked
+    sweep_cron: CronExpr = "*/5 * * * *"
+    # at most this many tickets in one /工单 reply
+    list_limit: Annotated[int, Field(ge=5, le=50)] = 20
+
+
 class ConsoleSettings(_Strict):
     """Who one can speak as in the console channel: contact id -> display name."""
 
     people: dict[ContactId, NonEmptyStr] = {}
+
+
+def shipped_vocabulary() -> Vocabulary:
+    """The shipped config/categories.yaml, for settings that don't say otherwise."""
+    return Vocabulary.model_validate(_read_yaml(_shipped("categories.yaml"), "categories.yaml"))
 
 
 class Settings(_Strict):
@@ -104,6 +149,8 @@ class Settings(_Strict):
     grids: list[GridSettings] = Field(min_length=1)
     escalation: EscalationSettings = EscalationSettings()
     console: ConsoleSettings = ConsoleSettings()
+    tickets: TicketSettings = TicketSettings()
+    categories: Vocabulary = Field(default_factory=shipped_vocabulary)
 
     @field_validator("timezone")
     @classmethod

@@ -7,20 +7,25 @@ skipped, unless GRIDBOT_REQUIRE_POSTGRES=1 (as in CI), where they fail.
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 
 from bot.app import App, build_app
 from bot.clock import ManualClock
 from bot.settings import Settings
+from nlp.classifier import Classifier
+from nlp.vocabulary import Vocabulary
 from storage import migrate
 from storage.db import Database
 from tests.auxil.chat import Chat, RecordingSender
@@ -118,10 +123,14 @@ def sender() -> RecordingSender:
 
 @pytest.fixture
 async def app(
-    settings: Settings, clock: ManualClock, sqlite_db: Database, sender: RecordingSender
+    settings: Settings,
+    clock: ManualClock,
+    sqlite_db: Database,
+    sender: RecordingSender,
+    classifier: Classifier,
 ) -> AsyncIterator[App]:
     """The bot on the test settings, started (its scheduler stepped by ``clock``)."""
-    started = build_app(settings, clock=clock, db=sqlite_db, sender=sender)
+    started = build_app(settings, clock=clock, db=sqlite_db, sender=sender, classifier=classifier)
     await started.start()
     yield started
     started.stop()
@@ -130,3 +139,37 @@ async def app(
 @pytest.fixture
 def chat(app: App, clock: ManualClock, sender: RecordingSender) -> Chat:
     return Chat(app, clock, sender)
+
+
+# --- classification: jieba's dictionary loads once per session (about a second) ---
+
+
+@pytest.fixture(scope="session")
+def shipped_vocabulary_data() -> dict[str, Any]:
+    """config/categories.yaml as parsed YAML; do not mutate (use `vocabulary_data`)."""
+    text = (files("config") / "categories.yaml").read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    assert isinstance(data, dict)
+    return data
+
+
+@pytest.fixture
+def vocabulary_data(shipped_vocabulary_data: dict[str, Any]) -> dict[str, Any]:
+    """A private copy of the shipped YAML data, for tests that break it on purpose."""
+    return copy.deepcopy(shipped_vocabulary_data)
+
+
+@pytest.fixture(scope="session")
+def vocabulary(shipped_vocabulary_data: dict[str, Any]) -> Vocabulary:
+    return Vocabulary.model_validate(shipped_vocabulary_data)
+
+
+@pytest.fixture(scope="session")
+def jieba_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("jieba-cache")
+
+
+@pytest.fixture(scope="session")
+def classifier(vocabulary: Vocabulary, jieba_cache_dir: Path) -> Classifier:
+    """A Classifier on the shipped categories.yaml, shared by the whole session."""
+    return Classifier(vocabulary, cache_dir=jieba_cache_dir)

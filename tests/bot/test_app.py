@@ -8,6 +8,7 @@ from sqlalchemy import inspect
 from bot.app import SchemaOutOfDate, build_app, open_database
 from bot.clock import ManualClock
 from bot.settings import Settings
+from nlp.classifier import Classifier
 from storage import migrate
 from storage import outbox as outbox_store
 from storage.db import Database
@@ -39,14 +40,14 @@ def test_a_server_database_is_checked_not_upgraded(pg_server: PostgresServer) ->
 
 
 def test_build_app_mirrors_config_grids_and_deactivates_dropped_ones(
-    settings: Settings, clock: ManualClock, db: Database
+    settings: Settings, clock: ManualClock, db: Database, classifier: Classifier
 ) -> None:
-    build_app(settings, clock=clock, db=db, sender=RecordingSender())
+    build_app(settings, clock=clock, db=db, sender=RecordingSender(), classifier=classifier)
     with db.session() as s:
         s.get_one(Grid, "G03").room_id = "room@1"
         s.commit()
     fewer = settings.model_copy(update={"grids": settings.grids[:1]})
-    build_app(fewer, clock=clock, db=db, sender=RecordingSender())
+    build_app(fewer, clock=clock, db=db, sender=RecordingSender(), classifier=classifier)
     with db.session() as s:
         g03, g04 = s.get_one(Grid, "G03"), s.get_one(Grid, "G04")
     assert (g03.active, g03.room_id) == (True, "room@1")
@@ -54,7 +55,7 @@ def test_build_app_mirrors_config_grids_and_deactivates_dropped_ones(
 
 
 async def test_advance_delivers_each_message_at_its_own_time(
-    settings: Settings, clock: ManualClock, sqlite_db: Database
+    settings: Settings, clock: ManualClock, sqlite_db: Database, classifier: Classifier
 ) -> None:
     stamps: list[str] = []
 
@@ -62,7 +63,9 @@ async def test_advance_delivers_each_message_at_its_own_time(
         async def send(self, message: object) -> None:
             stamps.append(f"{clock.now():%H:%M} {message.text}")  # type: ignore[attr-defined]
 
-    app = build_app(settings, clock=clock, db=sqlite_db, sender=StampingSender())
+    app = build_app(
+        settings, clock=clock, db=sqlite_db, sender=StampingSender(), classifier=classifier
+    )
     start = clock.now()
     with sqlite_db.session() as s:
         for minutes, text in [(30, "b"), (10, "a"), (90, "c")]:

@@ -43,7 +43,16 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [[], ["run"], ["replay"], ["db"], ["db", "upgrade"], ["db", "current"], ["check-config"]],
+    [
+        [],
+        ["run"],
+        ["replay"],
+        ["db"],
+        ["db", "upgrade"],
+        ["db", "current"],
+        ["check-config"],
+        ["classify"],
+    ],
 )
 def test_every_subcommand_has_help(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as caught:
@@ -124,3 +133,29 @@ def test_the_gridbot_command_is_installed() -> None:
     script = Path(sys.executable).with_name("gridbot")
     result = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=False)
     assert result.stdout.strip() == f"gridbot {__version__}"
+
+
+def test_classify_one_text(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["classify", "樓下那個燈黑了好幾天了，麻煩處理一下"]) == EXIT_OK
+    result = json.loads(capsys.readouterr().out)
+    assert set(result) == {"is_request", "category", "urgent", "confidence", "keywords"}
+    assert (result["is_request"], result["category"]) == (True, "facility")
+
+
+def test_classify_jsonl_passes_ids_through_and_reports_bad_lines() -> None:
+    stdin = '{"id": "a", "text": "着火了！3栋冒烟"}\n{"text": "收到，谢谢"}\n[1]\n{"text": 5}\n'
+    result = gridbot("classify", "--jsonl", "-", stdin=stdin)
+    assert result.returncode == EXIT_FAILED
+    first, second = (json.loads(x) for x in result.stdout.splitlines())
+    assert (first["id"], first["urgent"], first["category"]) == ("a", True, "safety")
+    assert (second["id"], second["is_request"]) == (None, False)
+    assert result.stderr.splitlines() == [
+        "line 3: expected an object with a 'text' string; skipped",
+        "line 4: expected an object with a 'text' string; skipped",
+    ]
+
+
+def test_classify_needs_a_text_or_a_file(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["classify"])
+    assert caught.value.code == EXIT_USAGE

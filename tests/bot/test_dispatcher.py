@@ -16,6 +16,7 @@ from bot.outbox import OutboxSender
 from bot.routing import Role, Router, Scope, SkipHandler, UserError
 from bot.scheduler import Scheduler
 from bot.settings import Settings
+from nlp.classifier import Classifier
 from storage.db import Database
 from storage.models import Grid, InboundMessage, Member, MemberRole, OutboundMessage
 from tests.auxil.chat import (
@@ -30,9 +31,13 @@ from tests.auxil.chat import (
 
 
 @pytest.fixture
-def services(settings: Settings, clock: ManualClock, sqlite_db: Database) -> Services:
-    build_app(settings, clock=clock, db=sqlite_db, sender=RecordingSender())  # syncs grids
-    return Services(settings=settings, clock=clock, db=sqlite_db)
+def services(
+    settings: Settings, clock: ManualClock, sqlite_db: Database, classifier: Classifier
+) -> Services:
+    # build_app syncs the grids into the database
+    return build_app(
+        settings, clock=clock, db=sqlite_db, sender=RecordingSender(), classifier=classifier
+    ).services
 
 
 def outbox_texts(db: Database) -> list[str]:

@@ -15,6 +15,7 @@ from bot.context import Services
 from bot.events import Outbound
 from bot.scheduler import JobSpec, Scheduler, TaskContext, latest_fire_time, task
 from bot.settings import Settings
+from nlp.classifier import Classifier
 from storage.db import Database
 from tests.auxil.chat import RecordingSender
 from tests.conftest import TZ
@@ -106,9 +107,9 @@ def test_unknown_tasks_and_interval_triggers_are_refused(app: App) -> None:
 
 
 async def test_jobs_are_kept_in_the_database_and_survive_a_restart(
-    settings: Settings, clock: ManualClock, sqlite_db: Database
+    settings: Settings, clock: ManualClock, sqlite_db: Database, classifier: Classifier
 ) -> None:
-    services = Services(settings=settings, clock=clock, db=sqlite_db)
+    services = Services(settings=settings, clock=clock, db=sqlite_db, classifier=classifier)
     spec = JobSpec("daily", "test.record", cron("0 9 * * *"), args=(1,))
     first = Scheduler(services, clock, stepped=True)
     first.start([spec])
@@ -128,10 +129,10 @@ async def test_jobs_are_kept_in_the_database_and_survive_a_restart(
 
 
 async def test_live_mode_fires_on_the_event_loop_with_the_scheduled_time(
-    settings: Settings, sqlite_db: Database
+    settings: Settings, sqlite_db: Database, classifier: Classifier
 ) -> None:
     clock = SystemClock(TZ)
-    services = Services(settings=settings, clock=clock, db=sqlite_db)
+    services = Services(settings=settings, clock=clock, db=sqlite_db, classifier=classifier)
     done = asyncio.Event()
     scheduler = Scheduler(services, clock, stepped=False, on_done=done.set)
     when = (clock.now() + timedelta(seconds=0.3)).replace(microsecond=0) + timedelta(seconds=1)
@@ -144,10 +145,10 @@ async def test_live_mode_fires_on_the_event_loop_with_the_scheduled_time(
 
 
 async def test_live_mode_runs_late_within_grace_and_reports_older_runs_missed(
-    settings: Settings, sqlite_db: Database
+    settings: Settings, sqlite_db: Database, classifier: Classifier
 ) -> None:
     clock = SystemClock(TZ)
-    services = Services(settings=settings, clock=clock, db=sqlite_db)
+    services = Services(settings=settings, clock=clock, db=sqlite_db, classifier=classifier)
     now = clock.now()
     late = now - timedelta(seconds=30)  # within 60 s of grace
     lost = now - timedelta(hours=2)  # beyond it

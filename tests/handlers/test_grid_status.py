@@ -4,6 +4,7 @@ from bot.app import build_app
 from bot.clock import ManualClock
 from bot.settings import Settings
 from handlers.grid_status import LIST_LIMIT
+from nlp.classifier import Classifier
 from storage.db import Database
 from tests.auxil.chat import ADMIN, LEADER, NEIGHBOUR, OTHER_ROOM, RESIDENT, Chat, RecordingSender
 
@@ -35,13 +36,21 @@ async def test_grid_list_shows_which_groups_the_bot_has_seen(chat: Chat) -> None
 
 
 async def test_grid_list_stays_one_readable_message_for_a_city(
-    settings: Settings, clock: ManualClock, sqlite_db: Database, sender: RecordingSender
+    settings: Settings,
+    clock: ManualClock,
+    sqlite_db: Database,
+    sender: RecordingSender,
+    classifier: Classifier,
 ) -> None:
     many = [
         {"code": f"G{i:03}", "name": f"网格{i}", "room": f"群{i}"} for i in range(LIST_LIMIT + 30)
     ]
     city = Settings.model_validate(settings.model_dump() | {"grids": many})
-    chat = Chat(build_app(city, clock=clock, db=sqlite_db, sender=sender), clock, sender)
+    chat = Chat(
+        build_app(city, clock=clock, db=sqlite_db, sender=sender, classifier=classifier),
+        clock,
+        sender,
+    )
     [reply] = await chat.say("/网格列表", ADMIN, room=None)
     lines = reply.text.splitlines()
     assert lines[0] == f"共 {LIST_LIMIT + 30} 个网格，0 个群已接入。"

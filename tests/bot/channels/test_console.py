@@ -10,15 +10,16 @@ from bot.app import build_app
 from bot.channels.console import ConsoleChannel
 from bot.clock import ManualClock
 from bot.settings import Settings, load_settings
+from nlp.classifier import Classifier
 from storage.db import Database
 
 
 async def run_console(
-    script: str, settings: Settings, clock: ManualClock, db: Database
+    script: str, settings: Settings, clock: ManualClock, db: Database, classifier: Classifier
 ) -> list[str]:
     stdout = io.StringIO()
     console = ConsoleChannel(settings, io.StringIO(script), stdout)
-    app = build_app(settings, clock=clock, db=db, sender=console)
+    app = build_app(settings, clock=clock, db=db, sender=console, classifier=classifier)
     await app.start()
     await console.run(app)
     app.stop()
@@ -26,7 +27,7 @@ async def run_console(
 
 
 async def test_speak_as_people_in_rooms_and_see_the_replies(
-    clock: ManualClock, sqlite_db: Database
+    clock: ManualClock, sqlite_db: Database, classifier: Classifier
 ) -> None:
     settings = load_settings(None)  # the demo config, as `gridbot run` uses it
     script = "\n".join(
@@ -46,7 +47,7 @@ async def test_speak_as_people_in_rooms_and_see_the_replies(
             "/帮助",  # after :quit: never read
         ]
     )
-    out = await run_console(script + "\n", settings, clock, sqlite_db)
+    out = await run_console(script + "\n", settings, clock, sqlite_db, classifier)
     assert out[0].startswith("社区小助手 控制台。你现在是 张阿姨，在「幸福社区第3网格」")
     assert out[1] == "[幸福社区第3网格] 社区小助手：@张阿姨 抱歉，/状态 仅限本网格的网格长使用。"
     assert out[2] == "你现在是 李网格长（wxid_leader_li）。"
@@ -64,9 +65,9 @@ async def test_speak_as_people_in_rooms_and_see_the_replies(
 
 
 async def test_an_unknown_console_command_shows_the_console_help(
-    settings: Settings, clock: ManualClock, sqlite_db: Database
+    settings: Settings, clock: ManualClock, sqlite_db: Database, classifier: Classifier
 ) -> None:
-    out = await run_console(":nonsense\n", settings, clock, sqlite_db)
+    out = await run_console(":nonsense\n", settings, clock, sqlite_db, classifier)
     assert out[1] == "控制台命令（其余输入都作为当前身份发出的消息）:"
 
 

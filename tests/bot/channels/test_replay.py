@@ -11,6 +11,7 @@ from bot.channels.replay import JsonLinesSender, ReplayLineError, parse_line, re
 from bot.clock import ManualClock
 from bot.events import Inbound, MessageType
 from bot.settings import Settings
+from nlp.classifier import Classifier
 from storage.db import Database
 from tests.conftest import TZ
 
@@ -80,11 +81,19 @@ def test_malformed_lines_say_what_is_wrong(text: str, problem: str) -> None:
 
 
 @pytest.fixture
-def replay_app(settings: Settings, sqlite_db: Database) -> tuple[App, ManualClock, io.StringIO]:
+def replay_app(
+    settings: Settings, sqlite_db: Database, classifier: Classifier
+) -> tuple[App, ManualClock, io.StringIO]:
     clock = ManualClock(datetime(2000, 1, 1, tzinfo=TZ))
     out = io.StringIO()
     return (
-        build_app(settings, clock=clock, db=sqlite_db, sender=JsonLinesSender(clock, out)),
+        build_app(
+            settings,
+            clock=clock,
+            db=sqlite_db,
+            sender=JsonLinesSender(clock, out),
+            classifier=classifier,
+        ),
         clock,
         out,
     )

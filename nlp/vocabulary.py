@@ -1,0 +1,210 @@
+"""The classifier's vocabulary: the pydantic models of `config/categories.yaml`.
+
+The caller parses the YAML and passes the dict to `Vocabulary.model_validate`; this module
+reads no file. Terms are stored in their normalised form (simplified, half-width, lower
+case), because that is the form they are matched against: a grid leader may write 路燈 or
+ＫＴＶ in the YAML and it still matches.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Self, get_args
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from nlp.normalize import normalize
+
+__all__ = [
+    "CATEGORY_CODES",
+    "Category",
+    "CategoryCode",
+    "TermSet",
+    "Thresholds",
+    "UrgencyKind",
+    "Vocabulary",
+]
+
+CategoryCode = Literal[
+    "environment", "facility", "dispute", "safety", "security", "assistance", "consult"
+]
+CATEGORY_CODES: tuple[CategoryCode, ...] = get_args(CategoryCode)
+
+# Bounded so that one typo (a weight of 100) can't silently dominate every decision.
+Weight = Annotated[float, Field(gt=0, le=10)]
+
+
+def _normalise_terms(terms: dict[str, float], field: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    origin: dict[str, str] = {}
+    for raw, weight in terms.items():
+        term = normalize(raw)
+        if not term:
+            msg = (
+                f"{field}: term {raw!r} is empty after normalisation "
+                "(emoji, @mentions and spaces are stripped from messages before matching)"
+            )
+            raise ValueError(msg)
+        if term in out:
+            msg = (
+                f"{field}: {raw!r} and {origin[term]!r} are the same term after "
+                f"normalisation ({term!r}); keep one"
+            )
+            raise ValueError(msg)
+        out[term] = weight
+        origin[term] = raw
+    return out
+
+
+class TermSet(BaseModel):
+    """Weighted terms. `keywords` match whole jieba tokens (灯 does not fire inside 灯笼);
+    `phrases` match anywhere in the normalised text (use them for multi-word expressions
+    and for anything with punctuation)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    keywords: dict[str, Weight] = Field(default_factory=dict)
+    phrases: dict[str, Weight] = Field(default_factory=dict)
+
+    @field_validator("keywords", "phrases")
+    @classmethod
+    def _normalised(cls, value: dict[str, float], info: ValidationInfo) -> dict[str, float]:
+        return _normalise_terms(value, info.field_name or "terms")
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Self:
+        if not self.keywords and not self.phrases:
+            msg = "needs at least one keyword or phrase"
+            raise ValueError(msg)
+        both = sorted(set(self.keywords) & set(self.phrases))
+        if both:
+            msg = f"{both} listed both as keyword and as phrase; keep one"
+            raise ValueError(msg)
+        return self
+
+    def terms(self) -> dict[str, float]:
+        return {**self.keywords, **self.phrases}
+
+
+class Category(TermSet):
+    """One request category: the evidence that a message is about it, and its deadlines."""
+
+    name: Annotated[str, Field(min_length=1, max_length=20)]
+    time_limit_hours: Annotated[int, Field(gt=0, le=24 * 90)]
+    urgent_time_limit_hours: Annotated[int, Field(gt=0, le=24 * 90)]
+
+    @model_validator(mode="after")
+    def _urgent_sooner(self) -> Self:
+        if self.urgent_time_limit_hours > self.time_limit_hours:
+            msg = (
+                f"urgent_time_limit_hours ({self.urgent_time_limit_hours}) must not exceed "
+                f"time_limit_hours ({self.time_limit_hours})"
+            )
+            raise ValueError(msg)
+        return self
+
+
+class UrgencyKind(TermSet):
+    """A kind of emergency (fire, crime, ...): its cues and the number to tell residents."""
+
+    emergency_number: Annotated[str, Field(pattern=r"^[0-9]{3,5}$")]
+    # Used as the request's category when the message has urgency cues but no category
+    # term at all ("救命!快来人!").
+    category: CategoryCode
+
+
+class Thresholds(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="after")
+    def _cap_above_topic(self) -> Self:
+        if self.topic_cap < self.topic:
+            msg = f"topic_cap ({self.topic_cap}) must be at least topic ({self.topic})"
+            raise ValueError(msg)
+        return self
+
+    # request score = best category score + ask cues + best urgency score - no-ask cues
+    request: Annotated[float, Field(gt=0, le=50)] = 2.0
+    # a message needs at least this much category evidence to be a request, however
+    # insistent its ask cues are ("能不能帮帮忙?" alone names no matter to file)
+    topic: Annotated[float, Field(gt=0, le=50)] = 1.0
+    # A category's score counts at most this much in the request score: a long notice that
+    # names five hazards is no more a request than a short report naming one.
+    topic_cap: Annotated[float, Field(gt=0, le=50)] = 4.0
+    urgent: Annotated[float, Field(gt=0, le=50)] = 2.0
+
+
+class Vocabulary(BaseModel):
+    """The whole of `categories.yaml`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_chars: Annotated[int, Field(ge=10, le=100_000)] = 500
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    categories: dict[CategoryCode, Category]
+    ask: TermSet
+    no_ask: TermSet
+    urgency: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")], UrgencyKind]
+    # Words that make an emergency more pressing (快, 赶紧, 救命); they add to the best
+    # urgency kind's score only when that kind has a cue of its own, so 快递 or 赶紧交医保
+    # never raise an alarm by themselves.
+    urgency_boost: TermSet | None = None
+
+    @field_validator("categories")
+    @classmethod
+    def _all_codes(cls, value: dict[CategoryCode, Category]) -> dict[CategoryCode, Category]:
+        missing = [code for code in CATEGORY_CODES if code not in value]
+        if missing:
+            msg = f"every category code must be configured; missing: {', '.join(missing)}"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("urgency")
+    @classmethod
+    def _some_urgency(cls, value: dict[str, UrgencyKind]) -> dict[str, UrgencyKind]:
+        if not value:
+            msg = "at least one urgency kind is needed, or emergencies are never flagged"
+            raise ValueError(msg)
+        return value
+
+    @model_validator(mode="after")
+    def _one_kind_per_term(self) -> Self:
+        # The matcher finds a term either among the tokens or in the raw text, not both;
+        # a term that is a keyword in one section and a phrase in another would silently
+        # count for only one of them.
+        keyword_in: dict[str, str] = {}
+        phrase_in: dict[str, str] = {}
+        for where, term_set in self._sections():
+            for term in term_set.keywords:
+                keyword_in.setdefault(term, where)
+            for term in term_set.phrases:
+                phrase_in.setdefault(term, where)
+        clashes = sorted(set(keyword_in) & set(phrase_in))
+        if clashes:
+            details = "; ".join(
+                f"{t!r} is a keyword in {keyword_in[t]} and a phrase in {phrase_in[t]}"
+                for t in clashes
+            )
+            msg = f"a term must be a keyword everywhere or a phrase everywhere: {details}"
+            raise ValueError(msg)
+        return self
+
+    def _sections(self) -> list[tuple[str, TermSet]]:
+        out: list[tuple[str, TermSet]] = [
+            (f"categories.{c}", s) for c, s in self.categories.items()
+        ]
+        out += [("ask", self.ask), ("no_ask", self.no_ask)]
+        out += [(f"urgency.{k}", s) for k, s in self.urgency.items()]
+        if self.urgency_boost is not None:
+            out.append(("urgency_boost", self.urgency_boost))
+        return out
+
+    def all_terms(self) -> set[str]:
+        """Every configured term, for the tokenizer's user dictionary."""
+        return {term for _, s in self._sections() for term in s.terms()}

@@ -1,0 +1,189 @@
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nlp.classifier import Classification, Classifier
+from nlp.vocabulary import CATEGORY_CODES, Vocabulary
+
+
+def _check_valid(result: Classification) -> None:
+    assert isinstance(result.is_request, bool)
+    assert result.category is None or result.category in CATEGORY_CODES
+    assert 0.0 <= result.confidence <= 1.0
+    assert all(isinstance(k, str) and k for k in result.keywords)
+    assert result.is_request or (result.category is None and not result.urgent)
+    assert result.is_request == (result.category is not None)
+    assert (result.emergency_number is not None) == result.urgent
+
+
+def test_as_dict_has_exactly_the_public_fields(classifier: Classifier) -> None:
+    result = classifier.classify("路灯不亮了,麻烦处理一下")
+    data = result.as_dict()
+    assert data == {
+        "is_request": True,
+        "category": "facility",
+        "urgent": False,
+        "confidence": result.confidence,
+        "keywords": list(result.keywords),
+    }
+    assert isinstance(data["keywords"], list)
+
+
+def test_classification_is_frozen(classifier: Classifier) -> None:
+    result = classifier.classify("收到")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.is_request = True  # type: ignore[misc]
+
+
+def _garbage(seed: int) -> str:
+    rng = random.Random(seed)
+    return "".join(chr(rng.randrange(0x110000)) for _ in range(300))
+
+
+BAD_INPUT = {
+    "empty": "",
+    "spaces": " \t\n\u3000 ",
+    "emoji only": "👍👍🙏🔥😭",
+    "wechat emoticons only": "[强][抱拳]",
+    "100k characters": "路灯不亮" + "啊" * 100_000,
+    "100k emoji": "🔥" * 100_000,
+    "utf-8 garbage, replaced": os.urandom(500).decode("utf-8", errors="replace"),
+    "utf-8 garbage, surrogateescape": os.urandom(500).decode("utf-8", errors="surrogateescape"),
+    "latin-1 mojibake": "路灯坏了".encode().decode("latin-1"),
+    "random code points": _garbage(1),
+    "control characters": "".join(chr(c) for c in range(32)) + "\x7f\x9f",
+    "mixed scripts": "樓道燈坏了 the light is broken 電梯も壊れた 123 ①②",
+    "only punctuation": "???!!!。。。,,,",
+    "only mention": "@张网格\u2005",
+}
+
+
+@pytest.mark.parametrize("text", BAD_INPUT.values(), ids=BAD_INPUT.keys())
+def test_bad_input_gives_a_valid_result(classifier: Classifier, text: str) -> None:
+    _check_valid(classifier.classify(text))
+
+
+@pytest.mark.parametrize("text", ["", "   ", "👍👍🙏", "[强][强]", "@所有人"])
+def test_nothing_to_read_is_not_a_request(classifier: Classifier, text: str) -> None:
+    result = classifier.classify(text)
+    assert result == Classification(False, None, False, 1.0, ())
+
+
+def test_long_text_is_cut_to_max_chars(classifier: Classifier, vocabulary: Vocabulary) -> None:
+    padding = "今天天气不错" * (vocabulary.max_chars // 6 + 1)
+    assert not classifier.classify(padding + "着火了快来人").is_request
+    assert classifier.classify("着火了快来人" + padding).urgent
+
+
+HARD_NEGATIVES = [
+    "路灯修好了,谢谢!",
+    "收到",
+    "好的谢谢",
+    "今天垃圾车来得早",
+    "谢谢网格员,辛苦了",
+    "防溺水宣传收到了",
+    "【停电通知】明天上午8点至下午6点线路检修,一组至五组停电,请提前做好准备,敬请谅解。",
+    "温馨提示:天干物燥,小心火烛,上山祭祀不要烧纸放鞭炮。",
+    "昨天那个火已经灭了 没人受伤 大家放心",
+    "電梯修好了,謝謝師傅",
+    "今晚广场舞几点开始?",
+]
+
+
+@pytest.mark.parametrize("text", HARD_NEGATIVES)
+def test_hard_negatives_are_not_requests(classifier: Classifier, text: str) -> None:
+    result = classifier.classify(text)
+    assert not result.is_request, result
+    assert not result.urgent
+
+
+HARD_POSITIVES = [
+    ("灯坏了", "facility"),
+    ("楼下那个灯黑了好几天了", "facility"),
+    ("垃圾三天没人收了 臭得要命", "environment"),
+    ("楼上漏水漏到我家天花板 说了也不听", "dispute"),
+    ("楼道里有人给电动车充电 拉的飞线", "safety"),
+    ("我家电动车电瓶被偷了", "security"),
+    ("独居的刘奶奶好几天没出门了 能不能去看看", "assistance"),
+    ("请问新农合什么时候截止", "consult"),
+    ("樓道燈壞了好幾天了,麻煩處理一下", "facility"),
+]
+
+
+@pytest.mark.parametrize(("text", "category"), HARD_POSITIVES)
+def test_hard_positives_are_filed(classifier: Classifier, text: str, category: str) -> None:
+    result = classifier.classify(text)
+    assert result.is_request, result
+    assert result.category == category, result
+    assert not result.urgent
+
+
+URGENT = [
+    ("着火了!!!5栋三楼冒烟了 快打119", "safety", "119"),
+    ("楼道里煤气味好重 不知道哪家漏气了", "safety", "119"),
+    ("有小孩掉到塘里了 快来人啊", "safety", "120"),
+    ("快报警 楼下有人打起来了 头都打破了", "security", "110"),
+    ("独居的李奶奶在家里摔倒了起不来 快来人", "assistance", "120"),
+    ("水已经进屋了 一楼全淹了 老人还在屋里出不来", "safety", "119"),
+]
+
+
+@pytest.mark.parametrize(("text", "category", "number"), URGENT)
+def test_emergencies_are_flagged(
+    classifier: Classifier, text: str, category: str, number: str
+) -> None:
+    result = classifier.classify(text)
+    assert result.urgent, result
+    assert result.category == category
+    assert result.emergency_number == number
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["防溺水宣传收到了", "昨天那个火已经灭了 没人受伤", "消防通道被车堵死了 万一起火怎么办"],
+)
+def test_danger_words_said_calmly_are_not_urgent(classifier: Classifier, text: str) -> None:
+    assert not classifier.classify(text).urgent
+
+
+def test_keywords_explain_the_decision(classifier: Classifier) -> None:
+    result = classifier.classify("路灯不亮好几天了,麻烦处理")
+    assert result.keywords[:2] == ("路灯", "不亮")
+    assert "麻烦" in result.keywords
+    settled = classifier.classify("路灯修好了,谢谢")
+    assert settled.keywords == ("路灯", "修好了", "谢谢")
+
+
+def test_traditional_and_simplified_agree(classifier: Classifier) -> None:
+    pairs = [
+        ("樓上漏水漏到我家,找了好幾次都不理", "楼上漏水漏到我家,找了好几次都不理"),
+        ("有人打電話說要匯錢,這是不是騙子", "有人打电话说要汇钱,这是不是骗子"),
+    ]
+    for traditional, simplified in pairs:
+        assert classifier.classify(traditional) == classifier.classify(simplified)
+
+
+def test_confidence_grows_with_evidence(classifier: Classifier) -> None:
+    weak = classifier.classify("路灯不亮")
+    strong = classifier.classify("路灯不亮好几天了 晚上黑漆漆的 没人管吗 麻烦处理")
+    assert weak.is_request
+    assert strong.is_request
+    assert strong.confidence > weak.confidence
+
+
+def test_tuning_the_yaml_changes_the_decision(
+    vocabulary_data: dict[str, Any], jieba_cache_dir: Path
+) -> None:
+    text = "小区的充电桩又扫不了码了"
+    vocabulary_data["categories"]["facility"]["keywords"]["扫不了码"] = 1.5
+    tuned = Classifier(Vocabulary.model_validate(vocabulary_data), cache_dir=jieba_cache_dir)
+    result = tuned.classify(text)
+    assert result.is_request
+    assert result.category == "facility"
+    assert "扫不了码" in result.keywords
