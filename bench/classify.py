@@ -2,11 +2,13 @@
 
     .venv/bin/python bench/classify.py                 # test part: the reported figures
     .venv/bin/python bench/classify.py --part tune     # tuning part
+    .venv/bin/python bench/classify.py --part valid    # held-out check while tuning
     .venv/bin/python bench/classify.py --part tune --errors   # what to tune
 
 Quality targets are checked on whichever part is chosen; the test part is the one reported.
-`--errors` lists misclassified messages and is refused on the test part: tuning by looking at
-test errors would make the test figures meaningless.
+`--errors` lists misclassified messages and is refused on the test and valid parts: tuning by
+looking at their errors would make their figures meaningless. valid.jsonl is a second held-out
+set, written before tuning, for watching generalisation without spending test measurements.
 """
 
 from __future__ import annotations
@@ -216,12 +218,12 @@ def print_errors(rows: Sequence[dict[str, Any]], results: Sequence[Classificatio
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=("test", "tune"), default="test")
+    parser.add_argument("--part", choices=("test", "tune", "valid"), default="test")
     parser.add_argument("--errors", action="store_true", help="list misclassified (tune only)")
     parser.add_argument("--no-speed", action="store_true", help="skip timing (faster tuning)")
     args = parser.parse_args(argv)
-    if args.errors and args.part == "test":
-        parser.error("--errors is for the tune part only; the test part is not for tuning")
+    if args.errors and args.part != "tune":
+        parser.error(f"--errors is for the tune part only; the {args.part} part is not for tuning")
 
     rows = load_part(args.part)
     with tempfile.TemporaryDirectory(prefix="gridbot-jieba-") as tmp:

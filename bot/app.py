@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,7 +20,6 @@ from handlers import all_jobs, all_routers
 from nlp.classifier import Classifier
 from storage import grids as grid_store
 from storage import migrate
-from storage import outbox as outbox_store
 from storage.db import Database, sqlite_path
 
 log = logging.getLogger(__name__)
@@ -60,9 +60,9 @@ class App:
     outbox: OutboxSender
     scheduler: Scheduler
 
-    async def feed(self, event: Inbound) -> None:
-        """Handle one inbound message and deliver what it made due."""
-        await self.dispatcher.feed(event)
+    async def feed(self, event: Inbound, *, answer: bool = True) -> None:
+        """Handle one inbound message and deliver what it made due (see Dispatcher.feed)."""
+        await self.dispatcher.feed(event, answer=answer)
         self.outbox.notify()
 
     async def start(self) -> None:
@@ -77,13 +77,20 @@ class App:
     def stop(self) -> None:
         self.scheduler.shutdown()
 
+    async def drain(self, clock: ManualClock) -> None:
+        """Move a manual clock on until every queued message has gone (the end of a replay:
+        the throttle may have spaced the last replies past the last event)."""
+        while (send_at := self.outbox.next_send_at()) is not None:
+            before = clock.now()
+            await self.advance(clock, max(send_at, before))
+            if self.outbox.next_send_at() == send_at and clock.now() == before:
+                break  # nothing moved: a send keeps failing and waits for its retry
+
     async def advance(self, clock: ManualClock, until: datetime) -> None:
         """Move a manual clock forward to ``until``: scheduled jobs run and queued messages
         go out on the way, each at the time it falls due, in time order."""
-        db = self.services.db
         while True:
-            with db.session() as session:
-                send_at = outbox_store.next_due_at(session=session)
+            send_at = self.outbox.next_send_at()
             run_at = self.scheduler.next_run_time()
             due = [t for t in (send_at, run_at) if t is not None and t <= until]
             if not due:
@@ -130,9 +137,10 @@ def build_app(
         classifier=classifier or build_classifier(settings),
     )
     dispatcher = Dispatcher(services, all_routers())
-    outbox = OutboxSender(db, clock, sender)
-    # A manual clock only moves when told: then the scheduler is stepped along with it.
-    scheduler = Scheduler(
-        services, clock, stepped=isinstance(clock, ManualClock), on_done=outbox.notify
-    )
+    # A manual clock only moves when told: then the scheduler is stepped along with it, and
+    # the throttle's jitter is drawn from a fixed seed so replays repeat exactly.
+    stepped = isinstance(clock, ManualClock)
+    rng = random.Random(0) if stepped else random.Random()
+    outbox = OutboxSender(db, clock, sender, settings.sending, rng=rng)
+    scheduler = Scheduler(services, clock, stepped=stepped, on_done=outbox.notify)
     return App(services, dispatcher, outbox, scheduler)

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -60,9 +61,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--channel",
-        choices=["console"],
-        default="console",
-        help="console: chat with the bot in this terminal (default)",
+        choices=["console", "wechaty"],
+        default=None,
+        help="console: chat with the bot in this terminal; wechaty: serve real WeChat groups "
+        "through the puppet service at $WECHATY_PUPPET_SERVICE_ENDPOINT, with the token "
+        "$WECHATY_PUPPET_SERVICE_TOKEN (default: wechaty if that token is set, else console)",
     )
 
     replay = sub.add_parser(
@@ -100,6 +103,16 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("text", nargs="?", help="the message to classify")
     source.add_argument("--jsonl", metavar="FILE", help="JSON-lines input ('-' for stdin)")
 
+    points = sub.add_parser("points", help="points ledger (积分) maintenance")
+    points_sub = points.add_subparsers(dest="points_command", metavar="ACTION", required=True)
+    points_sub.add_parser(
+        "verify",
+        parents=[with_db],
+        help="check every stored balance against the sum of its ledger entries",
+        description="Recompute every member's balance, earned total and entry count from the "
+        "ledger and compare them with the stored ones. Exit 0 if all agree, 1 if any differ.",
+    )
+
     sub.add_parser(
         "check-config",
         parents=[common],
@@ -133,6 +146,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from bot.clock import SystemClock
 
     settings = _settings(args)
+    token = os.environ.get("WECHATY_PUPPET_SERVICE_TOKEN", "").strip()
+    if args.channel == "wechaty" or (args.channel is None and token):
+        return _run_wechaty(args, settings)
     _setup_logging(args.log_level, "WARNING")
     db = open_database(settings.database)
     console = ConsoleChannel(settings, sys.stdin, sys.stdout)
@@ -150,6 +166,38 @@ def _cmd_run(args: argparse.Namespace) -> int:
     finally:
         db.dispose()
     return EXIT_OK
+
+
+def _run_wechaty(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import build_app, open_database
+    from bot.clock import SystemClock
+
+    try:
+        from bot.channels import wechaty
+    except ImportError as exc:
+        print(
+            f"gridbot: the wechaty channel needs the `wechat` extra "
+            f"(pip install 'gridbot[wechat]'): {exc}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    try:
+        config = wechaty.config_from_env(settings)
+    except wechaty.WechatyConfigError as exc:
+        print(f"gridbot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    _setup_logging(args.log_level, "INFO")  # a service: its log is how one watches it
+    db = open_database(settings.database)
+    channel = wechaty.WechatyChannel(config)
+    app = build_app(settings, clock=SystemClock(settings.tz), db=db, sender=channel)
+    try:
+        stopped_by = wechaty.serve(app, channel)
+    except (wechaty.WechatyAuthError, ImportError) as exc:
+        print(f"gridbot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        db.dispose()
+    return EXIT_INTERRUPTED if stopped_by == signal.SIGINT else EXIT_OK
 
 
 @contextmanager
@@ -256,6 +304,40 @@ def _cmd_classify(args: argparse.Namespace) -> int:
     return EXIT_FAILED if bad else EXIT_OK
 
 
+def _cmd_points(args: argparse.Namespace) -> int:
+    from sqlalchemy.engine import make_url
+
+    from bot.app import open_database
+    from storage import points
+    from storage.db import sqlite_path
+
+    settings = _settings(args)
+    _setup_logging(args.log_level, "WARNING")
+    path = sqlite_path(make_url(settings.database))
+    if path is not None and not path.exists():  # don't leave an empty file behind
+        print(f"gridbot: no database at {path}", file=sys.stderr)
+        return EXIT_USAGE
+    db = open_database(settings.database, auto_upgrade=False)
+    try:
+        with db.session() as session:
+            result = points.verify(session=session)
+    finally:
+        db.dispose()
+    print(
+        f"checked {result.checked} balance(s) against {result.entries} ledger entries: "
+        + (f"{result.mismatched} mismatch(es)" if result.mismatched else "all agree")
+    )
+    for m in result.mismatches:
+        print(
+            f"  member {m.member_id} ({m.contact_id} in {m.grid_code}): stored balance "
+            f"{m.stored.balance}, earned {m.stored.earned}, entries {m.stored.entries}; "
+            f"ledger {m.ledger.balance}, {m.ledger.earned}, {m.ledger.entries}"
+        )
+    if result.mismatched > len(result.mismatches):
+        print(f"  … and {result.mismatched - len(result.mismatches)} more")
+    return EXIT_FAILED if result.mismatched else EXIT_OK
+
+
 def _cmd_check_config(args: argparse.Namespace) -> int:
     settings = _settings(args)
     leaders = {cid for grid in settings.grids for cid in grid.leaders}
@@ -272,6 +354,7 @@ _COMMANDS = {
     "db": _cmd_db,
     "check-config": _cmd_check_config,
     "classify": _cmd_classify,
+    "points": _cmd_points,
 }
 
 

@@ -62,8 +62,12 @@ class Dispatcher:
             seen.setdefault(spec.name, spec)
         return list(seen.values())
 
-    async def feed(self, event: Inbound) -> int | None:
-        """Store and handle one message; return its inbox id, or None for a duplicate."""
+    async def feed(self, event: Inbound, *, answer: bool = True) -> int | None:
+        """Store and handle one message; return its inbox id, or None for a duplicate.
+
+        ``answer=False`` stores the message and runs nothing: for history a platform delivers
+        from before the bot started, which must be kept but not acted on as if new.
+        """
         now = self.services.clock.now()
         with self.services.db.session() as session:
             grid = self._grid_for(session, event)
@@ -97,8 +101,7 @@ class Dispatcher:
         if not inserted and row.status != MessageStatus.PENDING:
             log.info("duplicate delivery of message %s ignored", event.idempotency_key())
             return None
-        if event.room_id is not None and grid is None:
-            log.debug("message from room %r, which is in no grid: stored only", event.room_topic)
+        if not answer:
             self._finish(message_id, [])
             return message_id
         await self._handle(message_id, event, grid)
@@ -123,10 +126,7 @@ class Dispatcher:
                 type=MessageType(row.type),
             )
             grid = self.services.settings.grid(row.grid_code) if row.grid_code else None
-            if event.room_id is not None and grid is None:
-                self._finish(row.id, [])
-            else:
-                await self._handle(row.id, event, grid)
+            await self._handle(row.id, event, grid)
             count += 1
         return count
 
@@ -226,7 +226,12 @@ class Dispatcher:
             session.commit()
 
     async def _run(self, ctx: Context) -> None:
+        # A group that is in no grid is only listened to for the commands made for it
+        # (an administrator's /绑定); everything else there is stored and not answered.
+        unbound = not ctx.event.is_private and ctx.grid is None
         for spec in self._handlers:
+            if unbound and not (spec.command is not None and spec.command.unbound_rooms):
+                continue
             if spec.command is not None:
                 if ctx.command is None or ctx.command.name not in spec.command.names:
                     continue
@@ -241,7 +246,8 @@ class Dispatcher:
                         ctx.role.name,
                         ctx.grid.code if ctx.grid else "private",
                     )
-                    ctx.reply(refusal)
+                    if not unbound:  # strangers' groups hear nothing from the bot
+                        ctx.reply(refusal)
                     return
                 if spec.command.role >= Role.LEADER:
                     audit.info(
@@ -264,7 +270,8 @@ class Dispatcher:
     @staticmethod
     def _refusal(spec: CommandSpec, ctx: Context) -> str | None:
         name = _name_of(spec)
-        if spec.scope == Scope.GROUP and ctx.grid is None:
+        # Leaders act in their own grid's group; administrators anywhere.
+        if spec.scope == Scope.GROUP and ctx.grid is None and ctx.role < Role.ADMIN:
             return f"{name} 请在网格群里使用。"
         if spec.scope == Scope.PRIVATE and not ctx.event.is_private:
             return f"{name} 请私聊我使用。"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -17,6 +18,8 @@ from sqlmodel import Session
 from bot.channels.base import Sender, SendError
 from bot.clock import Clock
 from bot.events import Outbound
+from bot.settings import SendingSettings
+from bot.throttle import Throttle
 from storage import outbox as outbox_store
 from storage.db import Database
 from storage.models import OutboundMessage
@@ -24,6 +27,8 @@ from storage.models import OutboundMessage
 log = logging.getLogger(__name__)
 
 RETRY_DELAYS = (timedelta(seconds=5), timedelta(seconds=30), timedelta(minutes=2))
+# How long a claimed message is this process's to send before another may take it over.
+CLAIM_TIME = timedelta(minutes=2)
 
 
 def queue_outbound(
@@ -62,29 +67,72 @@ def to_outbound(row: OutboundMessage) -> Outbound:
 
 
 class OutboxSender:
-    def __init__(self, db: Database, clock: Clock, sender: Sender) -> None:
+    """Sends what the outbox holds, one message at a time, as fast as the throttle allows.
+
+    Any number of processes may serve one database: a message is claimed before it is sent.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        sender: Sender,
+        sending: SendingSettings,
+        *,
+        rng: random.Random | None = None,
+    ) -> None:
         self._db = db
         self._clock = clock
         self._sender = sender
+        self._throttle = Throttle(sending, rng or random.Random())
         self._wake = asyncio.Event()
+        self._progress = asyncio.Event()  # set whenever a send succeeded or failed
 
     def notify(self) -> None:
         """Something was queued: a running :meth:`serve` looks at once."""
         self._wake.set()
 
+    def next_send_at(self) -> datetime | None:
+        """When the next message can go (its own time, or the throttle's), None if none waits."""
+        with self._db.session() as session:
+            due_at = outbox_store.next_due_at(session=session)
+        if due_at is None:
+            return None
+        return self._throttle.next_slot(max(due_at, self._clock.now()))
+
     async def flush(self) -> int:
-        """Send everything due now; return how many were sent."""
+        """Send what is due and the throttle allows now; return how many were sent."""
         sent = 0
         while True:
-            with self._db.session() as session:
-                rows = outbox_store.due(session=session, now=self._clock.now(), limit=50)
-            if not rows:
+            now = self._clock.now()
+            if self._throttle.next_slot(now) > now:
                 return sent
-            for row in rows:
+            with self._db.session() as session:
+                rows = outbox_store.due(session=session, now=now, limit=1)
+                if not rows:
+                    return sent
+                row = rows[0]
                 assert row.id is not None
-                sent += await self._deliver(row.id, to_outbound(row), row.attempts)
+                if not outbox_store.claim(
+                    session=session, message_id=row.id, now=now, until=now + CLAIM_TIME
+                ):
+                    continue  # another process took it
+                message, attempts = to_outbound(row), row.attempts
+            sent += await self._deliver(row.id, message, attempts)
+
+    async def wait_until_empty(self) -> None:
+        """Return once nothing waits in the outbox; needs :meth:`serve` running."""
+        while self.next_send_at() is not None:
+            self._progress.clear()
+            await self._progress.wait()
 
     async def _deliver(self, row_id: int, message: Outbound, attempts: int) -> int:
+        try:
+            return await self._send(row_id, message, attempts)
+        finally:
+            self._progress.set()
+
+    async def _send(self, row_id: int, message: Outbound, attempts: int) -> int:
         try:
             await self._sender.send(message)
         except SendError as exc:
@@ -94,8 +142,10 @@ class OutboxSender:
             log.exception("sending outbox message %d failed", row_id)
             self._failed(row_id, repr(exc), attempts, transient=True)
             return 0
+        now = self._clock.now()
+        self._throttle.sent(now)
         with self._db.session() as session:
-            outbox_store.mark_sent(session=session, message_id=row_id, at=self._clock.now())
+            outbox_store.mark_sent(session=session, message_id=row_id, at=now)
             session.commit()
         return 1
 
@@ -116,10 +166,17 @@ class OutboxSender:
             session.commit()
 
     async def serve(self, idle: float = 5.0) -> None:
-        """Deliver for as long as the bot runs: on every notify, and at least every ``idle``
-        seconds for retries and messages queued by another process."""
+        """Deliver for as long as the bot runs: on every notify, when the throttle next allows,
+        and at least every ``idle`` seconds (retries, messages queued by another process)."""
         while True:
             self._wake.clear()
             await self.flush()
+            timeout = idle
+            next_at = self.next_send_at()
+            if next_at is not None:
+                timeout = min(idle, max(0.0, (next_at - self._clock.now()).total_seconds()))
+            # asyncio.timeout, not wait_for: wait_for can swallow a cancel that lands as the
+            # event is set (Python 3.11), and then this loop never stops.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=idle)
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()

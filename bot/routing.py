@@ -55,6 +55,7 @@ class CommandSpec:
     bare: bool  # also recognised without a `/` (residents type `积分`, not `/积分`)
     usage: str
     summary: str
+    unbound_rooms: bool = False  # also in groups that belong to no grid
 
     @property
     def name(self) -> str:
@@ -109,6 +110,7 @@ class Router:
         usage: str = "",
         summary: str,
         priority: int = 100,
+        unbound_rooms: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Register a command. The first name is the one `/帮助` shows; the rest are aliases.
 
@@ -117,7 +119,9 @@ class Router:
         """
         if not names:
             raise ValueError("a command needs at least one name")
-        spec = CommandSpec(tuple(names), role, scope, bare, usage or f"/{names[0]}", summary)
+        spec = CommandSpec(
+            tuple(names), role, scope, bare, usage or f"/{names[0]}", summary, unbound_rooms
+        )
 
         def register(callback: Handler) -> Handler:
             self._handlers.append(

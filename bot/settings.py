@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import datetime, time, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -35,7 +36,7 @@ from nlp.vocabulary import Vocabulary
 
 DEMO_CONFIG = "demo.yaml"
 # section name -> shipped default file in the `config` package
-DEFAULT_SECTIONS: dict[str, str] = {"categories": "categories.yaml"}
+DEFAULT_SECTIONS: dict[str, str] = {"categories": "categories.yaml", "points": "points.yaml"}
 
 _CONTACT_ID = re.compile(r"^\S{1,128}$")
 _GRID_CODE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -130,15 +131,218 @@ class TicketSettings(_Strict):
     list_limit: Annotated[int, Field(ge=5, le=50)] = 20
 
 
+class QuietHours(_Strict):
+    start: time = time(22, 0)
+    end: time = time(7, 0)
+
+    def holds(self, moment: datetime) -> bool:
+        now = moment.time()
+        if self.start <= self.end:
+            return self.start <= now < self.end
+        return now >= self.start or now < self.end
+
+    def end_after(self, moment: datetime) -> datetime:
+        """When the quiet hours that hold at ``moment`` end (``moment`` is local time)."""
+        end = moment.replace(hour=self.end.hour, minute=self.end.minute, second=0, microsecond=0)
+        return end if end > moment else end + timedelta(days=1)
+
+
+class SendingSettings(_Strict):
+    """How fast the bot may talk. WeChat restricts accounts that send in bursts, and every
+    message the bot sends (replies and notices) goes through one throttle."""
+
+    # at least this long between two messages, plus a random 0..jitter on top
+    interval_seconds: Annotated[float, Field(ge=0, le=600)] = 3.0
+    jitter_seconds: Annotated[float, Field(ge=0, le=600)] = 2.0
+    # and at most this many in any minute, across all groups
+    per_minute: Annotated[int, Field(ge=1, le=600)] = 20
+    # non-urgent notices due in these hours wait for their end; null: no quiet hours
+    quiet_hours: QuietHours | None = QuietHours()
+
+
 class ConsoleSettings(_Strict):
     """Who one can speak as in the console channel: contact id -> display name."""
 
     people: dict[ContactId, NonEmptyStr] = {}
 
 
+def _endpoint(value: str) -> str:
+    if not re.match(r"^[^\s:/]+:\d{1,5}$", value):
+        raise PydanticCustomError(
+            "endpoint", "'{value}' is not host:port (e.g. 127.0.0.1:8788)", {"value": value}
+        )
+    return value
+
+
+class WechatSettings(_Strict):
+    """The real WeChat channel (`gridbot run --channel wechaty`). The token is never in the
+    config: it comes from WECHATY_PUPPET_SERVICE_TOKEN."""
+
+    # host:port of the puppet service; WECHATY_PUPPET_SERVICE_ENDPOINT overrides it
+    endpoint: Annotated[str, AfterValidator(_endpoint)] | None = None
+    # how often the log gets a health line (connected or not, messages in/out, outbox)
+    health_log_minutes: Annotated[int, Field(ge=1, le=1440)] = 10
+
+
 def shipped_vocabulary() -> Vocabulary:
     """The shipped config/categories.yaml, for settings that don't say otherwise."""
     return Vocabulary.model_validate(_read_yaml(_shipped("categories.yaml"), "categories.yaml"))
+
+
+# --- Points (积分制): rules, caps, the redemption catalogue, households, the monthly 公示 ---
+
+_POINTS_CODE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+PointsAmount = Annotated[int, Field(ge=1, le=10_000)]
+
+
+def _points_name(value: str) -> str:
+    # Names are typed after /加分 and 兑换, which read them up to the first space.
+    if any(ch.isspace() for ch in value):
+        raise PydanticCustomError("points_name", "'{value}' has a space in it", {"value": value})
+    return value
+
+
+PointsName = Annotated[str, Field(min_length=1, max_length=20), AfterValidator(_points_name)]
+
+
+def _points_code(value: str) -> str:
+    if not _POINTS_CODE.match(value):
+        raise PydanticCustomError(
+            "points_code", "codes are lower-case letters, digits and '_' (e.g. volunteer)"
+        )
+    return value
+
+
+def _drop_removed(value: Any) -> Any:
+    # `volunteer: null` in a city's config removes a shipped rule, which a merge can't.
+    if isinstance(value, dict):
+        return {key: item for key, item in value.items() if item is not None}
+    return value
+
+
+PointsCode = Annotated[str, AfterValidator(_points_code)]
+
+
+class PointsRule(_Strict):
+    name: PointsName
+    kind: Literal["award", "penalty"]
+    points: PointsAmount
+    daily_cap: PointsAmount | None = None  # points one person may get by this rule per day
+    monthly_cap: PointsAmount | None = None
+    aliases: list[PointsName] = []
+
+    @model_validator(mode="after")
+    def _caps_fit(self) -> PointsRule:
+        if self.daily_cap is not None and self.daily_cap < self.points:
+            raise ValueError("daily_cap is below the rule's points: the rule could never be used")
+        if self.monthly_cap is not None and self.monthly_cap < (self.daily_cap or self.points):
+            raise ValueError("monthly_cap is below daily_cap (or points)")
+        return self
+
+
+class PointsCaps(_Strict):
+    per_command: PointsAmount = 50  # for each person named in one /加分 or /扣分
+    per_day: PointsAmount = 100  # for each person, all of one day's entries of the kind
+
+    @model_validator(mode="after")
+    def _day_holds_a_command(self) -> PointsCaps:
+        if self.per_day < self.per_command:
+            raise ValueError("per_day is below per_command")
+        return self
+
+
+class PointsCapsByKind(_Strict):
+    award: PointsCaps = PointsCaps()
+    penalty: PointsCaps = PointsCaps()
+
+
+class CatalogueItem(_Strict):
+    name: PointsName
+    points: PointsAmount
+    stock: Annotated[int, Field(ge=0)] | None = None  # per grid per month; none: unlimited
+
+
+class BasePointsSettings(_Strict):
+    """基础分: per household and period, ``per_household + per_person × household size``."""
+
+    per_household: Annotated[int, Field(ge=0, le=10_000)] = 10
+    per_person: Annotated[int, Field(ge=0, le=10_000)] = 5
+    period: Literal["month", "quarter", "year"] = "year"
+
+
+class PointsNoticeSettings(_Strict):
+    cron: CronExpr | None = "0 9 1 * *"  # none: no monthly 公示
+    top: Annotated[int, Field(ge=1, le=20)] = 5
+
+
+Household = Annotated[list[ContactId], Field(min_length=1, max_length=50)]
+
+
+class PointsSettings(_Strict):
+    replies: Literal["group", "private"] = "group"  # where balance and history answers go
+    caps: PointsCapsByKind = PointsCapsByKind()
+    rules: Annotated[dict[PointsCode, PointsRule], BeforeValidator(_drop_removed)] = {}
+    catalogue: Annotated[dict[PointsCode, CatalogueItem], BeforeValidator(_drop_removed)] = {}
+    # grid code -> households, each a list of contact ids, the representative (户代表) first
+    households: dict[str, list[Household]] = {}
+    base: BasePointsSettings = BasePointsSettings()
+    notice: PointsNoticeSettings = PointsNoticeSettings()
+
+    @model_validator(mode="after")
+    def _check_names(self) -> PointsSettings:
+        seen: dict[str, str] = {}
+        for code, rule in self.rules.items():
+            caps = self.caps.award if rule.kind == "award" else self.caps.penalty
+            if rule.points > caps.per_command:
+                raise _at(
+                    ("points", "rules", code, "points"),
+                    f"{rule.points} is above caps.{rule.kind}.per_command ({caps.per_command})",
+                )
+            for name in (code, rule.name, *rule.aliases):
+                if name.lstrip("+-").isdigit():
+                    raise _at(("points", "rules", code), f"{name!r} would be read as an amount")
+                if seen.setdefault(name, code) != code:
+                    raise _at(
+                        ("points", "rules", code),
+                        f"{name!r} is already a name of rule {seen[name]!r}",
+                    )
+        names: dict[str, str] = {}
+        for code, item in self.catalogue.items():
+            for name in (code, item.name):
+                if names.setdefault(name, code) != code:
+                    raise _at(
+                        ("points", "catalogue", code, "name"),
+                        f"{name!r} is already the name of item {names[name]!r}",
+                    )
+        for grid_code, households in self.households.items():
+            placed: set[str] = set()
+            for i, household in enumerate(households):
+                for contact in household:
+                    if contact in placed:
+                        raise _at(
+                            ("points", "households", grid_code, i),
+                            f"{contact} is in two households",
+                        )
+                    placed.add(contact)
+        return self
+
+    def rule(self, word: str) -> tuple[str, PointsRule] | None:
+        """The rule a leader named: by code, name or alias."""
+        for code, rule in self.rules.items():
+            if word in (code, rule.name, *rule.aliases):
+                return code, rule
+        return None
+
+    def item(self, word: str) -> tuple[str, CatalogueItem] | None:
+        for code, item in self.catalogue.items():
+            if word in (code, item.name):
+                return code, item
+        return None
+
+
+def shipped_points() -> PointsSettings:
+    """The shipped config/points.yaml, for settings that don't say otherwise."""
+    return PointsSettings.model_validate(_read_yaml(_shipped("points.yaml"), "points.yaml"))
 
 
 class Settings(_Strict):
@@ -150,7 +354,10 @@ class Settings(_Strict):
     escalation: EscalationSettings = EscalationSettings()
     console: ConsoleSettings = ConsoleSettings()
     tickets: TicketSettings = TicketSettings()
+    sending: SendingSettings = SendingSettings()
+    wechat: WechatSettings = WechatSettings()
     categories: Vocabulary = Field(default_factory=shipped_vocabulary)
+    points: PointsSettings = Field(default_factory=shipped_points)
 
     @field_validator("timezone")
     @classmethod
@@ -192,6 +399,14 @@ class Settings(_Strict):
                 raise _at(("grids", i, "room"), "a grid's room can't be the escalation room")
             seen_codes[grid.code] = i
             seen_rooms[grid.room] = i
+        return self
+
+    @model_validator(mode="after")
+    def _check_points_households(self) -> Settings:
+        codes = {grid.code for grid in self.grids}
+        for grid_code in self.points.households:
+            if grid_code not in codes:
+                raise _at(("points", "households", grid_code), "no grid has this code")
         return self
 
     @property

@@ -67,15 +67,22 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import logging
 import os
 import socket
 import sys
 import threading
 import types
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Final, Self
 
-__all__ = ["WechatyImportError", "load_wechaty", "reset_object_pools"]
+__all__ = [
+    "WechatyImportError",
+    "forget_room_payloads",
+    "load_wechaty",
+    "reset_object_pools",
+    "route_sdk_logging",
+]
 
 _lock: Final = threading.Lock()
 
@@ -223,3 +230,66 @@ def reset_object_pools() -> None:
         cls._pool.clear()
     helper = importlib.import_module("wechaty.utils.async_helper")
     helper.SingleIdContainer._instance = None
+
+
+# The format wechaty_puppet.logger.get_logger() gives the handler it puts on every SDK logger.
+_SDK_LOG_FORMAT: Final = "%(asctime)s - %(name)s - %(levelname)s - %(message)s"
+
+
+class _Redact(logging.Filter):
+    """Replace secrets in a record's message (the SDK logs the token in clear)."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self.secrets = tuple(s for s in secrets if s)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(secret in message for secret in self.secrets):
+            for secret in self.secrets:
+                message = message.replace(secret, "***")
+            record.msg, record.args = message, None
+        return True
+
+
+def _is_sdk_logger(logger: logging.Logger) -> bool:
+    return any(
+        handler.formatter is not None and handler.formatter._fmt == _SDK_LOG_FORMAT
+        for handler in logger.handlers
+    ) or any(isinstance(f, _Redact) for f in logger.filters)
+
+
+def route_sdk_logging(level: int = logging.WARNING, secrets: Iterable[str] = ()) -> None:
+    """Send the SDK's log records through the application's logging, at ``level`` and above,
+    with ``secrets`` masked.
+
+    ``wechaty_puppet.logger.get_logger()`` gives each of the SDK's ~20 loggers (``Wechaty``,
+    ``PuppetService``, ``Room``, ...) its own stderr handler and format, ``propagate=False``,
+    and the level of ``$WECHATY_LOG`` (default INFO: a line per message and per send). And
+    ``PuppetService()`` logs the token in clear at WARNING (``there are endpoint<...> and
+    token<...>``). Call after :func:`load_wechaty` and before creating a ``Wechaty``; calling
+    again replaces the secrets.
+    """
+    load_wechaty()
+    redact = _Redact(secrets)
+    for logger in list(logging.Logger.manager.loggerDict.values()):
+        if not isinstance(logger, logging.Logger) or not _is_sdk_logger(logger):
+            continue
+        logger.handlers = []
+        logger.propagate = True
+        logger.setLevel(level)
+        for old in [f for f in logger.filters if isinstance(f, _Redact)]:
+            logger.removeFilter(old)
+        logger.addFilter(redact)
+
+
+def forget_room_payloads(rooms: Iterable[object]) -> None:
+    """Make the next ``room.ready()`` fetch these rooms' payloads again (finding 11).
+
+    ``Room.ready(force_sync=True)`` does nothing for a room that has a payload, so a renamed
+    room keeps its old topic; ``room.payload = None`` works but logs a WARNING ("set payload
+    more than once"). Dropping the private ``_payload`` is the quiet way.
+    """
+    for room in rooms:
+        if getattr(room, "_payload", None) is not None:
+            room._payload = None  # type: ignore[attr-defined]

@@ -5,14 +5,39 @@ from __future__ import annotations
 from bot.routing import Router
 from bot.scheduler import JobSpec
 from bot.settings import Settings
-from handlers import grid_status, help
+from handlers import (
+    grid_status,
+    help,
+    households,
+    points,
+    points_awards,
+    points_notice,
+    redemption,
+    room_binding,
+    ticket_commands,
+    ticket_deadlines,
+    ticket_queries,
+    ticket_stats,
+    tickets,
+)
 
 
 def all_routers() -> list[Router]:
-    return [help.router, grid_status.router]
+    return [
+        help.router,
+        grid_status.router,
+        room_binding.router,
+        ticket_commands.router,
+        ticket_stats.router,
+        ticket_queries.router,
+        tickets.router,
+        points.router,
+        points_awards.router,
+        redemption.router,
+        households.router,
+    ]
 
 
 def all_jobs(settings: Settings) -> list[JobSpec]:
     """The scheduled jobs the features want under ``settings``."""
-    del settings  # no feature schedules anything yet
-    return []
+    return [*ticket_deadlines.jobs(settings), *points_notice.jobs(settings)]

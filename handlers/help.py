@@ -18,7 +18,7 @@ def _usable_here(spec: CommandSpec, ctx: Context) -> bool:
     if spec.role > ctx.role:
         return False
     if spec.scope == Scope.GROUP:
-        return ctx.grid is not None
+        return ctx.grid is not None or ctx.role == Role.ADMIN
     if spec.scope == Scope.PRIVATE:
         return ctx.event.is_private
     return True

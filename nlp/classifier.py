@@ -2,16 +2,26 @@
 
 The decision is a sum of the weights of matched terms, so it can be read back:
 
-    category score  = sum of the matched terms of that category, at most `thresholds.topic_cap`
+    category score  = sum of the matched terms of that category; the best one counts at most
+                      `thresholds.topic_cap`
     urgency score   = sum of the matched terms of an urgency kind (best kind wins), plus the
                       urgency boosters (快, 救命) when that kind has a cue of its own
-    request score   = best category score + ask cues + best urgency score - no-ask cues
+    urgent cue      = urgency - no-ask cues - calm cues >= `thresholds.urgent`
+    request score   = best category score + problem cues + ask cues - no-ask - courtesy
+                      + urgency when urgent, else at most `thresholds.hazard_cap`
 
 A message is a request when its request score reaches `thresholds.request` and either its best
-category reaches `thresholds.topic` or it is urgent. It is urgent when it is a request and its
-best urgency score, less the no-ask cues, reaches `thresholds.urgent` (so "火已经灭了" and
-"万一起火" don't raise an alarm). `Classification.keywords` lists the terms that
-counted: the chosen category's, the ask and no-ask cues, and urgency cues, in text order.
+category reaches `thresholds.topic` or it is urgent. It is urgent when it is a request with an
+urgent cue. The roles of the cues: problem words say something is wrong (坏了, 没人管), ask
+words that something is wanted (怎么办, 吗); no-ask words that nothing is (修好了, 虚惊一场,
+通知) and courtesy words that the message is a thank-you or greeting (谢谢, 大家注意); calm
+words that a danger is not happening now (万一, 昨天, 怕). Courtesy doesn't calm an urgency:
+"大家注意 5栋着火了" is an emergency. A danger that is not current counts only a little toward
+the request: its words count through their category. When a message is urgent, its urgency
+also counts (x `thresholds.emergency_evidence`) for its kind's category, so a fight in
+progress is filed as security even when the words are a family quarrel's.
+`Classification.keywords` lists the terms that counted: the chosen category's, the problem,
+ask, no-ask and courtesy cues, and urgency cues, in text order.
 """
 
 from __future__ import annotations
@@ -59,14 +69,24 @@ def _certainty(margin: float, scale: float) -> float:
 class Classifier:
     """Built once at start-up (before any fork): it loads jieba's dictionary eagerly."""
 
-    __slots__ = ("_kind_category", "_kind_number", "_matcher", "_tokenizer", "vocabulary")
+    __slots__ = (
+        "_kind_category",
+        "_kind_index",
+        "_kind_number",
+        "_matcher",
+        "_n_sections",
+        "_tokenizer",
+        "vocabulary",
+    )
 
     def __init__(self, vocabulary: Vocabulary, *, cache_dir: Path | None = None) -> None:
         self.vocabulary = vocabulary
         self._matcher = TermMatcher(vocabulary)
-        self._tokenizer = Tokenizer(vocabulary.all_terms(), cache_dir=cache_dir)
+        self._n_sections = len(self._matcher.sections.names)
+        self._tokenizer = Tokenizer(vocabulary.dictionary_words(), cache_dir=cache_dir)
         self._kind_number = tuple(k.emergency_number for k in vocabulary.urgency.values())
         self._kind_category = tuple(k.category for k in vocabulary.urgency.values())
+        self._kind_index = tuple(CATEGORY_CODES.index(c) for c in self._kind_category)
 
     def classify(self, text: str) -> Classification:
         normalised = normalize(text[: self.vocabulary.max_chars])
@@ -78,23 +98,44 @@ class Classifier:
     def _decide(self, hits: list[Hit]) -> Classification:
         sections = self._matcher.sections
         thresholds = self.vocabulary.thresholds
-        scores = [0.0] * len(sections.names)
+        scores = [0.0] * self._n_sections
         for hit in hits:
             for section, weight in zip(hit.sections, hit.weights, strict=True):
                 scores[section] += weight
 
-        n = sections.n_categories
-        # Ties go to the category listed first in CATEGORY_CODES; max() keeps the first.
-        best = max(range(n), key=scores.__getitem__)
-        topic = min(scores[best], thresholds.topic_cap)
-        second = max((scores[i] for i in range(n) if i != best), default=0.0)
-        kind = max(range(len(sections.urgency)), key=lambda k: scores[sections.urgency[k]])
-        urgency = scores[sections.urgency[kind]]
+        kind, urgency = 0, 0.0
+        for k, section in enumerate(sections.urgency):
+            if scores[section] > urgency:
+                kind, urgency = k, scores[section]
         if urgency > 0:
             urgency += scores[sections.urgency_boost]
         no_ask = scores[sections.no_ask]
-        request_score = topic + scores[sections.ask] + urgency - no_ask
-        urgent_cue = urgency - no_ask >= thresholds.urgent
+        urgent_cue = urgency - no_ask - scores[sections.calm] >= thresholds.urgent
+
+        n = sections.n_categories
+        evidence = scores[:n]
+        if urgent_cue:
+            # An emergency is evidence for the category of its kind (fire -> safety, a
+            # fight in progress -> security), on top of what the words of the message say.
+            evidence[self._kind_index[kind]] += thresholds.emergency_evidence * urgency
+        # Ties go to the category listed first in CATEGORY_CODES (the first maximum).
+        top = max(evidence)
+        best = evidence.index(top)
+        evidence[best] = -1.0
+        second = max(evidence)
+        topic = min(top, thresholds.topic_cap)
+        # A danger that is happening now adds its full weight; one that isn't (a risk, the
+        # past, a notice) is one more sign of a problem, and its words count through their
+        # category.
+        danger = urgency if urgent_cue else min(urgency, thresholds.hazard_cap)
+        request_score = (
+            topic
+            + scores[sections.ask]
+            + scores[sections.problem]
+            + danger
+            - no_ask
+            - scores[sections.courtesy]
+        )
         is_request = request_score >= thresholds.request and (
             topic >= thresholds.topic or urgent_cue
         )
@@ -103,7 +144,7 @@ class Classifier:
             category: str | None = CATEGORY_CODES[best] if topic > 0 else None
             if category is None:
                 category = self._kind_category[kind]
-            share = scores[best] / (scores[best] + second) if topic > 0 else 1.0
+            share = top / (top + second) if topic > 0 else 1.0
             confidence = _certainty(request_score - thresholds.request, thresholds.request)
             confidence *= share
         else:
@@ -114,9 +155,9 @@ class Classifier:
                 margin, scale = thresholds.topic - topic, thresholds.topic
             confidence = _certainty(margin, scale)
 
-        shown = {best, sections.ask, sections.no_ask}
+        shown = {best, sections.ask, sections.no_ask, sections.courtesy, sections.problem}
         if urgency > 0:
-            shown.update((sections.urgency[kind], sections.urgency_boost))
+            shown.update((sections.urgency[kind], sections.urgency_boost, sections.calm))
         keywords = tuple(h.term for h in hits if not shown.isdisjoint(h.sections))
         return Classification(
             is_request=is_request,

@@ -1,27 +1,46 @@
 """Finding the vocabulary's terms in a normalised message.
 
-Every term belongs to one or more *sections*: a category, the ask cues, the no-ask cues, or
-an urgency kind. The matcher reports each distinct term once, with every section it counts
-for, in the order the terms appear in the text, so the classifier can both score and explain.
+Every term belongs to one or more *sections*: a category, the problem, ask, no-ask, courtesy
+or calm cues, the urgency boosters, or an urgency kind. The matcher reports each distinct term
+once, with every section it counts for, in the order the terms appear in the text, so the
+classifier can both score and explain. Where one matched term lies inside another (骗 in
+被骗, 好的 in 说好的, 修好了 over 好了), only the longer counts.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from nlp.vocabulary import CATEGORY_CODES, TermSet, Vocabulary
 
-__all__ = ["ASK", "NO_ASK", "URGENCY_BOOST", "Hit", "Sections", "TermMatcher"]
+__all__ = [
+    "ASK",
+    "CALM",
+    "COURTESY",
+    "NO_ASK",
+    "PROBLEM",
+    "URGENCY_BOOST",
+    "Hit",
+    "Sections",
+    "TermMatcher",
+]
 
 ASK = "ask"
 NO_ASK = "no_ask"
+PROBLEM = "problem"
+COURTESY = "courtesy"
 URGENCY_BOOST = "urgency_boost"
+CALM = "calm"
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """One matched term and what it counts for: `sections[i]` gets `weights[i]`."""
+class Hit(NamedTuple):
+    """One matched term and what it counts for: `sections[i]` gets `weights[i]`.
+
+    A NamedTuple rather than a frozen dataclass: a message makes several, and a tuple is
+    built several times faster."""
 
     term: str
     position: int
@@ -37,18 +56,26 @@ class Sections:
     n_categories: int
     ask: int
     no_ask: int
+    courtesy: int
+    problem: int
     urgency_boost: int
+    calm: int
     urgency: tuple[int, ...]
 
     @classmethod
     def of(cls, vocabulary: Vocabulary) -> Sections:
         kinds = tuple(f"urgency:{kind}" for kind in vocabulary.urgency)
-        names = (*CATEGORY_CODES, ASK, NO_ASK, URGENCY_BOOST, *kinds)
+        names = (*CATEGORY_CODES, ASK, NO_ASK, COURTESY, PROBLEM, URGENCY_BOOST, CALM, *kinds)
         n = len(CATEGORY_CODES)
-        return cls(names, n, n, n + 1, n + 2, tuple(range(n + 3, n + 3 + len(kinds))))
+        first_kind = n + 6
+        return cls(
+            names, n, n, n + 1, n + 2, n + 3, n + 4, n + 5,
+            tuple(range(first_kind, first_kind + len(kinds))),
+        )  # fmt: skip
 
 
 _Entry = tuple[tuple[int, ...], tuple[float, ...]]
+_Trie = dict[str, "_Trie"]
 
 
 def _index(pairs: list[tuple[TermSet, int]], *, phrases: bool) -> dict[str, _Entry]:
@@ -60,13 +87,37 @@ def _index(pairs: list[tuple[TermSet, int]], *, phrases: bool) -> dict[str, _Ent
     return {t: (tuple(s), tuple(s.values())) for t, s in collected.items()}
 
 
+def _trie_pattern(words: Iterable[str]) -> str:
+    """One regex for many literal phrases, shaped as a trie: (?:修(?:好了)?|好了|...).
+
+    At any position the longest phrase wins (修好了 before 好了, so the phrases inside it
+    are not counted again): each optional tail is greedy, tried before the phrase that ends
+    there. A flat alternation longest-first gives the same matches, but tries every phrase
+    at every position; the trie reads a character once (3x faster with 500 phrases)."""
+    trie: _Trie = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}  # end of a phrase
+
+    def build(node: _Trie) -> str:
+        tails = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
+        if not tails:
+            return ""
+        body = tails[0] if len(tails) == 1 else "(?:" + "|".join(tails) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return build(trie)
+
+
 # Inner matches of a token, remembered: residents reuse a small set of words, so after warm-up
 # nearly every token is a dict hit. Bounded so a flood of random text can't grow it forever.
 _INNER_CACHE_SIZE = 50_000
 
 
 class TermMatcher:
-    """Keywords are looked up token by token; phrases with one regex over the text.
+    """Keywords are looked up token by token; phrases with one trie-shaped regex over the text.
 
     jieba's dictionary holds many words that contain a keyword (聚众赌博, 灯不亮, 自来水管,
     好久没), so a keyword of two or more characters also matches inside a longer token,
@@ -83,18 +134,18 @@ class TermMatcher:
         ]
         pairs += [(vocabulary.ask, self.sections.ask), (vocabulary.no_ask, self.sections.no_ask)]
         pairs += zip(vocabulary.urgency.values(), self.sections.urgency, strict=True)
-        if vocabulary.urgency_boost is not None:
-            pairs.append((vocabulary.urgency_boost, self.sections.urgency_boost))
+        optional = (
+            (vocabulary.courtesy, self.sections.courtesy),
+            (vocabulary.problem, self.sections.problem),
+            (vocabulary.urgency_boost, self.sections.urgency_boost),
+            (vocabulary.calm, self.sections.calm),
+        )
+        pairs += [(terms, section) for terms, section in optional if terms is not None]
         self._keywords = _index(pairs, phrases=False)
         self._longest = max((len(k) for k in self._keywords), default=0)
         self._inner: dict[str, tuple[tuple[int, str], ...]] = {}
         self._phrases = _index(pairs, phrases=True)
-        # Longest first, so that at any position the longest phrase wins (修好了 before 好了)
-        # and the phrases inside it are not counted again.
-        alternatives = sorted(self._phrases, key=lambda p: (-len(p), p))
-        self._phrase_re = (
-            re.compile("|".join(map(re.escape, alternatives))) if alternatives else None
-        )
+        self._phrase_re = re.compile(_trie_pattern(self._phrases)) if self._phrases else None
 
     def _inner_keywords(self, token: str) -> tuple[tuple[int, str], ...]:
         cached = self._inner.get(token)
@@ -119,24 +170,49 @@ class TermMatcher:
         return result
 
     def match(self, text: str, tokens: list[str]) -> list[Hit]:
-        found: dict[str, Hit] = {}
-        position = 0
+        """Every term found, once, in text order. Where a keyword and a phrase overlap so
+        that one lies inside the other, only the longer counts: the shorter was read as part
+        of it (骗 in 被骗, 好的 in 说好的, 着火 in 不是着火)."""
         keywords = self._keywords
+        # (start, end, term) of every keyword occurrence
+        occurrences: list[tuple[int, int, str]] = []
+        position = 0
         for token in tokens:
-            entry = keywords.get(token)
-            if entry is not None:
-                if token not in found:
-                    found[token] = Hit(token, position, entry[0], entry[1])
-            elif len(token) > 2:
+            size = len(token)
+            if token in keywords:
+                occurrences.append((position, position + size, token))
+            elif size > 2:
                 for offset, piece in self._inner_keywords(token):
-                    if piece not in found:
-                        sections, weights = keywords[piece]
-                        found[piece] = Hit(piece, position + offset, sections, weights)
-            position += len(token)
+                    start = position + offset
+                    occurrences.append((start, start + len(piece), piece))
+            position += size
+        phrases: list[tuple[int, int, str]] = []
         if self._phrase_re is not None:
             for m in self._phrase_re.finditer(text):
-                term = m.group()
-                if term not in found:
-                    sections, weights = self._phrases[term]
-                    found[term] = Hit(term, m.start(), sections, weights)
-        return sorted(found.values(), key=lambda h: h.position)
+                start, end = m.span()
+                for a, b, _ in occurrences:
+                    if a <= start and end <= b:
+                        break
+                else:
+                    phrases.append((start, end, m.group()))
+        found: dict[str, Hit] = {}
+        for start, end, term in occurrences:
+            if term in found:
+                continue
+            for a, b, _ in phrases:
+                if a <= start and end <= b:
+                    break
+            else:
+                sections, weights = keywords[term]
+                found[term] = Hit(term, start, sections, weights)
+        for start, _, term in phrases:
+            if term not in found:
+                sections, weights = self._phrases[term]
+                found[term] = Hit(term, start, sections, weights)
+        if len(found) < 2:
+            return list(found.values())
+        return sorted(found.values(), key=_position)
+
+
+def _position(hit: Hit) -> int:
+    return hit.position

@@ -138,6 +138,12 @@ class Thresholds(BaseModel):
     # names five hazards is no more a request than a short report naming one.
     topic_cap: Annotated[float, Field(gt=0, le=50)] = 4.0
     urgent: Annotated[float, Field(gt=0, le=50)] = 2.0
+    # When a message is urgent, this share of its urgency score counts as evidence for the
+    # urgency kind's category (a fight in progress is security even in a family quarrel).
+    emergency_evidence: Annotated[float, Field(ge=0, le=10)] = 0.0
+    # Urgency cues of a message that is not urgent (a risk, the past, a notice) count at most
+    # this much in the request score; an urgent message's count in full.
+    hazard_cap: Annotated[float, Field(ge=0, le=50)] = 50.0
 
 
 class Vocabulary(BaseModel):
@@ -150,11 +156,23 @@ class Vocabulary(BaseModel):
     categories: dict[CategoryCode, Category]
     ask: TermSet
     no_ask: TermSet
+    # Thanks, acknowledgements, greetings, addressing the group (大家注意, 各位, 请大家):
+    # nothing is wanted from the grid, but they don't say a danger is over, so unlike the
+    # no-ask cues they are subtracted from the request score only ("大家注意 5栋着火了" is
+    # an emergency).
+    courtesy: TermSet | None = None
+    # States that something is wrong, whatever the matter (坏了, 堵了, 漏, 没人管, 好几天):
+    # they add to the request score like the ask cues, and never decide a category.
+    problem: TermSet | None = None
     urgency: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")], UrgencyKind]
     # Words that make an emergency more pressing (快, 赶紧, 救命); they add to the best
     # urgency kind's score only when that kind has a cue of its own, so 快递 or 赶紧交医保
     # never raise an alarm by themselves.
     urgency_boost: TermSet | None = None
+    # Words that say a danger is not happening now: a risk (万一, 怕, 随时), the past
+    # (昨天, 去年), hearsay. They are subtracted from the urgency score only: "河边没护栏
+    # 怕小孩掉下去" is still a request, but not an emergency.
+    calm: TermSet | None = None
 
     @field_validator("categories")
     @classmethod
@@ -200,11 +218,26 @@ class Vocabulary(BaseModel):
             (f"categories.{c}", s) for c, s in self.categories.items()
         ]
         out += [("ask", self.ask), ("no_ask", self.no_ask)]
+        if self.courtesy is not None:
+            out.append(("courtesy", self.courtesy))
+        if self.problem is not None:
+            out.append(("problem", self.problem))
         out += [(f"urgency.{k}", s) for k, s in self.urgency.items()]
         if self.urgency_boost is not None:
             out.append(("urgency_boost", self.urgency_boost))
+        if self.calm is not None:
+            out.append(("calm", self.calm))
         return out
 
     def all_terms(self) -> set[str]:
-        """Every configured term, for the tokenizer's user dictionary."""
+        """Every configured term (keywords and phrases)."""
         return {term for _, s in self._sections() for term in s.terms()}
+
+    def dictionary_words(self) -> set[str]:
+        """The words the tokenizer must keep whole: keywords of two or more characters.
+
+        Phrases are found in the text itself, so jieba needn't know them (and boosting them
+        would only bend the cuts of the words around them); a single character is always
+        a possible token, and boosting one would make jieba split the words it belongs to
+        (路 out of 路灯)."""
+        return {term for _, s in self._sections() for term in s.keywords if len(term) > 1}

@@ -6,10 +6,11 @@ Every timestamp is an aware UTC datetime (see :class:`storage.types.UTCDateTime`
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 
 from sqlalchemy import (
     JSON,
+    CheckConstraint,
     Column,
     Float,
     Index,
@@ -32,8 +33,17 @@ class MessageStatus(StrEnum):
 
 class OutboundStatus(StrEnum):
     PENDING = "pending"
+    SENDING = "sending"  # claimed by one process; back to due if it never says "sent"
     SENT = "sent"
     FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class OutboundPriority(IntEnum):
+    """Who goes first when the throttle makes messages wait."""
+
+    REPLY = 0  # answers to people: a resident waiting for one is waiting now
+    NOTICE = 1  # broadcasts: a fan-out to many groups must not hold replies back
 
 
 class MemberRole(StrEnum):
@@ -98,7 +108,7 @@ class OutboundMessage(SQLModel, table=True):
     marked sent once the channel took it."""
 
     __tablename__ = "outbound_message"
-    __table_args__ = (Index("ix_outbound_message_status_due", "status", "not_before", "id"),)
+    __table_args__ = (Index("ix_outbound_message_due", "status", "priority", "not_before", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     inbound_id: int | None = Field(default=None, foreign_key="inbound_message.id", index=True)
@@ -109,7 +119,9 @@ class OutboundMessage(SQLModel, table=True):
     mentions: list[str] = Field(default_factory=list, sa_type=JSON)
     created_at: datetime = Field(sa_type=UTCDateTime)
     not_before: datetime = Field(sa_type=UTCDateTime)
+    priority: int = OutboundPriority.REPLY
     status: str = Field(default=OutboundStatus.PENDING, max_length=16)
+    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     attempts: int = 0
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_error: str | None = Field(default=None, sa_type=Text)
@@ -230,3 +242,178 @@ scheduler_jobs = Table(
     Column("next_run_time", Float(25), index=True),
     Column("job_state", LargeBinary, nullable=False),
 )
+
+
+# --- Points (积分制) ---------------------------------------------------------------------------
+# An append-only ledger (points_entry) and, per member, its running totals (points_balance),
+# updated in the transaction that appends, so a balance is one row read however long the
+# ledger grows. Corrections and refunds are new entries, never edits.
+
+
+class EntryKind(StrEnum):
+    BASE = "base"  # 基础分: per household and period
+    AWARD = "award"  # 奖励分
+    PENALTY = "penalty"  # 处罚分
+    REDEEM = "redeem"  # points held by a redemption order
+    REFUND = "refund"  # a refused order's points given back
+    ADJUST = "adjust"  # a leader's correction (/更正)
+
+
+class OrderStatus(StrEnum):
+    PENDING = "pending"  # points held, the item not yet handed over
+    CONFIRMED = "confirmed"  # 核销: handed over
+    REFUNDED = "refunded"  # 退回: points given back
+
+
+class Household(SQLModel, table=True):
+    __tablename__ = "household"
+
+    id: int | None = Field(default=None, primary_key=True)
+    grid_code: str = Field(foreign_key="grid.code", max_length=32, index=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    created_by: str = Field(max_length=128)
+
+
+class HouseholdMember(SQLModel, table=True):
+    """A member belongs to at most one household (per grid, as a member row is per grid)."""
+
+    __tablename__ = "household_member"
+
+    member_id: int = Field(primary_key=True, foreign_key="member.id")
+    household_id: int = Field(foreign_key="household.id", index=True)
+    position: int = 0  # 0: the representative (户代表), who receives the base points
+
+
+class PointsOrder(SQLModel, table=True):
+    """A redemption (积分兑换): placed by a resident, 核销 or 退回 by a leader of its grid."""
+
+    __tablename__ = "points_order"
+    __table_args__ = (Index("ix_points_order_member_status", "member_id", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)  # the 单号 residents are told
+    grid_code: str = Field(foreign_key="grid.code", max_length=32)
+    member_id: int = Field(foreign_key="member.id")
+    item_code: str = Field(max_length=32)
+    item_name: str = Field(max_length=50)
+    points: int
+    period: str = Field(max_length=7)  # YYYY-MM: the month whose stock it took
+    status: str = Field(default=OrderStatus.PENDING, max_length=16)
+    # One message places at most one order, also when it is handled again after a crash.
+    message_id: int | None = Field(default=None, foreign_key="inbound_message.id", unique=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closed_by: str | None = Field(default=None, max_length=128)
+
+
+class PointsEntry(SQLModel, table=True):
+    """One line of the ledger: who got how many points, by which rule, from whom, why."""
+
+    __tablename__ = "points_entry"
+    __table_args__ = (
+        # a member's history and this month's change; the id makes the order total
+        Index("ix_points_entry_member_at", "member_id", "at", "id"),
+        # a grid's month, for the 公示
+        Index("ix_points_entry_grid_at", "grid_code", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    # Derived from what caused the entry (the inbound message and the target, an order, a
+    # household's period), so the same cause never makes two entries.
+    key: str = Field(max_length=96, unique=True)
+    member_id: int = Field(foreign_key="member.id")
+    grid_code: str = Field(foreign_key="grid.code", max_length=32)
+    delta: int
+    kind: str = Field(max_length=16)
+    rule_code: str | None = Field(default=None, max_length=32)
+    reason: str | None = Field(default=None, max_length=200)
+    actor_id: str | None = Field(default=None, max_length=128)  # None: the bot itself
+    at: datetime = Field(sa_type=UTCDateTime)
+    message_id: int | None = Field(default=None, foreign_key="inbound_message.id")
+    order_id: int | None = Field(default=None, foreign_key="points_order.id")
+
+
+class PointsBalance(SQLModel, table=True):
+    """A member's totals over the ledger; `gridbot points verify` checks they agree."""
+
+    __tablename__ = "points_balance"
+    __table_args__ = (
+        CheckConstraint("balance >= 0", name="ck_points_balance_not_negative"),
+        Index("ix_points_balance_grid_earned", "grid_code", "earned"),
+    )
+
+    member_id: int = Field(primary_key=True, foreign_key="member.id")
+    grid_code: str = Field(foreign_key="grid.code", max_length=32)
+    balance: int = 0  # what may be redeemed: the sum of every entry
+    earned: int = 0  # merit, what the ranking shows: every entry but redeem and refund
+    entries: int = 0
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class PointsStock(SQLModel, table=True):
+    """How many of an item a grid has handed out (or holds for pending orders) in a month."""
+
+    __tablename__ = "points_stock"
+
+    grid_code: str = Field(primary_key=True, foreign_key="grid.code", max_length=32)
+    item_code: str = Field(primary_key=True, max_length=32)
+    period: str = Field(primary_key=True, max_length=7)
+    taken: int = 0
+
+
+class PointsNotice(SQLModel, table=True):
+    """A monthly 公示 sent: at most once per grid and month, however often the job runs."""
+
+    __tablename__ = "points_notice"
+
+    grid_code: str = Field(primary_key=True, foreign_key="grid.code", max_length=32)
+    period: str = Field(primary_key=True, max_length=7)
+    sent_at: datetime = Field(sa_type=UTCDateTime)
+
+
+# --- Broadcasts -------------------------------------------------------------------------
+
+
+class NoticeStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    SENT = "sent"  # its deliveries are planned; the outbox sends them
+    CANCELLED = "cancelled"
+
+
+class Notice(SQLModel, table=True):
+    """A notice a leader or an administrator wrote in a group (config notices live in config)."""
+
+    __tablename__ = "notice"
+    __table_args__ = (Index("ix_notice_status_send_at", "status", "send_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    text: str = Field(sa_type=Text)
+    grid_codes: list[str] = Field(default_factory=list, sa_type=JSON)  # empty: every grid
+    author_id: str = Field(max_length=128)
+    author_grid: str | None = Field(default=None, max_length=32)  # where it was written
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    send_at: datetime = Field(sa_type=UTCDateTime)
+    status: str = Field(default=NoticeStatus.SCHEDULED, max_length=16)
+    cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    cancelled_by: str | None = Field(default=None, max_length=128)
+
+
+class DeliveryStatus(StrEnum):
+    PLANNED = "planned"  # its message is in the outbox
+    MISSED = "missed"  # the bot was down past the grace time: recorded, not sent late
+    CANCELLED = "cancelled"
+
+
+class NoticeDelivery(SQLModel, table=True):
+    """One notice, one occurrence, one grid's group: written before sending, and unique, so a
+    restart, a retry or a second bot process never sends it twice."""
+
+    __tablename__ = "notice_delivery"
+    __table_args__ = (UniqueConstraint("notice_key", "occurrence", "grid_code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    notice_key: str = Field(max_length=80)  # "config:<id>" or "db:<notice id>"
+    occurrence: datetime = Field(sa_type=UTCDateTime)
+    grid_code: str = Field(foreign_key="grid.code", max_length=32)
+    status: str = Field(default=DeliveryStatus.PLANNED, max_length=16)
+    outbound_id: int | None = Field(default=None, foreign_key="outbound_message.id")
+    created_at: datetime = Field(sa_type=UTCDateTime)

@@ -30,6 +30,7 @@ from storage import migrate
 from storage.db import Database
 from tests.auxil.chat import Chat, RecordingSender
 from tests.auxil.postgres import PostgresServer, find_bin_dir
+from tests.gateway import harness
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -55,6 +56,8 @@ SETTINGS: dict[str, Any] = {
         },
     ],
     "escalation": {"room": "幸福社区指挥中心"},
+    # Replies at once: tests of the throttle set it themselves.
+    "sending": {"interval_seconds": 0, "jitter_seconds": 0, "per_minute": 600},
 }
 
 
@@ -173,3 +176,34 @@ def jieba_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def classifier(vocabulary: Vocabulary, jieba_cache_dir: Path) -> Classifier:
     """A Classifier on the shipped categories.yaml, shared by the whole session."""
     return Classifier(vocabulary, cache_dir=jieba_cache_dir)
+
+
+# --- the Node puppet-service gateway (tests/gateway) for the WeChat integration tests ---
+
+
+@pytest.fixture(scope="session")
+def gateway_ready() -> None:
+    """Node.js and the gateway's npm packages (installed from the lock file if missing).
+
+    Skips only when Node.js or npm is absent; a failing `npm install` is an error.
+    """
+    try:
+        harness.check_node()
+    except harness.GatewayUnavailable as exc:
+        pytest.skip(f"the WeChat gateway tests need Node.js: {exc}")
+    if not harness.node_modules_installed() and shutil.which("npm") is None:
+        pytest.skip("the WeChat gateway tests need npm to install tests/gateway/node_modules")
+    harness.ensure_node_modules()
+
+
+@pytest.fixture
+async def gateway(gateway_ready: None) -> AsyncIterator[harness.Gateway]:
+    """A running gateway on 127.0.0.1 with the default fixture world (幸福社区第3网格 with
+    张阿姨, 王大爷 and 李网格长; 幸福社区指挥中心; 广场舞爱好者, a group in no grid), stopped
+    (its node process gone) after the test."""
+    gw = harness.Gateway()
+    await gw.start()
+    try:
+        yield gw
+    finally:
+        await gw.stop()

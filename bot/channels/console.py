@@ -8,6 +8,7 @@ Works the same when stdin is a pipe, which is how the tests drive it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import uuid
 from dataclasses import dataclass
@@ -77,6 +78,17 @@ class ConsoleChannel:
             f"{self._settings.bot.name} 控制台。你现在是 {self._speaker.name}，"
             f"在「{self._room}」。输入 :help 查看控制台命令，:quit 退出。"
         )
+        # Replies the throttle holds back go out from here while the next line is typed.
+        serving = asyncio.create_task(app.outbox.serve(idle=1.0))
+        try:
+            await self._chat(app)
+            await self._drain(app)
+        finally:
+            serving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await serving
+
+    async def _chat(self, app: App) -> None:
         lines = self._start_reader()
         while True:
             self._prompt()
@@ -94,6 +106,11 @@ class ConsoleChannel:
                 continue
             await app.feed(self._event(text, app.services.clock.now()))
             await app.outbox.flush()
+
+    @staticmethod
+    async def _drain(app: App) -> None:
+        """Wait for the replies still held by the throttle before leaving."""
+        await app.outbox.wait_until_empty()
 
     def _start_reader(self) -> asyncio.Queue[str]:
         """Lines from stdin, read by a daemon thread: a thread blocked in readline() must not

@@ -105,31 +105,37 @@ class JsonLinesSender:
 
 
 async def replay(app: App, clock: ManualClock, lines: Iterable[str], err: TextIO) -> int:
-    """Start the bot, feed every line in order, stop; return the exit code (1 if any line
-    was bad)."""
-    await app.start()
-    try:
-        return await _feed_lines(app, clock, lines, err)
-    finally:
-        app.stop()
+    """Feed every line to the bot in order; return the exit code (1 if any line was bad).
 
-
-async def _feed_lines(app: App, clock: ManualClock, lines: Iterable[str], err: TextIO) -> int:
+    The bot starts at the first event's time: its scheduler counts from there, as a bot
+    started that morning would.
+    """
     bad = 0
+    started = False
     tz = clock.tz
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            item = parse_line(line, tz)
-        except ReplayLineError as exc:
-            bad += 1
-            err.write(f"line {number}: {exc}; skipped\n")
-            continue
-        when = item if isinstance(item, datetime) else item.ts
-        await app.advance(clock, when)
-        if isinstance(item, Inbound):
-            clock.set(item.ts)
-            await app.feed(item)
-            await app.outbox.flush()
+    try:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = parse_line(line, tz)
+            except ReplayLineError as exc:
+                bad += 1
+                err.write(f"line {number}: {exc}; skipped\n")
+                continue
+            when = item if isinstance(item, datetime) else item.ts
+            if not started:
+                clock.set(when)
+                await app.start()
+                started = True
+            await app.advance(clock, when)
+            if isinstance(item, Inbound):
+                clock.set(item.ts)
+                await app.feed(item)
+                await app.outbox.flush()
+        if started:
+            await app.drain(clock)
+    finally:
+        if started:
+            app.stop()
     return 1 if bad else 0

@@ -74,6 +74,7 @@ class Chat:
 
     async def feed(self, event: Inbound) -> list[Outbound]:
         """Deliver ``event``; return what the bot sent in answer."""
+        await self.app.advance(self.clock, event.ts)  # as a replay does: due work runs first
         before = len(self.sender.sent)
         self.clock.set(event.ts)
         await self.app.feed(event)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -7,9 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from bot import __version__
 from bot.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
+from storage.db import Database
 
 ROOT = Path(__file__).resolve().parents[2]
 BAD_CONFIG = """\
@@ -52,6 +55,8 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         ["db", "current"],
         ["check-config"],
         ["classify"],
+        ["points"],
+        ["points", "verify"],
     ],
 )
 def test_every_subcommand_has_help(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -159,3 +164,78 @@ def test_classify_needs_a_text_or_a_file(capsys: pytest.CaptureFixture[str]) -> 
     with pytest.raises(SystemExit) as caught:
         main(["classify"])
     assert caught.value.code == EXIT_USAGE
+
+
+def test_points_verify_agrees_then_finds_a_tampered_balance(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path}/points.db"
+    events = tmp_path / "points.jsonl"
+    events.write_text(
+        "\n".join(
+            json.dumps(line, ensure_ascii=False)
+            for line in [
+                {"ts": "2026-11-22T09:00:00+08:00", "room": "幸福社区第3网格",
+                 "from": "wxid_resident_zhang", "name": "张阿姨", "text": "收到", "id": "a"},
+                {"ts": "2026-11-22T09:01:00+08:00", "room": "幸福社区第3网格",
+                 "from": "wxid_leader_li", "name": "李网格长", "text": "/加分 @张阿姨 志愿服务",
+                 "mentions": ["wxid_resident_zhang"], "id": "b"},
+            ]
+        ),
+        encoding="utf-8",
+    )  # fmt: skip
+    assert main(["replay", str(events), "--db", url]) == EXIT_OK
+    capsys.readouterr()
+    assert main(["points", "verify", "--db", url]) == EXIT_OK
+    assert capsys.readouterr().out == "checked 1 balance(s) against 1 ledger entries: all agree\n"
+
+    db = Database.from_url(url)
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE points_balance SET balance = 7"))
+    db.dispose()
+    assert main(["points", "verify", "--db", url]) == EXIT_FAILED
+    assert capsys.readouterr().out.splitlines() == [
+        "checked 1 balance(s) against 1 ledger entries: 1 mismatch(es)",
+        "  member 1 (wxid_resident_zhang in G03): stored balance 7, earned 5, entries 1; "
+        "ledger 5, 5, 1",
+    ]
+
+
+def test_points_verify_without_a_database_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["points", "verify", "--db", f"sqlite:///{tmp_path}/none.db"]) == EXIT_USAGE
+    assert "no database at" in capsys.readouterr().err
+    assert not (tmp_path / "none.db").exists()
+    old = tmp_path / "old.db"
+    old.touch()  # there, but never upgraded
+    assert main(["points", "verify", "--db", f"sqlite:///{old}"]) == EXIT_USAGE
+    assert "gridbot db upgrade" in capsys.readouterr().err
+
+
+def test_run_wechaty_without_a_token_exits_2_with_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("WECHATY_PUPPET_SERVICE_TOKEN", raising=False)
+    monkeypatch.delenv("GRIDBOT_CONFIG", raising=False)
+    code = main(["run", "--channel", "wechaty", "--db", f"sqlite:///{tmp_path}/x.db"])
+    assert code == EXIT_USAGE
+    assert capsys.readouterr().err == (
+        "gridbot: no puppet-service token: set WECHATY_PUPPET_SERVICE_TOKEN "
+        "(and WECHATY_PUPPET_SERVICE_ENDPOINT)\n"
+    )
+    assert not (tmp_path / "x.db").exists()  # nothing was started
+
+
+def test_run_picks_wechaty_when_a_token_is_set(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("WECHATY_PUPPET_SERVICE_TOKEN", "t")
+    monkeypatch.setenv("WECHATY_PUPPET_SERVICE_ENDPOINT", "not an endpoint")
+    monkeypatch.delenv("GRIDBOT_CONFIG", raising=False)
+    assert main(["run", "--db", f"sqlite:///{tmp_path}/x.db"]) == EXIT_USAGE
+    assert "is not host:port" in capsys.readouterr().err
+    # ... unless the console is asked for.
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    assert main(["run", "--channel", "console", "--db", f"sqlite:///{tmp_path}/x.db"]) == 0
+    assert "控制台" in capsys.readouterr().out

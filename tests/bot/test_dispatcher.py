@@ -53,7 +53,7 @@ def inbox_rows(db: Database) -> list[InboundMessage]:
 def make_chat(services: Services, *routers: Router) -> tuple[Dispatcher, Chat]:
     dispatcher = Dispatcher(services, routers)
     sender = RecordingSender()
-    outbox = OutboxSender(services.db, services.clock, sender)
+    outbox = OutboxSender(services.db, services.clock, sender, services.settings.sending)
     scheduler = Scheduler(services, services.clock, stepped=True, persist=False)
     app = App(services, dispatcher, outbox, scheduler)
     assert isinstance(services.clock, ManualClock)
@@ -404,3 +404,41 @@ async def test_recover_handles_what_a_crash_left_pending(services: Services) -> 
     await chat2.app.outbox.flush()
     assert chat2.sender.texts() == ["回复：路灯坏了"]
     assert inbox_rows(services.db)[0].status == "handled"
+
+
+async def test_history_is_stored_and_not_answered(services: Services) -> None:
+    router = Router("r")
+
+    @router.message()
+    async def echo(ctx: Context) -> None:
+        ctx.reply("hi")
+
+    dispatcher, chat = make_chat(services, router)
+    await dispatcher.feed(chat.message("路灯坏了"), answer=False)
+    await chat.app.outbox.flush()
+    assert chat.sender.sent == []
+    [row] = inbox_rows(services.db)
+    assert (row.text, row.status) == ("路灯坏了", "handled")
+
+
+async def test_in_a_room_of_no_grid_only_commands_made_for_it_run(services: Services) -> None:
+    router = Router("r")
+    ran: list[str] = []
+
+    @router.command("绑定", role=Role.ADMIN, summary="x", unbound_rooms=True)
+    async def bind(ctx: Context) -> None:
+        ran.append(f"bind {ctx.grid}")
+
+    @router.command("其他", role=Role.ADMIN, summary="x")
+    async def other(ctx: Context) -> None:
+        ran.append("other")
+
+    @router.message()
+    async def everything(ctx: Context) -> None:
+        ran.append("message")
+
+    _, chat = make_chat(services, router)
+    await chat.say("/其他", ADMIN, room="新群")
+    await chat.say("你好", ADMIN, room="新群")
+    await chat.say("/绑定 G03", ADMIN, room="新群")
+    assert ran == ["bind None"]

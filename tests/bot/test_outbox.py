@@ -1,16 +1,21 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import random
 from datetime import datetime, timedelta
 
 from sqlmodel import select
 
 from bot.clock import ManualClock
 from bot.outbox import RETRY_DELAYS, OutboxSender
+from bot.settings import SendingSettings
 from storage import outbox as outbox_store
 from storage.db import Database
 from storage.models import OutboundMessage
 from tests.auxil.chat import RecordingSender
+
+UNTHROTTLED = SendingSettings(interval_seconds=0, jitter_seconds=0, per_minute=600)
 
 
 def queue(db: Database, at: datetime, *texts: str, room: str = "群") -> None:
@@ -35,7 +40,7 @@ async def test_flush_sends_due_messages_in_order_and_marks_them_sent(
 ) -> None:
     queue(sqlite_db, clock.now(), "一", "二", "三")
     queue(sqlite_db, clock.now() + timedelta(minutes=5), "later")
-    outbox = OutboxSender(sqlite_db, clock, sender)
+    outbox = OutboxSender(sqlite_db, clock, sender, UNTHROTTLED)
     assert await outbox.flush() == 3
     assert sender.texts() == ["一", "二", "三"]
     assert sender.sent[0].mentions == ("wxid_a",)
@@ -50,7 +55,7 @@ async def test_a_failed_send_is_retried_with_backoff_then_given_up(
     sqlite_db: Database, clock: ManualClock, sender: RecordingSender
 ) -> None:
     queue(sqlite_db, clock.now(), "通知")
-    outbox = OutboxSender(sqlite_db, clock, sender)
+    outbox = OutboxSender(sqlite_db, clock, sender, UNTHROTTLED)
     sender.fail_next = len(RETRY_DELAYS) + 1
     for delay in RETRY_DELAYS:
         assert await outbox.flush() == 0
@@ -70,14 +75,14 @@ async def test_a_failure_does_not_hold_back_the_messages_behind_it(
 ) -> None:
     queue(sqlite_db, clock.now(), "first", "second")
     sender.fail_next = 1
-    assert await OutboxSender(sqlite_db, clock, sender).flush() == 1
+    assert await OutboxSender(sqlite_db, clock, sender, UNTHROTTLED).flush() == 1
     assert sender.texts() == ["second"]
 
 
 async def test_serve_delivers_when_notified(
     sqlite_db: Database, clock: ManualClock, sender: RecordingSender
 ) -> None:
-    outbox = OutboxSender(sqlite_db, clock, sender)
+    outbox = OutboxSender(sqlite_db, clock, sender, UNTHROTTLED)
     task = asyncio.create_task(outbox.serve(idle=60))
     try:
         await asyncio.sleep(0.05)
@@ -90,3 +95,62 @@ async def test_serve_delivers_when_notified(
         assert sender.texts() == ["hello"]
     finally:
         task.cancel()
+
+
+async def test_the_throttle_spaces_sends_and_caps_them_per_minute(
+    sqlite_db: Database, clock: ManualClock, sender: RecordingSender
+) -> None:
+    throttled = SendingSettings(interval_seconds=3, jitter_seconds=2, per_minute=5)
+    outbox = OutboxSender(sqlite_db, clock, sender, throttled, rng=random.Random(1))
+    queue(sqlite_db, clock.now(), *[f"m{i}" for i in range(7)])
+    stamps: list[datetime] = []
+    while (at := outbox.next_send_at()) is not None:
+        clock.set(max(at, clock.now()))
+        before = len(sender.sent)
+        assert await outbox.flush() == 1  # one at a time: each send moves the throttle
+        stamps.append(clock.now())
+        assert len(sender.sent) == before + 1
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(stamps)]
+    assert all(3 <= gap <= 5 for gap in gaps[:4])
+    assert len(set(gaps[:4])) > 1  # jittered, not ticking
+    # the sixth send waits for the minute since the first to pass
+    assert stamps[5] - stamps[0] == timedelta(minutes=1)
+    assert sender.texts() == [f"m{i}" for i in range(7)]
+
+
+async def test_replies_go_before_notices(
+    sqlite_db: Database, clock: ManualClock, sender: RecordingSender
+) -> None:
+    with sqlite_db.session() as s:
+        for text, priority in [("notice 1", 1), ("notice 2", 1), ("reply", 0)]:
+            outbox_store.enqueue(
+                session=s,
+                message=OutboundMessage(
+                    room_topic="群",
+                    text=text,
+                    created_at=clock.now(),
+                    not_before=clock.now(),
+                    priority=priority,
+                ),
+            )
+        s.commit()
+    await OutboxSender(sqlite_db, clock, sender, UNTHROTTLED).flush()
+    assert sender.texts() == ["reply", "notice 1", "notice 2"]
+
+
+async def test_a_message_claimed_by_another_process_is_not_sent_twice(
+    sqlite_db: Database, clock: ManualClock, sender: RecordingSender
+) -> None:
+    queue(sqlite_db, clock.now(), "only once")
+    [row] = rows(sqlite_db)
+    assert row.id is not None
+    with sqlite_db.session() as s:
+        assert outbox_store.claim(
+            session=s, message_id=row.id, now=clock.now(), until=clock.now() + timedelta(minutes=2)
+        )
+    # the other process is sending it right now: this one leaves it alone
+    assert await OutboxSender(sqlite_db, clock, sender, UNTHROTTLED).flush() == 0
+    # the other process died before saying "sent": after its claim ran out, it goes again
+    clock.set(clock.now() + timedelta(minutes=2))
+    assert await OutboxSender(sqlite_db, clock, sender, UNTHROTTLED).flush() == 1
+    assert sender.texts() == ["only once"]

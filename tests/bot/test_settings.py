@@ -156,3 +156,114 @@ def test_settings_are_frozen(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="frozen"):
         settings.timezone = "UTC"  # type: ignore[misc]
     assert isinstance(settings, Settings)
+
+
+# --- points (积分制) ---
+
+
+def test_the_shipped_points_rules_merge_under_every_config(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, MINIMAL))
+    points = settings.points
+    assert points.rule("志愿服务") == points.rule("volunteer") == points.rule("志愿者")
+    assert points.rules["litter"].kind == "penalty"
+    assert points.item("肥皂") is not None
+    assert points.notice.cron == "0 9 1 * *"
+    assert points.replies == "group"
+
+
+def test_a_city_changes_adds_and_removes_rules_key_by_key(tmp_path: Path) -> None:
+    data = minimal()
+    data["points"] = {
+        "replies": "private",
+        "rules": {
+            "volunteer": {"points": 8},
+            "litter": None,
+            "blood_donation": {"name": "无偿献血", "kind": "award", "points": 20},
+        },
+        "households": {"G03": [["wxid_a", "wxid_b"]]},
+    }
+    settings = load_settings(write(tmp_path, yaml.safe_dump(data, allow_unicode=True)))
+    points = settings.points
+    assert points.replies == "private"
+    assert points.rules["volunteer"].points == 8
+    assert points.rules["volunteer"].name == "志愿服务"
+    assert "litter" not in points.rules
+    assert points.rule("无偿献血") is not None
+    assert points.households == {"G03": [["wxid_a", "wxid_b"]]}
+
+
+def test_the_points_section_may_be_a_file_of_its_own(tmp_path: Path) -> None:
+    write(tmp_path, "rules:\n  meeting: {name: 开会, kind: award, points: 2}\n", "city-points.yaml")
+    data = minimal() | {"points": "city-points.yaml"}
+    settings = load_settings(write(tmp_path, yaml.safe_dump(data, allow_unicode=True)))
+    assert list(settings.points.rules) == ["meeting"]
+    assert settings.points.catalogue == {}
+
+
+@pytest.mark.parametrize(
+    ("points", "expected"),
+    [
+        ({"notice": {"cron": "every month"}}, "points.notice.cron: 'every month' is not a cron"),
+        ({"notice": {"cron": "0 9 31 2 *"}}, None),  # a valid expression that never fires
+        ({"replies": "wechat"}, "points.replies: Input should be 'group' or 'private'"),
+        (
+            {"rules": {"litter": {"points": 80}}},
+            "points.rules.litter.points: 80 is above caps.penalty.per_command (50)",
+        ),
+        ({"rules": {"volunteer": {"points": 0}}}, "points.rules.volunteer.points: Input should"),
+        (
+            {"rules": {"volunteer": {"daily_cap": 2}}},
+            "points.rules.volunteer: daily_cap is below the rule's points",
+        ),
+        (
+            {"rules": {"meeting": {"name": "志愿服务"}}},
+            "points.rules.meeting: '志愿服务' is already a name of rule 'volunteer'",
+        ),
+        ({"rules": {"meeting": {"aliases": ["10"]}}}, "points.rules.meeting: '10' would be read"),
+        ({"rules": {"meeting": {"name": "屋场 会"}}}, "points.rules.meeting.name: '屋场 会' has a"),
+        (
+            {"rules": {"Bad-Code": {"name": "x", "kind": "award", "points": 1}}},
+            "points.rules.Bad-Code: codes",
+        ),
+        ({"rules": {"x": {"name": "x", "kind": "bonus", "points": 1}}}, "points.rules.x.kind:"),
+        (
+            {"caps": {"award": {"per_command": 50, "per_day": 10}}},
+            "points.caps.award: per_day is below per_command",
+        ),
+        (
+            {"catalogue": {"towel": {"name": "肥皂"}}},
+            "points.catalogue.towel.name: '肥皂' is already the name of item 'soap'",
+        ),
+        ({"catalogue": {"soap": {"stock": -1}}}, "points.catalogue.soap.stock: Input should"),
+        ({"households": {"G99": [["wxid_a"]]}}, "points.households.G99: no grid has this code"),
+        (
+            {"households": {"G03": [["wxid_a"], ["wxid_a"]]}},
+            "points.households.G03[1]: wxid_a is in two households",
+        ),
+        ({"base": {"period": "week"}}, "points.base.period: Input should be"),
+        ({"rules": "none"}, "points.rules: expected a mapping of keys to values"),
+    ],
+)
+def test_points_config_problems_name_the_key(
+    tmp_path: Path, points: dict[str, Any], expected: str | None
+) -> None:
+    data = minimal() | {"points": points}
+    if expected is None:
+        load_settings(write(tmp_path, yaml.safe_dump(data, allow_unicode=True)))
+        return
+    found = problems_of(tmp_path, data)
+    assert any(p.startswith(expected) for p in found), found
+
+
+def test_the_wechat_section(tmp_path: Path) -> None:
+    data = minimal() | {"wechat": {"endpoint": "10.0.0.5:8788", "health_log_minutes": 5}}
+    path = write(tmp_path, yaml.safe_dump(data, allow_unicode=True))
+    wechat = load_settings(path).wechat
+    assert (wechat.endpoint, wechat.health_log_minutes) == ("10.0.0.5:8788", 5)
+    assert load_settings(write(tmp_path, MINIMAL)).wechat.endpoint is None
+    assert problems_of(tmp_path, minimal() | {"wechat": {"endpoint": "http://gw"}}) == [
+        "wechat.endpoint: 'http://gw' is not host:port (e.g. 127.0.0.1:8788)"
+    ]
+    assert problems_of(tmp_path, minimal() | {"wechat": {"token": "secret"}}) == [
+        "wechat.token: unknown key (check the spelling)"
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import importlib
 import importlib.util
+import logging
 import os
 import socket
 import sys
@@ -130,3 +131,33 @@ def test_reset_object_pools() -> None:
 def test_no_telnetlib_on_313() -> None:
     load_wechaty()
     assert importlib.util.find_spec("telnetlib") is None
+
+
+def test_sdk_logs_go_through_the_application_with_the_token_masked(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    load_wechaty(cache_dir=os.environ.get("CACHE_DIR") or SDK_CACHE_DIR)
+    wechaty_compat.route_sdk_logging(logging.WARNING, secrets=["s3cret-token"])
+    sdk_logger = logging.getLogger("PuppetService")
+    assert sdk_logger.handlers == []
+    assert sdk_logger.propagate
+    with caplog.at_level(logging.INFO):
+        sdk_logger.info("receive message info")  # below the level given: dropped
+        sdk_logger.warning("there are endpoint<%s> and token<%s>", "gw:1", "s3cret-token")
+    assert [r.getMessage() for r in caplog.records if r.name == "PuppetService"] == [
+        "there are endpoint<gw:1> and token<***>"
+    ]
+    # Again with another secret: the old filter is replaced, not stacked.
+    wechaty_compat.route_sdk_logging(logging.ERROR, secrets=["other"])
+    assert len(sdk_logger.filters) == 1
+    assert sdk_logger.level == logging.ERROR
+
+
+def test_forget_room_payloads() -> None:
+    class Room:
+        def __init__(self, payload: object) -> None:
+            self._payload = payload
+
+    rooms = [Room({"topic": "旧群名"}), Room(None)]
+    wechaty_compat.forget_room_payloads(rooms)
+    assert [room._payload for room in rooms] == [None, None]

@@ -93,6 +93,12 @@ HARD_NEGATIVES = [
     "昨天那个火已经灭了 没人受伤 大家放心",
     "電梯修好了,謝謝師傅",
     "今晚广场舞几点开始?",
+    "【安全提示】冬季取暖注意防范一氧化碳中毒,使用炭火请保持通风。",
+    "刚才那个烟是人家烧稻草 不是着火 大家别紧张",
+    "谁有修电动车的电话 我车胎扎了",
+    "电视剧里那场大火拍得真吓人",
+    "我家电视机坏了 明天去买个新的",
+    "今天贼冷 大家多穿点",
 ]
 
 
@@ -113,6 +119,14 @@ HARD_POSITIVES = [
     ("独居的刘奶奶好几天没出门了 能不能去看看", "assistance"),
     ("请问新农合什么时候截止", "consult"),
     ("樓道燈壞了好幾天了,麻煩處理一下", "facility"),
+    # a problem told by what it does to people, no "broken" word
+    ("巷子里的路灯一到晚上就黑乎乎的 走路看不见", "facility"),
+    ("工地晚上十二点还在打桩 孩子睡不着", "environment"),
+    # the source of a noise decides: a neighbour's home is a dispute
+    ("楼上天天半夜蹦迪 敲门也不开", "dispute"),
+    # a one-character morpheme catches a compound nobody listed
+    ("我妈被人骗走了两万块", "security"),
+    ("莫得人扫 垃圾一层一层的", "environment"),
 ]
 
 
@@ -131,6 +145,20 @@ URGENT = [
     ("快报警 楼下有人打起来了 头都打破了", "security", "110"),
     ("独居的李奶奶在家里摔倒了起不来 快来人", "assistance", "120"),
     ("水已经进屋了 一楼全淹了 老人还在屋里出不来", "safety", "119"),
+    # indirect descriptions: nobody says "emergency"
+    ("三楼那户窗户在冒黑烟", "safety", "119"),
+    ("楼道里一股煤气味 好冲", "safety", "119"),
+    ("孩子掉塘里了", "safety", "120"),
+    ("楼下两个人打起来了", "security", "110"),
+    ("我爸手上划了个大口子 血流不止", "assistance", "120"),
+    ("村口那堵墙塌了 下面有人", "safety", "119"),
+    ("我被困电梯里了 3号楼", "facility", "119"),
+    ("水漫进屋了 一楼的东西全泡了", "safety", "119"),
+    ("有人触电了 倒在配电箱旁边", "safety", "120"),
+    # an emergency broadcast to the group: addressing it doesn't calm it
+    ("大家注意 5栋着火了 赶紧下楼", "safety", "119"),
+    # a fight in progress is security, even inside a family
+    ("隔壁男的在打他老婆 打得很凶", "security", "110"),
 ]
 
 
@@ -146,10 +174,27 @@ def test_emergencies_are_flagged(
 
 @pytest.mark.parametrize(
     "text",
-    ["防溺水宣传收到了", "昨天那个火已经灭了 没人受伤", "消防通道被车堵死了 万一起火怎么办"],
+    [
+        "防溺水宣传收到了",
+        "昨天那个火已经灭了 没人受伤",
+        "消防通道被车堵死了 万一起火怎么办",
+        "塘边没有护栏 怕小孩掉下去",
+        "昨天晚上烧烤摊那边有人打架 今天地上还有血",
+        "我闻着好像有点煤气味 又不太确定 要不要找人看看",
+    ],
 )
 def test_danger_words_said_calmly_are_not_urgent(classifier: Classifier, text: str) -> None:
     assert not classifier.classify(text).urgent
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["塘边没有护栏 怕小孩掉下去", "消防通道被车堵死了 万一起火怎么办"],
+)
+def test_a_risk_is_still_a_request(classifier: Classifier, text: str) -> None:
+    result = classifier.classify(text)
+    assert result.is_request, result
+    assert result.category == "safety"
 
 
 def test_keywords_explain_the_decision(classifier: Classifier) -> None:
@@ -158,6 +203,13 @@ def test_keywords_explain_the_decision(classifier: Classifier) -> None:
     assert "麻烦" in result.keywords
     settled = classifier.classify("路灯修好了,谢谢")
     assert settled.keywords == ("路灯", "修好了", "谢谢")
+
+
+def test_keywords_show_every_cue_that_counted(classifier: Classifier) -> None:
+    result = classifier.classify("大家注意 5栋着火了 赶紧下楼")
+    assert result.keywords == ("大家注意", "着火", "赶紧")
+    settled = classifier.classify("路灯修好了,谢谢")
+    assert "谢谢" in settled.keywords  # a courtesy cue: shown, and subtracted
 
 
 def test_traditional_and_simplified_agree(classifier: Classifier) -> None:

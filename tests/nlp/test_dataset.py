@@ -1,7 +1,9 @@
 """The labelled messages in tests/data/classify, and the classifier's quality gates on them.
 
 The test part is frozen: its sha256 is recorded in docs/classification.md and checked here, so
-an edit to it (tuning on it, relabelling it) can't go unnoticed.
+an edit to it (tuning on it, relabelling it) can't go unnoticed. valid.jsonl is a second
+held-out part, written before tuning and never tuned on. Assertions about the held-out parts
+report counts and tune/valid ids only, never a test message.
 """
 
 from __future__ import annotations
@@ -29,9 +31,15 @@ def _load(part: str) -> list[dict[str, Any]]:
         return [json.loads(line) for line in fh]
 
 
+PARTS = ("tune", "test", "valid")
+# tune.jsonl rows up to this id are the ones the split of test.jsonl was drawn with; later
+# rows (u432...) were written afterwards to tune on, and don't change the test part.
+ORIGINAL_TUNE = 431
+
+
 @pytest.fixture(scope="module")
 def parts() -> dict[str, list[dict[str, Any]]]:
-    return {part: _load(part) for part in ("tune", "test")}
+    return {part: _load(part) for part in PARTS}
 
 
 def test_test_part_is_frozen() -> None:
@@ -42,7 +50,7 @@ def test_test_part_is_frozen() -> None:
     assert actual == recorded.group(1)
 
 
-@pytest.mark.parametrize("part", ["tune", "test"])
+@pytest.mark.parametrize("part", PARTS)
 def test_rows_are_well_formed(parts: dict[str, list[dict[str, Any]]], part: str) -> None:
     for row in parts[part]:
         assert set(row) == FIELDS, row
@@ -55,17 +63,25 @@ def test_rows_are_well_formed(parts: dict[str, list[dict[str, Any]]], part: str)
 
 
 def test_split(parts: dict[str, list[dict[str, Any]]]) -> None:
-    tune, test = parts["tune"], parts["test"]
-    rows = tune + test
+    tune, test, valid = parts["tune"], parts["test"], parts["valid"]
+    rows = tune + test + valid
     assert len(rows) >= 600
-    assert len({r["id"] for r in rows}) == len(rows)
-    assert not {r["text"] for r in tune} & {r["text"] for r in test}
-    assert 0.35 <= len(test) / len(rows) <= 0.45
-    assert sum(not r["is_request"] for r in rows) >= len(rows) / 3
-    assert 0.08 <= sum(r["script"] == "traditional" for r in rows) / len(rows) <= 0.15
-    assert sum(r["urgent"] for r in test) >= 30
-    for part in (tune, test):
+    ids = [r["id"] for r in rows]
+    assert len(set(ids)) == len(ids)
+    # ids and counts only: a failure here must not print the test part's messages
+    test_texts = {r["text"] for r in test}
+    assert [r["id"] for r in tune + valid if r["text"] in test_texts] == []
+    tune_texts = {r["text"] for r in tune}
+    assert [r["id"] for r in valid if r["text"] in tune_texts] == []
+    original = [r for r in tune if int(r["id"][1:]) <= ORIGINAL_TUNE]
+    assert len(original) == ORIGINAL_TUNE
+    assert 0.35 <= len(test) / (len(original) + len(test)) <= 0.45
+    assert len(valid) >= 200
+    for part in (tune, test, valid):
+        assert sum(not r["is_request"] for r in part) >= len(part) / 3
+        assert 0.08 <= sum(r["script"] == "traditional" for r in part) / len(part) <= 0.15
         assert {r["category"] for r in part} == {*CATEGORY_CODES, None}
+    assert sum(r["urgent"] for r in test) >= 30
 
 
 # --- quality gates ------------------------------------------------------------------------
@@ -122,14 +138,27 @@ TARGETS = {
 }
 # Targets the frozen test part does not reach yet (figures in docs/classification.md). strict:
 # when one starts passing, this list must be updated, and the docs with it.
-MISSED_ON_TEST = {"request precision", "request recall", "category accuracy", "urgent recall"}
+MISSED_ON_TEST = {"request precision", "category accuracy", "urgent recall"}
 # Floors a little under today's test figures: a vocabulary change that makes things worse fails.
+# (Today: precision 0.946, recall 0.936, category 0.899, urgent recall 0.919 = 34/37, urgent
+# precision 1.000, traditional - simplified +0.047.)
 FLOORS_ON_TEST = {
-    "request precision": 0.90,
-    "request recall": 0.84,
-    "category accuracy": 0.80,
-    "urgent recall": 0.68,
-    "urgent precision": 0.90,
+    "request precision": 0.93,
+    "request recall": 0.92,
+    "category accuracy": 0.88,
+    "urgent recall": 0.89,
+    "urgent precision": 0.95,
+    "traditional minus simplified": -0.03,
+}
+# The same for valid.jsonl, the held-out part written before tuning (today: precision 0.942,
+# recall 0.896, category 0.848, urgent recall 0.966, urgent precision 0.966, traditional -
+# simplified +0.158).
+FLOORS_ON_VALID = {
+    "request precision": 0.92,
+    "request recall": 0.87,
+    "category accuracy": 0.82,
+    "urgent recall": 0.93,
+    "urgent precision": 0.93,
     "traditional minus simplified": -0.03,
 }
 
@@ -167,6 +196,13 @@ def test_no_regression_on_test_part(
     results: dict[str, list[tuple[dict[str, Any], Classification]]], metric: str
 ) -> None:
     assert METRICS[metric](results["test"]) >= FLOORS_ON_TEST[metric]
+
+
+@pytest.mark.parametrize("metric", list(FLOORS_ON_VALID))
+def test_no_regression_on_valid_part(
+    results: dict[str, list[tuple[dict[str, Any], Classification]]], metric: str
+) -> None:
+    assert METRICS[metric](results["valid"]) >= FLOORS_ON_VALID[metric]
 
 
 @pytest.mark.parametrize("metric", list(TARGETS))

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import random
+import re
 from typing import Any
 
 import pytest
 
-from nlp.matcher import TermMatcher
+from nlp.matcher import TermMatcher, _trie_pattern
 from nlp.tokenizer import Tokenizer
 from nlp.vocabulary import Vocabulary
 
@@ -76,3 +78,58 @@ def test_a_term_counts_for_every_section_that_lists_it(matcher: TermMatcher) -> 
     (hit,) = matcher.match("着火", ["着火"])
     names = [matcher.sections.names[s] for s in hit.sections]
     assert sorted(zip(names, hit.weights, strict=True)) == [("safety", 3.0), ("urgency:fire", 2.0)]
+
+
+@pytest.fixture(scope="module")
+def overlap_vocabulary(shipped_vocabulary_data: dict[str, Any]) -> Vocabulary:
+    """Terms that overlap: a one-character phrase inside keywords, a keyword inside a phrase."""
+    data: dict[str, Any] = {
+        "categories": {
+            code: {
+                "name": entry["name"],
+                "time_limit_hours": entry["time_limit_hours"],
+                "urgent_time_limit_hours": entry["urgent_time_limit_hours"],
+                "keywords": {f"占位{i}": 1},
+            }
+            for i, (code, entry) in enumerate(shipped_vocabulary_data["categories"].items())
+        },
+        "ask": {"keywords": {"麻烦": 1}},
+        "no_ask": {"keywords": {"好的": 1.5}},
+        "urgency": {"fire": {"emergency_number": "119", "category": "safety",
+                             "keywords": {"着火": 2}}},
+    }  # fmt: skip
+    data["categories"]["security"]["keywords"].update({"被骗": 3})
+    data["categories"]["security"]["phrases"] = {"骗": 1.5}
+    data["categories"]["dispute"]["phrases"] = {"说好的": 1}
+    return Vocabulary.model_validate(data)
+
+
+def test_a_term_inside_a_longer_matched_term_does_not_count_again(
+    overlap_vocabulary: Vocabulary, jieba_cache_dir: Any
+) -> None:
+    matcher = TermMatcher(overlap_vocabulary)
+    tokenizer = Tokenizer(overlap_vocabulary.dictionary_words(), cache_dir=jieba_cache_dir)
+    # a phrase inside a keyword: 骗 was read as part of 被骗
+    assert _terms(matcher, tokenizer, "我被骗了") == ["被骗"]
+    # ... but still catches the compounds nobody listed
+    assert _terms(matcher, tokenizer, "钱被人骗走了") == ["骗"]
+    # a keyword inside a phrase: 好的 was read as part of 说好的
+    assert _terms(matcher, tokenizer, "说好的工钱") == ["说好的"]
+    assert _terms(matcher, tokenizer, "好的") == ["好的"]
+
+
+def test_trie_pattern_finds_what_a_longest_first_alternation_finds() -> None:
+    rng = random.Random(7)
+    alphabet = "修好了灯不亮坏掉"
+    words = {"".join(rng.choice(alphabet) for _ in range(rng.randint(1, 4))) for _ in range(60)}
+    flat = re.compile("|".join(re.escape(w) for w in sorted(words, key=lambda w: (-len(w), w))))
+    trie = re.compile(_trie_pattern(words))
+    for _ in range(300):
+        text = "".join(rng.choice(alphabet + "的了") for _ in range(rng.randint(0, 20)))
+        assert [m.span() for m in trie.finditer(text)] == [m.span() for m in flat.finditer(text)]
+
+
+def test_single_characters_are_not_boosted_in_the_dictionary(jieba_cache_dir: Any) -> None:
+    # boosting 路 would cut it out of 路灯
+    tokenizer = Tokenizer({"路", "路灯", "不亮"}, cache_dir=jieba_cache_dir)
+    assert tokenizer.cut("路灯不亮") == ["路灯", "不亮"]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import random
 import tempfile
 from pathlib import Path
 
@@ -7,6 +8,7 @@ import jieba
 import pytest
 
 from nlp.tokenizer import JIEBA_VERSION, Tokenizer
+from nlp.vocabulary import Vocabulary
 
 TERMS = ["电动车充电", "宅基地", "秸秆", "电诈", "灯黑", "修好了"]
 
@@ -71,3 +73,16 @@ def test_global_jieba_tokenizer_is_untouched(tokenizer: Tokenizer) -> None:
 @pytest.mark.parametrize("text", ["", " ", "🔥", "\udcff", "a" * 10_000, "樓道燈 mixed 文字 123"])
 def test_odd_input_does_not_raise(tokenizer: Tokenizer, text: str) -> None:
     assert isinstance(tokenizer.cut(text), list)
+
+
+def test_cut_is_exactly_jiebas_cut_without_hmm(
+    vocabulary: Vocabulary, jieba_cache_dir: Path
+) -> None:
+    tokenizer = Tokenizer(vocabulary.dictionary_words(), cache_dir=jieba_cache_dir)
+    rng = random.Random(3)
+    alphabet = "路灯不亮坏了垃圾臭味楼上漏水着火了快来人的是在有人我家abc123 ,.!?\n\t　"
+    texts = ["", "路灯不亮好几天了,麻烦处理", "ＫＴＶ太吵 abc123 3栋2单元", "🔥着火了!!!"]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(500)]
+    texts += ["".join(chr(rng.randrange(0x20, 0xA000)) for _ in range(30)) for _ in range(200)]
+    for text in texts:
+        assert tokenizer.cut(text) == tokenizer._jieba.lcut(text, False, False), text

@@ -134,3 +134,32 @@ def test_defaults_for_optional_sections(vocabulary_data: dict[str, Any]) -> None
     assert vocabulary.max_chars == 500
     assert vocabulary.thresholds.request == 2.0
     assert vocabulary.urgency_boost is None
+
+
+def test_newer_sections_and_thresholds_are_optional(vocabulary_data: dict[str, Any]) -> None:
+    for section in ("problem", "courtesy", "calm"):
+        vocabulary_data.pop(section, None)
+    vocabulary_data["thresholds"] = {}
+    vocabulary = Vocabulary.model_validate(vocabulary_data)
+    assert vocabulary.problem is vocabulary.courtesy is vocabulary.calm is None
+    assert vocabulary.thresholds.emergency_evidence == 0.0
+    assert vocabulary.thresholds.hazard_cap == 50.0
+
+
+def test_shipped_vocabulary_gives_every_cue_a_role(vocabulary: Vocabulary) -> None:
+    assert vocabulary.problem is not None
+    assert {"坏了", "没人管"} <= set(vocabulary.problem.terms())
+    assert vocabulary.courtesy is not None
+    assert {"谢谢", "大家注意"} <= set(vocabulary.courtesy.terms())
+    assert vocabulary.calm is not None
+    assert {"万一", "昨天"} <= set(vocabulary.calm.terms())
+
+
+def test_dictionary_words_are_the_keywords_of_two_characters_or_more(
+    vocabulary: Vocabulary,
+) -> None:
+    words = vocabulary.dictionary_words()
+    assert "路灯" in words
+    assert "灯" not in words  # one character
+    assert "说了也不听" not in words  # a phrase: found in the text, not by jieba
+    assert words < vocabulary.all_terms()

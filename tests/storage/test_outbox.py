@@ -27,14 +27,14 @@ def queue(db: Database, *delays_minutes: int) -> list[int]:
         return [r.id for r in rows if r.id is not None]
 
 
-def test_due_in_queue_order_and_next_due_at(db: Database) -> None:
+def test_due_in_time_order_and_next_due_at(db: Database) -> None:
     queue(db, 5, 0, 1)
     with db.session() as s:
         assert [r.text for r in outbox.due(session=s, now=T0)] == ["+0"]
         assert [r.text for r in outbox.due(session=s, now=T0 + timedelta(minutes=5))] == [
-            "+5",
             "+0",
             "+1",
+            "+5",
         ]
         assert outbox.next_due_at(session=s) == T0
 

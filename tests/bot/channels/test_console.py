@@ -9,9 +9,11 @@ from pathlib import Path
 from bot.app import build_app
 from bot.channels.console import ConsoleChannel
 from bot.clock import ManualClock
-from bot.settings import Settings, load_settings
+from bot.settings import SendingSettings, Settings, load_settings
 from nlp.classifier import Classifier
 from storage.db import Database
+
+unthrottled = SendingSettings(interval_seconds=0, jitter_seconds=0, per_minute=600)
 
 
 async def run_console(
@@ -29,7 +31,8 @@ async def run_console(
 async def test_speak_as_people_in_rooms_and_see_the_replies(
     clock: ManualClock, sqlite_db: Database, classifier: Classifier
 ) -> None:
-    settings = load_settings(None)  # the demo config, as `gridbot run` uses it
+    # the demo config, as `gridbot run` uses it, with replies at once (no throttle gaps)
+    settings = load_settings(None).model_copy(update={"sending": unthrottled})
     script = "\n".join(
         [
             "/状态",

@@ -1,0 +1,295 @@
+"""The real WeChat channel: a Wechaty puppet service (gRPC) through the PyPI ``wechaty`` SDK.
+
+* The connection (one ``Wechaty`` object, reconnected by us, not by the SDK) is in
+  :mod:`bot.channels.wechaty_connection`; message → event mapping in
+  :mod:`bot.channels.wechaty_mapping`; finding the group an outbound message names in
+  :mod:`bot.channels.wechaty_rooms`; endpoint and token in :mod:`bot.channels.wechaty_config`.
+* Inbound: message ids are queued in arrival order and one worker reads and feeds them to the
+  app one at a time. A message sent before the bot started (a gateway may deliver what it
+  held) is stored but not answered.
+* Outbound: this channel is the app's one Sender, used by its OutboxSender (retries,
+  throttling). The outbox is served only while online: offline, messages wait in the database
+  instead of using up their retries, and go out in order once the bot is back. For the same
+  reason the app is started at the first login.
+* A health line is logged every ``health_interval`` seconds, online or not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, Final
+
+from bot.channels.base import SendError
+from bot.channels.wechaty_config import (
+    WechatyConfig,
+    WechatyConfigError,
+    config_from_env,
+    token_configured,
+)
+from bot.channels.wechaty_connection import (
+    PuppetConnection,
+    WechatyAuthError,
+    describe,
+    transient,
+)
+from bot.channels.wechaty_mapping import to_inbound
+from bot.channels.wechaty_rooms import RoomDirectory, RoomNotFound
+from bot.events import Outbound
+from storage import outbox as outbox_store
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+__all__ = [
+    "WechatyAuthError",
+    "WechatyChannel",
+    "WechatyConfig",
+    "WechatyConfigError",
+    "config_from_env",
+    "serve",
+    "token_configured",
+]
+
+log = logging.getLogger(__name__)
+
+HISTORY_GRACE: Final = 5.0  # seconds: timestamps are whole seconds, and clocks differ a little
+SEND_TIMEOUT: Final = 30.0
+READ_TIMEOUT: Final = 30.0
+READ_ATTEMPTS: Final = 3
+
+
+class WechatyChannel:
+    """A :class:`~bot.channels.base.Sender` and the loop that feeds the app from WeChat."""
+
+    def __init__(self, config: WechatyConfig) -> None:
+        self.config = config
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._rooms: RoomDirectory | None = None
+        self._connection = PuppetConnection(
+            config,
+            on_message=self._queue.put_nowait,
+            on_renamed=self._renamed,
+            on_online=self._back_online,
+        )
+        self._started_at = 0.0  # POSIX time
+        self._received = 0
+        self._sent = 0
+
+    @property
+    def online(self) -> bool:
+        """Connected and logged in: messages can be sent."""
+        return self._connection.online
+
+    def _renamed(self, room_id: str) -> None:
+        if self._rooms is not None:
+            self._rooms.renamed(room_id)
+
+    def _back_online(self) -> None:
+        if self._rooms is not None:  # groups may have been renamed while the bot was away
+            self._rooms.reset()
+
+    # --- inbound -------------------------------------------------------------------------------
+
+    async def _read(self, message_id: str) -> Any | None:
+        """The SDK message with its payload, talker and room loaded, or None if it can't be
+        read (then it is skipped, with a warning)."""
+        bot = self._connection.bot
+        for attempt in range(1, READ_ATTEMPTS + 1):
+            msg = bot.Message.load(message_id)
+            try:
+                await asyncio.wait_for(msg.ready(), READ_TIMEOUT)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not transient(exc) or attempt == READ_ATTEMPTS:
+                    # A warning, not an error: after a gateway restart this is mostly the echo
+                    # of the bot's own last message, which the new gateway doesn't know.
+                    log.warning(
+                        "wechaty: message %s can't be read (%s): skipped",
+                        message_id,
+                        describe(exc),
+                    )
+                    return None
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._connection.wait_online(), 60.0)
+                continue
+            return msg
+        return None
+
+    async def _take(self, app: App, message_id: str) -> None:
+        msg = await self._read(message_id)
+        if msg is None:
+            return
+        event = await to_inbound(msg, self_id=self._connection.self_id, tz=app.services.clock.tz)
+        if event is None:
+            return
+        self._received += 1
+        if event.room_id is not None and self._rooms is not None:
+            self._rooms.saw(event.room_id)
+        answer = event.ts.timestamp() >= self._started_at - HISTORY_GRACE
+        if not answer:
+            log.info(
+                "wechaty: message %s was sent %s, before the bot started: stored, not answered",
+                message_id,
+                event.ts.isoformat(timespec="seconds"),
+            )
+        await app.feed(event, answer=answer)
+
+    async def _inbound_worker(self, app: App) -> None:
+        while True:
+            message_id = await self._queue.get()
+            try:
+                await self._take(app, message_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("wechaty: message %s could not be handled", message_id)
+
+    # --- outbound ------------------------------------------------------------------------------
+
+    async def send(self, message: Outbound) -> None:
+        """Deliver one message, or raise SendError (transient: try again later)."""
+        bot = self._connection.bot
+        if bot is None or self._rooms is None or not self.online:
+            raise SendError("not connected to the puppet service", transient=True)
+        try:
+            async with asyncio.timeout(SEND_TIMEOUT):
+                if message.to is not None:
+                    await bot.Contact.load(message.to).say(message.text)
+                else:
+                    room = await self._rooms.room_for(message)
+                    # room.say() writes "@name " for each mention in front of the text itself.
+                    await room.say(message.text, mention_ids=list(message.mentions) or None)
+        except RoomNotFound as exc:
+            raise SendError(str(exc), transient=False) from exc
+        except Exception as exc:
+            where = message.to or message.room_topic or message.room_id
+            raise SendError(f"to {where}: {describe(exc)}", transient=transient(exc)) from exc
+        self._sent += 1
+
+    async def _serve_outbox(self, app: App) -> None:
+        """Run the outbox only while online: offline, messages wait instead of failing."""
+        while True:
+            await self._connection.wait_online()
+            serving = asyncio.create_task(app.outbox.serve(), name="wechaty-outbox")
+            offline = asyncio.create_task(self._connection.wait_offline())
+            try:
+                await asyncio.wait({serving, offline}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (serving, offline):
+                    task.cancel()
+                for task in (serving, offline):
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            failure = serving.exception() if serving.done() and not serving.cancelled() else None
+            if failure is not None:
+                raise failure
+
+    # --- health --------------------------------------------------------------------------------
+
+    def health_line(self, app: App) -> str:
+        """One line: connected or not, messages in/out since the last line, outbox pending."""
+        with app.services.db.session() as session:
+            pending = outbox_store.pending_count(session=session)
+        received, sent = self._received, self._sent
+        self._received = self._sent = 0
+        return (
+            f"wechaty: {self._connection.state()}; {received} in, {sent} out since last; "
+            f"outbox pending {pending}"
+        )
+
+    async def _health(self, app: App) -> None:
+        while True:
+            await asyncio.sleep(self.config.health_interval)
+            try:
+                log.info("%s", self.health_line(app))
+            except Exception:  # a database hiccup must not end the bot
+                log.exception("wechaty: health check failed")
+
+    # --- running -------------------------------------------------------------------------------
+
+    async def run(self, app: App, stop: asyncio.Event) -> None:
+        """Serve WeChat until ``stop`` is set; raises :class:`WechatyAuthError` if the token
+        is refused. ``app`` must send through this channel.
+
+        The app is started (scheduler, leftovers of the previous run, their replies) at the
+        first login, not before: until then nothing could be sent, and a send tried offline
+        would use up one of the message's retries.
+        """
+        self._started_at = app.services.clock.now().timestamp()
+        log.info("wechaty: connecting to the puppet service at %s", self.config.endpoint)
+        await self._connection.create()
+        self._rooms = RoomDirectory(self._connection.bot.Room)
+        connection = asyncio.create_task(self._connection.run(), name="wechaty-connection")
+        tasks = [connection, asyncio.create_task(self._health(app), name="wechaty-health")]
+        started = False
+        try:
+            await _first(*tasks, self._connection.wait_online(), stop.wait())
+            if stop.is_set():
+                return
+            await app.start()
+            started = True
+            tasks += [
+                asyncio.create_task(self._inbound_worker(app), name="wechaty-inbound"),
+                asyncio.create_task(self._serve_outbox(app), name="wechaty-outbox-gate"),
+            ]
+            await _first(*tasks, stop.wait())
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            self._connection.go_offline("stopping", expected=True)
+            self._connection.close()
+            if started:
+                app.stop()
+            log.info("wechaty: stopped")
+
+
+async def _first(*waitables: Awaitable[Any]) -> None:
+    """Wait until one of ``waitables`` is done; re-raise its exception. Coroutines among them
+    are wrapped in tasks, which are cancelled again."""
+    tasks = [w if isinstance(w, asyncio.Future) else asyncio.ensure_future(w) for w in waitables]
+    owned = [t for t, w in zip(tasks, waitables, strict=True) if t is not w]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in owned:
+            task.cancel()
+        for task in owned:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    for task in done:
+        failure = None if task.cancelled() else task.exception()
+        if failure is not None:
+            raise failure
+
+
+def serve(app: App, channel: WechatyChannel) -> int | None:
+    """Run ``channel`` until SIGINT or SIGTERM; return the signal's number (None if the run
+    ended otherwise). Raises :class:`WechatyAuthError`."""
+    received: list[int] = []
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def stop_on(sig: int) -> None:
+            received.append(sig)
+            stop.set()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop_on, sig)
+        try:
+            await channel.run(app, stop)
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+    asyncio.run(main())
+    return received[0] if received else None

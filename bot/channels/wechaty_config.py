@@ -1,0 +1,65 @@
+"""Where the WeChat channel finds its puppet service: endpoint and token."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from bot.paths import cache_dir
+from bot.settings import Settings
+
+ENDPOINT_VARIABLE: Final = "WECHATY_PUPPET_SERVICE_ENDPOINT"
+TOKEN_VARIABLE: Final = "WECHATY_PUPPET_SERVICE_TOKEN"
+_ENDPOINT: Final = re.compile(r"^[^\s:/]+:\d{1,5}$")
+
+
+class WechatyConfigError(Exception):
+    """The channel can't be set up as configured (no token, a malformed endpoint)."""
+
+
+@dataclass(frozen=True)
+class WechatyConfig:
+    endpoint: str  # host:port of the puppet service
+    token: str
+    health_interval: float = 600.0  # seconds between health lines in the log
+    probe_interval: float = 120.0  # seconds of silence before the connection is probed
+    probe_timeout: float = 10.0  # seconds the puppet service has to answer the probe
+    cache_dir: Path | None = None  # the SDK's CACHE_DIR
+
+    def __repr__(self) -> str:  # never print the token
+        return f"WechatyConfig(endpoint={self.endpoint!r}, token='***')"
+
+
+def token_configured(environ: Mapping[str, str] = os.environ) -> bool:
+    return bool(environ.get(TOKEN_VARIABLE, "").strip())
+
+
+def config_from_env(settings: Settings, environ: Mapping[str, str] = os.environ) -> WechatyConfig:
+    """The channel's settings: endpoint and token from the environment (the endpoint may
+    also come from the config's ``wechat.endpoint``); raises :class:`WechatyConfigError`."""
+    token = environ.get(TOKEN_VARIABLE, "").strip()
+    if not token:
+        raise WechatyConfigError(
+            f"no puppet-service token: set {TOKEN_VARIABLE} (and {ENDPOINT_VARIABLE})"
+        )
+    endpoint = environ.get(ENDPOINT_VARIABLE, "").strip() or settings.wechat.endpoint or ""
+    if not endpoint:
+        raise WechatyConfigError(
+            f"no puppet-service endpoint: set {ENDPOINT_VARIABLE} to host:port "
+            "(or wechat.endpoint in the config)"
+        )
+    if not _ENDPOINT.match(endpoint):
+        raise WechatyConfigError(f"the puppet-service endpoint {endpoint!r} is not host:port")
+    # The SDK writes its cache folder on import; never into the working directory.
+    base = cache_dir()
+    return WechatyConfig(
+        endpoint=endpoint,
+        token=token,
+        health_interval=settings.wechat.health_log_minutes * 60.0,
+        cache_dir=(base if base is not None else Path(tempfile.gettempdir())) / "wechaty",
+    )

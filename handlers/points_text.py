@@ -1,0 +1,62 @@
+"""How points are written in replies: amounts, ledger lines, the rules list."""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+
+from bot.settings import PointsSettings
+from storage.models import EntryKind, PointsEntry
+
+KIND_NAMES = {
+    EntryKind.BASE: "基础分",
+    EntryKind.AWARD: "加分",
+    EntryKind.PENALTY: "扣分",
+    EntryKind.REDEEM: "兑换",
+    EntryKind.REFUND: "退回",
+    EntryKind.ADJUST: "更正",
+}
+
+
+def signed(points: int) -> str:
+    return f"{points:+d}"
+
+
+def month_change(points: int) -> str:
+    return f"本月 {signed(points)} 分" if points else "本月无变动"
+
+
+def entry_label(entry: PointsEntry, settings: PointsSettings) -> str:
+    """What an entry was for, as a resident reads it in 积分明细."""
+    kind = EntryKind(entry.kind)
+    if kind in (EntryKind.AWARD, EntryKind.PENALTY):
+        rule = settings.rules.get(entry.rule_code) if entry.rule_code else None
+        # a rule removed from config since still shows its code
+        head = rule.name if rule else entry.rule_code or KIND_NAMES[kind]
+        return f"{head}：{entry.reason}" if entry.reason else head
+    if kind in (EntryKind.REDEEM, EntryKind.REFUND):
+        return f"{KIND_NAMES[kind]} {entry.reason}（单号 {entry.order_id}）"
+    if kind == EntryKind.BASE:
+        return f"基础分 {entry.reason}"
+    return f"更正：{entry.reason}"
+
+
+def entry_line(entry: PointsEntry, settings: PointsSettings, tz: tzinfo) -> str:
+    return f"{entry.at.astimezone(tz):%m-%d} {signed(entry.delta)} {entry_label(entry, settings)}"
+
+
+def rules_text(settings: PointsSettings) -> str:
+    lines: list[str] = []
+    for kind, title, sign in (("award", "加分规则：", "+"), ("penalty", "扣分规则：", "-")):
+        rules = [rule for rule in settings.rules.values() if rule.kind == kind]
+        if not rules:
+            continue
+        lines.append(title)
+        for rule in rules:
+            limits = []
+            if rule.daily_cap is not None:
+                limits.append(f"每天最多 {rule.daily_cap} 分")
+            if rule.monthly_cap is not None:
+                limits.append(f"每月最多 {rule.monthly_cap} 分")
+            suffix = f"（{'，'.join(limits)}）" if limits else ""
+            lines.append(f"{rule.name} {sign}{rule.points}{suffix}")
+    return "\n".join(lines) if lines else "本地还没有设置积分规则。"

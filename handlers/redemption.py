@@ -1,0 +1,218 @@
+"""积分兑换: residents see the catalogue and place orders; leaders 核销 (hand over) or 退回
+(refund) them.
+
+An order holds its points at once, so a balance never counts points already promised; the
+debit is conditional in the database, so two orders racing can't overdraw. Stock is per grid
+and month (the monthly exchange of the seeds).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from bot.context import Context
+from bot.events import Outbound
+from bot.routing import Role, Router, Scope, UserError
+from handlers.periods import month_key
+from storage import points, redemption
+from storage.models import Member, OrderStatus, PointsOrder
+
+log = logging.getLogger(__name__)
+
+router = Router("redemption")
+
+_ORDER_NUMBER = re.compile(r"^#?(\d{1,9})$")
+LIST_HINT = "发送「兑换列表」查看可兑换的物品。"
+
+
+def _order_number(ctx: Context, usage: str) -> int:
+    assert ctx.command is not None
+    argv = ctx.command.argv
+    if not argv:
+        raise UserError(f"请写明单号，用法：{usage}")
+    match = _ORDER_NUMBER.match(argv[0])
+    if match is None:
+        raise UserError(f"单号要是数字，例如：/{ctx.command.name} 12。")
+    return int(match.group(1))
+
+
+@router.command("兑换列表", bare=True, summary="可以用积分兑换的物品")
+async def catalogue(ctx: Context) -> None:
+    items = ctx.settings.points.catalogue
+    if not items:
+        ctx.reply("本地还没有设置兑换物品。")
+        return
+    taken: dict[str, int] = {}
+    if ctx.grid is not None:
+        period = month_key(ctx.now, ctx.settings.tz)
+        taken = redemption.taken(session=ctx.session, grid_code=ctx.grid.code, period=period)
+    lines = []
+    for code, item in items.items():
+        if item.stock is None:
+            left = ""
+        elif ctx.grid is None:
+            left = f"（每月 {item.stock} 件）"
+        else:
+            remaining = max(item.stock - taken.get(code, 0), 0)
+            left = f"（本月剩 {remaining} 件）" if remaining else "（本月已兑完）"
+        lines.append(f"{item.name} {item.points} 分{left}")
+    lines.append("发送「兑换 物品名」兑换，到网格长处领取。")
+    ctx.reply("可兑换物品：\n" + "\n".join(lines))
+
+
+@router.command(
+    "兑换", bare=True, scope=Scope.GROUP, usage="/兑换 <物品>", summary="用积分兑换物品"
+)
+async def place(ctx: Context) -> None:
+    grid = ctx.grid
+    assert grid is not None
+    assert ctx.command is not None
+    word = ctx.command.args.strip()
+    if not word:
+        raise UserError(f"请写要兑换的物品，例如：兑换 肥皂。{LIST_HINT}")
+    found = ctx.settings.points.item(word)
+    if found is None:
+        shown = word if len(word) <= 20 else word[:20] + "…"
+        raise UserError(f"没有「{shown}」这个兑换物品，{LIST_HINT}")
+    code, item = found
+    member = points.member(session=ctx.session, grid_code=grid.code, contact_id=ctx.event.sender_id)
+    assert member is not None  # the dispatcher records everyone who speaks in a grid's group
+    assert member.id is not None
+    try:
+        order, balance = redemption.place_order(
+            session=ctx.session,
+            grid_code=grid.code,
+            member_id=member.id,
+            item_code=code,
+            item_name=item.name,
+            points_needed=item.points,
+            stock=item.stock,
+            period=month_key(ctx.now, ctx.settings.tz),
+            at=ctx.now,
+            message_id=ctx.message_id,
+        )
+    except points.Overdrawn as exc:
+        raise UserError(
+            f"积分不够：兑换「{item.name}」需要 {item.points} 分，您现有 {exc.balance} 分。"
+        ) from None
+    except redemption.OutOfStock:
+        raise UserError(f"「{item.name}」本月已兑完，下月再来。") from None
+    log.info(
+        "order %s: %s in %s redeems %s for %d points",
+        order.id,
+        member.contact_id,
+        grid.code,
+        code,
+        item.points,
+    )
+    ctx.reply(
+        f"已为您预留「{item.name}」，扣除 {item.points} 分，现有 {balance} 分。"
+        f"单号 {order.id}，请到网格长处领取。"
+    )
+
+
+_CLOSED = {
+    OrderStatus.CONFIRMED: "已核销",
+    OrderStatus.REFUNDED: "已退回",
+}
+
+
+def _owner(ctx: Context, order: PointsOrder) -> Member:
+    owner = ctx.session.get(Member, order.member_id)
+    assert owner is not None
+    return owner
+
+
+def _tell_group(ctx: Context, text: str, owner: Member) -> None:
+    """Answer the leader and @mention the resident whose order it is."""
+    event = ctx.event
+    mentions = tuple(dict.fromkeys((event.sender_id, owner.contact_id)))
+    ctx.send(
+        Outbound(text=text, room_id=event.room_id, room_topic=event.room_topic, mentions=mentions)
+    )
+
+
+def _refusal(exc: points.PointsError, number: int, doing: str) -> UserError:
+    if isinstance(exc, redemption.OrderNotFound):
+        return UserError(f"没有单号 {number} 的兑换单。")
+    if isinstance(exc, redemption.OtherGrid):
+        return UserError(f"单号 {number} 不是本网格的兑换单，不能{doing}。")
+    if isinstance(exc, redemption.NotPending):
+        state = _CLOSED.get(OrderStatus(exc.order.status), exc.order.status)
+        if doing == "核销" and exc.order.status == OrderStatus.CONFIRMED:
+            return UserError(f"单号 {number} 已核销过了。")
+        if doing == "退回" and exc.order.status == OrderStatus.REFUNDED:
+            return UserError(f"单号 {number} 已退回过了。")
+        return UserError(f"单号 {number} {state}，不能{doing}。")
+    raise exc
+
+
+@router.command(
+    "核销",
+    role=Role.LEADER,
+    scope=Scope.GROUP,
+    usage="/核销 <单号>",
+    summary="居民领走兑换物品后核销",
+)
+async def confirm(ctx: Context) -> None:
+    grid = ctx.grid
+    assert grid is not None
+    number = _order_number(ctx, "/核销 <单号>")
+    try:
+        order = redemption.confirm(
+            session=ctx.session,
+            order_id=number,
+            grid_code=grid.code,
+            actor=ctx.event.sender_id,
+            at=ctx.now,
+        )
+    except points.PointsError as exc:
+        raise _refusal(exc, number, "核销") from None
+    owner = _owner(ctx, order)
+    log.info("order %d confirmed in %s by %s", number, grid.code, ctx.event.sender_id)
+    _tell_group(
+        ctx, f"已核销单号 {number}：{owner.display_name} 领取「{order.item_name}」。", owner
+    )
+
+
+@router.command(
+    "退回",
+    role=Role.LEADER,
+    scope=Scope.GROUP,
+    usage="/退回 <单号> [理由]",
+    summary="取消兑换，积分退还居民",
+)
+async def refund(ctx: Context) -> None:
+    grid = ctx.grid
+    assert grid is not None
+    assert ctx.command is not None
+    number = _order_number(ctx, "/退回 <单号> [理由]")
+    reason = " ".join(ctx.command.argv[1:])[:100] or None
+    try:
+        order, balance = redemption.refund(
+            session=ctx.session,
+            order_id=number,
+            grid_code=grid.code,
+            actor=ctx.event.sender_id,
+            at=ctx.now,
+            reason=reason,
+            message_id=ctx.message_id,
+        )
+    except points.PointsError as exc:
+        raise _refusal(exc, number, "退回") from None
+    owner = _owner(ctx, order)
+    log.info(
+        "order %d refunded in %s by %s: %d points back to %s",
+        number,
+        grid.code,
+        ctx.event.sender_id,
+        order.points,
+        owner.contact_id,
+    )
+    _tell_group(
+        ctx,
+        f"已退回单号 {number}：「{order.item_name}」的 {order.points} 分已退还给 "
+        f"{owner.display_name}，现有 {balance} 分。",
+        owner,
+    )

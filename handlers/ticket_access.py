@@ -1,0 +1,101 @@
+"""Finding the ticket a command names, and who hears about it."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+from bot.commands import parse_ticket_number
+from bot.context import Context
+from bot.events import Outbound
+from bot.routing import UserError
+from bot.settings import Settings
+from storage import tickets as ticket_store
+from storage.models import Grid, Member, Ticket
+
+
+def ticket_from_args(ctx: Context, usage: str) -> tuple[Ticket, list[str]]:
+    """The ticket named by the command's first argument, and the remaining arguments.
+
+    In a grid's group only that grid's tickets can be named; administrators elsewhere may
+    name any.
+    """
+    assert ctx.command is not None
+    argv = ctx.command.argv
+    number = parse_ticket_number(argv[0]) if argv else None
+    if number is None:
+        raise UserError(f"请写上工单号，例如：{usage}")
+    ticket = ticket_store.get(session=ctx.session, ticket_id=number)
+    if ticket is None:
+        raise UserError(f"没有找到工单 #{number}。")
+    if ctx.grid is not None and ticket.grid_code != ctx.grid.code:
+        raise UserError(f"#{number} 不是本网格的工单。")
+    return ticket, argv[1:]
+
+
+def rest_text(ctx: Context) -> str:
+    """The command's text after its first argument (a ticket number), as typed."""
+    assert ctx.command is not None
+    parts = ctx.command.args.split(maxsplit=1)
+    return parts[1].strip() if len(parts) > 1 else ""
+
+
+def to_grid(
+    session: Session, settings: Settings, grid_code: str, text: str, mentions: tuple[str, ...] = ()
+) -> Outbound:
+    """A message to a grid's group: by the room id learned, else by the configured topic."""
+    row = session.get(Grid, grid_code)
+    grid = settings.grid(grid_code)
+    topic = grid.room if grid is not None else (row.room_topic if row else grid_code)
+    room_id = row.room_id if row is not None and row.room_id else topic
+    return Outbound(text=text, room_id=room_id, room_topic=topic, mentions=mentions)
+
+
+def grid_room(ctx: Context, grid_code: str, text: str, mentions: tuple[str, ...] = ()) -> Outbound:
+    return to_grid(ctx.session, ctx.settings, grid_code, text, mentions)
+
+
+def to_escalation_room(settings: Settings, text: str) -> Outbound | None:
+    room = settings.escalation.room
+    return Outbound(text=text, room_id=room, room_topic=room) if room else None
+
+
+def escalation_room(ctx: Context, text: str) -> Outbound | None:
+    return to_escalation_room(ctx.settings, text)
+
+
+def display_name(ctx: Context, contact_id: str, grid_code: str) -> str | None:
+    return ctx.session.exec(
+        select(Member.display_name).where(
+            Member.contact_id == contact_id, Member.grid_code == grid_code
+        )
+    ).first()
+
+
+def leader_ids(ctx: Context, grid_code: str) -> tuple[str, ...]:
+    grid = ctx.settings.grid(grid_code)
+    return tuple(grid.leaders) if grid is not None else ()
+
+
+def leader_title(ctx: Context, grid_code: str) -> str:
+    """`网格长李网格长`, or `本网格网格长` when the leader hasn't spoken in the group yet."""
+    for contact_id in leader_ids(ctx, grid_code):
+        name = display_name(ctx, contact_id, grid_code)
+        if name:
+            return f"网格长{name}"
+    return "本网格网格长"
+
+
+def reporter_ids(ctx: Context, ticket: Ticket) -> tuple[str, ...]:
+    assert ticket.id is not None
+    return tuple(
+        r.contact_id for r in ticket_store.reporters(session=ctx.session, ticket_id=ticket.id)
+    )
+
+
+def names_of(ctx: Context, grid_code: str, contact_ids: list[str]) -> dict[str, str]:
+    rows = ctx.session.exec(
+        select(Member.contact_id, Member.display_name).where(
+            Member.grid_code == grid_code, col(Member.contact_id).in_(contact_ids)
+        )
+    ).all()
+    return dict(rows)

@@ -1,0 +1,151 @@
+"""What residents ask about their tickets, and their rating after 办结 (回访满意度)."""
+
+from __future__ import annotations
+
+from bot.commands import command_text, parse_ticket_number
+from bot.context import Context
+from bot.events import MessageType
+from bot.routing import Role, Router, SkipHandler, UserError
+from handlers.ticket_access import grid_room, leader_ids
+from handlers.ticket_format import category_name, line, status_label, time_limit, when
+from storage import tickets as ticket_store
+from storage.models import TicketStatus
+
+router = Router("ticket_queries")
+
+RATING_PRIORITY = 30  # above the ticket intake: "不满意" is an answer, not a new complaint
+RATING_WORDS = {"满意": "satisfied", "基本满意": "basic", "不满意": "unsatisfied"}
+RATING_DIGITS = {"1": "satisfied", "2": "basic", "3": "unsatisfied"}
+MINE_LIMIT = 10
+
+
+@router.command("我的工单", bare=True, summary="查看我反映的、还没办完的问题")
+async def my_tickets(ctx: Context) -> None:
+    grid_code = ctx.grid.code if ctx.grid is not None else None
+    statuses = [
+        TicketStatus.OPEN,
+        TicketStatus.ASSIGNED,
+        TicketStatus.ESCALATED,
+        TicketStatus.RESOLVED,
+    ]
+    tickets = ticket_store.of_reporter(
+        session=ctx.session, contact_id=ctx.event.sender_id, grid_code=grid_code, statuses=statuses
+    )
+    if not tickets:
+        ctx.reply("您目前没有未办结的工单。")
+        return
+    lines = [f"您有 {len(tickets)} 件工单在处理："]
+    lines += [line(t, ctx.settings, ctx.now, reporter=False) for t in tickets[:MINE_LIMIT]]
+    ctx.reply("\n".join(lines))
+
+
+@router.command("查询", bare=True, usage="查询 <工单号>", summary="查看一件工单的进度")
+async def show_ticket(ctx: Context) -> None:
+    assert ctx.command is not None
+    argv = ctx.command.argv
+    number = parse_ticket_number(argv[0]) if len(argv) == 1 else None
+    if number is None:
+        raise UserError("请写上工单号，例如：查询 12")
+    ticket = ticket_store.get(session=ctx.session, ticket_id=number)
+    # Whether a ticket exists is not told to those who may not see it either.
+    if ticket is None or not _may_see(ctx, ticket.grid_code, ticket.id):
+        raise UserError(f"没有找到您能查看的工单 #{number}。")
+    settings = ctx.settings
+    parts = [
+        f"#{ticket.id} {category_name(settings, ticket.category)}｜{status_label(ticket)}",
+        f"反映：{when(ticket.created_at, settings.tz)}",
+    ]
+    if ticket.status in (TicketStatus.OPEN, TicketStatus.ASSIGNED, TicketStatus.ESCALATED):
+        parts.append(f"截止：{when(ticket.due_at, settings.tz)}")
+    if ticket.feedback and ticket.status in (TicketStatus.RESOLVED, TicketStatus.ARCHIVED):
+        parts.append(f"处理结果：{ticket.feedback}")
+    ctx.reply("\n".join(parts))
+
+
+def _may_see(ctx: Context, grid_code: str, ticket_id: int | None) -> bool:
+    """Its reporters, the grid's leaders (in their group, or privately) and administrators."""
+    if ctx.role == Role.ADMIN:
+        return True
+    if ctx.event.sender_id in leader_ids(ctx, grid_code) and (
+        ctx.grid is None or ctx.grid.code == grid_code
+    ):
+        return True
+    assert ticket_id is not None
+    reporters = ticket_store.reporters(session=ctx.session, ticket_id=ticket_id)
+    return any(r.contact_id == ctx.event.sender_id for r in reporters)
+
+
+def _rating_of(ctx: Context) -> tuple[str, bool] | None:
+    """(rating, said in words) when the message is a rating, else None."""
+    if ctx.event.type != MessageType.TEXT:
+        return None
+    text = command_text(ctx.event.text).rstrip("。!！~")
+    if text in RATING_WORDS:
+        return RATING_WORDS[text], True
+    if text in RATING_DIGITS:
+        return RATING_DIGITS[text], False
+    return None
+
+
+@router.message(lambda ctx: _rating_of(ctx) is not None, priority=RATING_PRIORITY)
+async def rate(ctx: Context) -> None:
+    found = _rating_of(ctx)
+    assert found is not None
+    rating, in_words = found
+    ticket = ticket_store.awaiting_rating(
+        session=ctx.session, contact_id=ctx.event.sender_id, now=ctx.now
+    )
+    if ticket is None:
+        if not in_words:
+            raise SkipHandler  # "1" is how people say "me too" in a group: not for us
+        raise UserError("您目前没有待评价的工单。")
+    assert ticket.id is not None
+    settings = ctx.settings
+    ticket.rating = rating
+    ticket_store.record(
+        session=ctx.session,
+        ticket=ticket,
+        action="rated",
+        at=ctx.now,
+        actor_id=ctx.event.sender_id,
+        note=rating,
+        message_id=ctx.message_id,
+    )
+    if rating != "unsatisfied":
+        ticket.closed_at = ctx.now
+        ticket_store.record(
+            session=ctx.session,
+            ticket=ticket,
+            action="archived",
+            at=ctx.now,
+            actor_id=None,
+            to_status=TicketStatus.ARCHIVED,
+        )
+        ctx.reply(f"感谢您的评价！工单 #{ticket.id} 已归档。")
+        return
+    ticket.reopen_count += 1
+    ticket.resolved_at = None
+    ticket.rating_due_at = None
+    ticket.reminded_at = None
+    ticket.due_at = ctx.now + time_limit(settings, ticket.category, urgent=ticket.urgent)
+    reopened = TicketStatus.ASSIGNED if ticket.assignee_id else TicketStatus.OPEN
+    ticket_store.record(
+        session=ctx.session,
+        ticket=ticket,
+        action="reopened",
+        at=ctx.now,
+        actor_id=ctx.event.sender_id,
+        to_status=reopened,
+        note="居民不满意",
+    )
+    ctx.reply(f"抱歉没让您满意，工单 #{ticket.id} 已重新打开，网格长会尽快跟进。")
+    leaders = leader_ids(ctx, ticket.grid_code)
+    ctx.send(
+        grid_room(
+            ctx,
+            ticket.grid_code,
+            f"{ticket.reporter_name}对工单 #{ticket.id} 的处理不满意，已重新打开，"
+            f"请于{when(ticket.due_at, settings.tz)}前跟进。",
+            leaders,
+        )
+    )

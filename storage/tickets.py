@@ -1,0 +1,297 @@
+"""Tickets: creating them, moving them through the loop, and every change as an event."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, func
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from storage.models import (
+    CategoryCorrection,
+    Ticket,
+    TicketAttachment,
+    TicketEvent,
+    TicketReporter,
+    TicketStatus,
+)
+
+# Being worked on: counted as "open" in lists, candidates for duplicates and deadlines.
+ACTIVE = (TicketStatus.OPEN, TicketStatus.ASSIGNED, TicketStatus.ESCALATED)
+# Done with: nothing more happens to them.
+FINAL = (TicketStatus.ARCHIVED, TicketStatus.DISMISSED, TicketStatus.MERGED)
+
+
+def record(
+    *,
+    session: Session,
+    ticket: Ticket,
+    action: str,
+    at: datetime,
+    actor_id: str | None,
+    to_status: str | None = None,
+    note: str | None = None,
+    message_id: int | None = None,
+) -> TicketEvent:
+    """Change ``ticket``'s status (when ``to_status`` is given) and write the event row."""
+    assert ticket.id is not None
+    from_status = ticket.status
+    if to_status is not None:
+        ticket.status = to_status
+        session.add(ticket)
+    event = TicketEvent(
+        ticket_id=ticket.id,
+        at=at,
+        actor_id=actor_id,
+        action=action,
+        from_status=from_status,
+        to_status=to_status or from_status,
+        note=note,
+        message_id=message_id,
+    )
+    session.add(event)
+    return event
+
+
+def create(*, session: Session, ticket: Ticket) -> Ticket:
+    session.add(ticket)
+    session.flush()
+    assert ticket.id is not None
+    session.add(
+        TicketReporter(
+            ticket_id=ticket.id,
+            contact_id=ticket.reporter_id,
+            name=ticket.reporter_name,
+            at=ticket.created_at,
+        )
+    )
+    record(
+        session=session,
+        ticket=ticket,
+        action="created",
+        at=ticket.created_at,
+        actor_id=ticket.reporter_id,
+        note=ticket.text,
+        message_id=ticket.source_message_id,
+    )
+    return ticket
+
+
+def get(*, session: Session, ticket_id: int) -> Ticket | None:
+    return session.get(Ticket, ticket_id)
+
+
+def by_source_message(*, session: Session, message_id: int) -> Ticket | None:
+    return session.exec(select(Ticket).where(Ticket.source_message_id == message_id)).first()
+
+
+def active_in_grid(
+    *, session: Session, grid_code: str, since: datetime | None = None, category: str | None = None
+) -> Sequence[Ticket]:
+    query = select(Ticket).where(Ticket.grid_code == grid_code, col(Ticket.status).in_(ACTIVE))
+    if since is not None:
+        query = query.where(col(Ticket.created_at) >= since)
+    if category is not None:
+        query = query.where(Ticket.category == category)
+    return session.exec(query.order_by(col(Ticket.id))).all()
+
+
+def listing(
+    *, session: Session, grid_code: str | None, closed_since: datetime | None, limit: int
+) -> Sequence[Ticket]:
+    """Active and resolved tickets (of one grid, or all), plus those closed since
+    ``closed_since`` when given; overdue and urgent ones first."""
+    wanted = [*ACTIVE, TicketStatus.RESOLVED]
+    condition: ColumnElement[bool] = col(Ticket.status).in_(wanted)
+    if closed_since is not None:
+        condition = (
+            condition
+            | (col(Ticket.closed_at) >= closed_since)
+            | (col(Ticket.resolved_at) >= closed_since)
+        )
+    query = select(Ticket).where(condition)
+    if grid_code is not None:
+        query = query.where(Ticket.grid_code == grid_code)
+    return session.exec(query.order_by(col(Ticket.due_at), col(Ticket.id)).limit(limit)).all()
+
+
+def count_listing(*, session: Session, grid_code: str | None) -> int:
+    query = (
+        select(func.count())
+        .select_from(Ticket)
+        .where(col(Ticket.status).in_([*ACTIVE, TicketStatus.RESOLVED]))
+    )
+    if grid_code is not None:
+        query = query.where(Ticket.grid_code == grid_code)
+    return session.exec(query).one()
+
+
+def of_reporter(
+    *, session: Session, contact_id: str, grid_code: str | None, statuses: Sequence[str]
+) -> Sequence[Ticket]:
+    """Tickets ``contact_id`` reported, first-hand or linked, newest first."""
+    query = (
+        select(Ticket)
+        .join(TicketReporter, col(TicketReporter.ticket_id) == col(Ticket.id))
+        .where(TicketReporter.contact_id == contact_id, col(Ticket.status).in_(statuses))
+    )
+    if grid_code is not None:
+        query = query.where(Ticket.grid_code == grid_code)
+    return session.exec(query.order_by(col(Ticket.id).desc())).all()
+
+
+def latest_reported_by(
+    *, session: Session, contact_id: str, grid_code: str, since: datetime
+) -> Ticket | None:
+    """The newest ticket ``contact_id`` opened in the grid since ``since`` (for attachments)."""
+    return session.exec(
+        select(Ticket)
+        .where(
+            Ticket.reporter_id == contact_id,
+            Ticket.grid_code == grid_code,
+            col(Ticket.created_at) >= since,
+            col(Ticket.status).not_in(FINAL),
+        )
+        .order_by(col(Ticket.id).desc())
+    ).first()
+
+
+def awaiting_rating(*, session: Session, contact_id: str, now: datetime) -> Ticket | None:
+    """The reporter's most recently resolved ticket still open for a rating."""
+    return session.exec(
+        select(Ticket)
+        .where(
+            Ticket.reporter_id == contact_id,
+            Ticket.status == TicketStatus.RESOLVED,
+            col(Ticket.rating_due_at) > now,
+        )
+        .order_by(col(Ticket.resolved_at).desc(), col(Ticket.id).desc())
+    ).first()
+
+
+def reporters(*, session: Session, ticket_id: int) -> Sequence[TicketReporter]:
+    return session.exec(
+        select(TicketReporter)
+        .where(TicketReporter.ticket_id == ticket_id)
+        .order_by(col(TicketReporter.id))
+    ).all()
+
+
+def add_reporter(
+    *, session: Session, ticket_id: int, contact_id: str, name: str, at: datetime
+) -> bool:
+    """Add a reporter unless already one; return whether added."""
+    exists = session.exec(
+        select(TicketReporter.id).where(
+            TicketReporter.ticket_id == ticket_id, TicketReporter.contact_id == contact_id
+        )
+    ).first()
+    if exists is not None:
+        return False
+    session.add(TicketReporter(ticket_id=ticket_id, contact_id=contact_id, name=name, at=at))
+    return True
+
+
+def attach(
+    *, session: Session, ticket_id: int, message_id: int, type: str, at: datetime
+) -> TicketAttachment:
+    attachment = TicketAttachment(ticket_id=ticket_id, message_id=message_id, type=type, at=at)
+    session.add(attachment)
+    return attachment
+
+
+def correct_category(
+    *, session: Session, ticket: Ticket, to_category: str, actor_id: str, at: datetime
+) -> CategoryCorrection:
+    assert ticket.id is not None
+    correction = CategoryCorrection(
+        ticket_id=ticket.id,
+        text=ticket.text,
+        from_category=ticket.category,
+        to_category=to_category,
+        keywords=list(ticket.keywords),
+        actor_id=actor_id,
+        at=at,
+    )
+    session.add(correction)
+    ticket.category = to_category
+    session.add(ticket)
+    return correction
+
+
+def events(*, session: Session, ticket_id: int) -> Sequence[TicketEvent]:
+    return session.exec(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(col(TicketEvent.id))
+    ).all()
+
+
+def overdue_unreminded(*, session: Session, now: datetime, limit: int = 500) -> Sequence[Ticket]:
+    return session.exec(
+        select(Ticket)
+        .where(
+            col(Ticket.status).in_((TicketStatus.OPEN, TicketStatus.ASSIGNED)),
+            col(Ticket.due_at) <= now,
+            col(Ticket.reminded_at).is_(None),
+        )
+        .order_by(col(Ticket.due_at))
+        .limit(limit)
+    ).all()
+
+
+def overdue_since(*, session: Session, before: datetime, limit: int = 500) -> Sequence[Ticket]:
+    """Not yet escalated tickets whose deadline passed before ``before``."""
+    return session.exec(
+        select(Ticket)
+        .where(
+            col(Ticket.status).in_((TicketStatus.OPEN, TicketStatus.ASSIGNED)),
+            col(Ticket.due_at) <= before,
+        )
+        .order_by(col(Ticket.due_at))
+        .limit(limit)
+    ).all()
+
+
+def rating_expired(*, session: Session, now: datetime, limit: int = 500) -> Sequence[Ticket]:
+    return session.exec(
+        select(Ticket)
+        .where(Ticket.status == TicketStatus.RESOLVED, col(Ticket.rating_due_at) <= now)
+        .order_by(col(Ticket.rating_due_at))
+        .limit(limit)
+    ).all()
+
+
+@dataclass(frozen=True, slots=True)
+class TicketFacts:
+    """What statistics need of one ticket."""
+
+    grid_code: str
+    category: str
+    status: str
+    created_at: datetime
+    due_at: datetime
+    resolved_at: datetime | None
+    rating: str | None
+
+
+def created_between(
+    *, session: Session, start: datetime, end: datetime, grid_code: str | None
+) -> list[TicketFacts]:
+    query = sa_select(
+        col(Ticket.grid_code),
+        col(Ticket.category),
+        col(Ticket.status),
+        col(Ticket.created_at),
+        col(Ticket.due_at),
+        col(Ticket.resolved_at),
+        col(Ticket.rating),
+    ).where(
+        col(Ticket.created_at) >= start,
+        col(Ticket.created_at) < end,
+        col(Ticket.status) != TicketStatus.MERGED,
+    )
+    if grid_code is not None:
+        query = query.where(col(Ticket.grid_code) == grid_code)
+    return [TicketFacts(*row) for row in session.execute(query).all()]

@@ -1,0 +1,88 @@
+"""Helpers for the points tests: members in grids, stored messages, ledger counts."""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime
+from importlib.resources import files
+from typing import Any
+
+import yaml
+from sqlmodel import Session, func, select
+
+from bot.settings import Settings, deep_merge
+from storage import grids as grid_store
+from storage import inbox
+from storage.db import Database
+from storage.models import InboundMessage, Member, PointsEntry
+from tests.conftest import SETTINGS, TZ
+
+T0 = datetime(2026, 11, 22, 9, 0, tzinfo=TZ)
+
+
+def shipped_points() -> dict[str, Any]:
+    data = yaml.safe_load((files("config") / "points.yaml").read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def settings_with_points(override: dict[str, Any]) -> Settings:
+    """The test settings with ``override`` merged over the shipped points section, as a
+    city's config file would be."""
+    data = copy.deepcopy(SETTINGS)
+    data["points"] = deep_merge(shipped_points(), override)
+    return Settings.model_validate(data)
+
+
+def add_members(db: Database, *people: tuple[str, str, str]) -> dict[str, int]:
+    """(contact id, grid code, display name) → member rows; returns contact id → member id
+    (the last grid's, for a contact in several)."""
+    with db.session() as session:
+        grid_store.sync_grids(
+            session=session,
+            specs=[
+                grid_store.GridSpec("G03", "幸福社区第3网格", "幸福社区第3网格"),
+                grid_store.GridSpec("G04", "幸福社区第4网格", "幸福社区第4网格"),
+            ],
+        )
+        rows = [
+            grid_store.touch_member(
+                session=session, contact_id=cid, grid_code=grid, display_name=name, at=T0
+            )
+            for cid, grid, name in people
+        ]
+        session.commit()
+        return {row.contact_id: row.id for row in rows if row.id is not None}
+
+
+def store_message(session: Session, key: str, grid_code: str = "G03") -> int:
+    """An inbound message row, for entries and orders that point at their message."""
+    row, _ = inbox.store(
+        session=session,
+        message=InboundMessage(
+            key=key,
+            grid_code=grid_code,
+            sender_id="wxid_x",
+            sender_name="x",
+            type="text",
+            text="x",
+            sent_at=T0,
+            received_at=T0,
+        ),
+    )
+    assert row.id is not None
+    return row.id
+
+
+def entry_count(db: Database) -> int:
+    with db.session() as session:
+        return session.exec(select(func.count()).select_from(PointsEntry)).one()
+
+
+def member_id(db: Database, contact_id: str, grid_code: str = "G03") -> int:
+    with db.session() as session:
+        row = session.exec(
+            select(Member).where(Member.contact_id == contact_id, Member.grid_code == grid_code)
+        ).one()
+        assert row.id is not None
+        return row.id

@@ -1,0 +1,107 @@
+"""The bot on the real WeChat channel, in this process, against the test gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import col, select
+
+from bot.app import App, build_app, open_database
+from bot.channels.wechaty import WechatyChannel, WechatyConfig
+from bot.clock import SystemClock
+from bot.settings import Settings
+from nlp.classifier import Classifier
+from storage.db import Database
+from storage.models import InboundMessage
+
+# The SDK creates its cache folder (CACHE_DIR, default ./.wechaty) on import: not in the repo.
+SDK_CACHE_DIR = Path(
+    os.environ.get("CACHE_DIR") or Path(tempfile.gettempdir()) / "gridbot-wechaty-cache"
+)
+
+# The default fixture world of tests/gateway.
+BOT_ID = "wxid_gridbot"
+GRID_ROOM = "幸福社区第3网格"
+GRID_ROOM_ID = "10001@chatroom"
+ESCALATION_ROOM = "幸福社区指挥中心"
+ESCALATION_ROOM_ID = "10002@chatroom"
+DANCE_ROOM = "广场舞爱好者"  # in no grid
+DANCE_ROOM_ID = "10003@chatroom"
+ZHANG = "wxid_resident_zhang"
+WANG = "wxid_resident_wang"
+LEADER = "wxid_leader_li"
+ADMIN = "wxid_street_admin"
+
+
+@dataclass
+class RunningBot:
+    app: App
+    channel: WechatyChannel
+    db: Database
+    task: asyncio.Task[None]
+
+    def inbound(self) -> list[InboundMessage]:
+        with self.db.session() as session:
+            return list(session.exec(select(InboundMessage).order_by(col(InboundMessage.id))))
+
+
+async def wait_until(condition: Any, within: float = 15.0, what: str = "condition") -> None:
+    """Poll ``condition()`` until true; fail after ``within`` seconds (a generous timeout)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not condition():
+        if loop.time() > deadline:
+            raise TimeoutError(f"{what} not met within {within} s")
+        await asyncio.sleep(0.02)
+
+
+@contextlib.asynccontextmanager
+async def running_bot(
+    *,
+    endpoint: str,
+    token: str,
+    settings: Settings,
+    classifier: Classifier,
+    tmp_path: Path,
+    wait_online: bool = True,
+    health_interval: float = 600.0,
+    probe_interval: float = 120.0,
+    probe_timeout: float = 10.0,
+) -> AsyncIterator[RunningBot]:
+    """Run the channel (``WechatyChannel.run``) as a task; stop it and check it ended."""
+    db = open_database(f"sqlite:///{tmp_path}/bot.db")
+    channel = WechatyChannel(
+        WechatyConfig(
+            endpoint=endpoint,
+            token=token,
+            health_interval=health_interval,
+            probe_interval=probe_interval,
+            probe_timeout=probe_timeout,
+            cache_dir=SDK_CACHE_DIR,
+        )
+    )
+    app = build_app(
+        settings, clock=SystemClock(settings.tz), db=db, sender=channel, classifier=classifier
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(channel.run(app, stop), name="bot")
+    bot = RunningBot(app, channel, db, task)
+    try:
+        if wait_online:
+            await wait_until(lambda: channel.online or task.done(), what="the bot online")
+            if task.done():
+                task.result()
+        yield bot
+    finally:
+        stop.set()
+        try:
+            await asyncio.wait_for(task, 15)
+        finally:
+            db.dispose()

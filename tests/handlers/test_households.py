@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from bot.settings import Settings
+from storage.db import Database
+from storage.models import PointsEntry
+from tests.auxil.chat import LEADER, NEIGHBOUR, RESIDENT, Chat
+from tests.auxil.points import entry_count, settings_with_points
+from tests.conftest import TZ
+
+ZHANG, WANG = RESIDENT[0], NEIGHBOUR[0]
+LIU = ("wxid_resident_liu", "刘姐")
+
+
+@pytest.fixture
+def points_config() -> dict[str, Any]:
+    return {}
+
+
+@pytest.fixture
+def settings(points_config: dict[str, Any]) -> Settings:
+    return settings_with_points(points_config)
+
+
+@pytest.fixture
+async def group(chat: Chat) -> Chat:
+    for who in (RESIDENT, NEIGHBOUR, LIU):
+        await chat.say("收到", who)
+    return chat
+
+
+def base_entries(db: Database) -> list[tuple[str | None, int, str | None]]:
+    with db.session() as session:
+        rows = session.exec(select(PointsEntry).where(PointsEntry.kind == "base")).all()
+        return [(e.actor_id, e.delta, e.reason) for e in rows]
+
+
+async def test_a_leader_registers_a_household(group: Chat) -> None:
+    [reply] = await group.say("/户 @张阿姨 @王大爷", LEADER, mentions=(ZHANG, WANG))
+    assert reply.text == "已登记一户：户代表 张阿姨，共 2 人（张阿姨、王大爷）。"
+    [typed] = await group.say("/户 @刘姐", LEADER)
+    assert typed.text == "请用微信的 @ 功能从群成员里选人，手动输入的「@名字」不算数。"
+    [resident] = await group.say("/户 @刘姐", RESIDENT, mentions=(LIU[0],))
+    assert resident.text == "抱歉，/户 仅限本网格的网格长使用。"
+
+
+async def test_base_points_go_to_each_households_representative_once_per_period(
+    group: Chat, sqlite_db: Database
+) -> None:
+    await group.say("/户 @张阿姨 @王大爷", LEADER, mentions=(ZHANG, WANG))
+    await group.say("/户 @刘姐", LEADER, mentions=(LIU[0],))
+    [reply] = await group.say("/基础分", LEADER)
+    assert reply.text == "已发放2026年基础分：2 户，共 35 分。"  # 10+5×2 and 10+5×1
+    assert sorted(base_entries(sqlite_db)) == [(LEADER[0], 15, "2026年"), (LEADER[0], 20, "2026年")]
+    [again] = await group.say("/基础分", LEADER)
+    assert again.text == "2026年基础分已经发过了，这次没有新发放。"
+    assert entry_count(sqlite_db) == 2
+    [balance] = await group.say("积分", RESIDENT)
+    assert balance.text.startswith("您现有积分 20 分")
+    next_year = datetime(2027, 1, 5, 9, 0, tzinfo=TZ)
+    [later] = await group.say("/基础分", LEADER, at=next_year)
+    assert later.text == "已发放2027年基础分：2 户，共 35 分。"
+
+
+@pytest.mark.parametrize(
+    "points_config",
+    [
+        {
+            "households": {"G03": [[ZHANG, "wxid_son"], ["wxid_absent", "wxid_x", "wxid_y"]]},
+            "base": {"period": "month", "per_household": 0, "per_person": 4},
+        }
+    ],
+)
+async def test_households_from_config_and_a_representative_not_yet_in_the_group(
+    group: Chat, sqlite_db: Database
+) -> None:
+    [reply] = await group.say("/基础分", LEADER)
+    assert reply.text == (
+        "已发放2026年11月基础分：1 户，共 8 分。1 户的户代表还没在本群发过言，未发放。"
+    )
+    # a household formed in the group replaces the configured one its members are in
+    await group.say("/户 @张阿姨 @王大爷 @刘姐", LEADER, mentions=(ZHANG, WANG, LIU[0]))
+    [again] = await group.say("/基础分", LEADER)
+    assert again.text == (
+        "已发放2026年11月基础分：0 户，共 0 分。1 户本期已发过。"
+        "1 户的户代表还没在本群发过言，未发放。"
+    )
+
+
+async def test_base_points_without_households(group: Chat) -> None:
+    [reply] = await group.say("/基础分", LEADER)
+    assert reply.text == "本网格还没有登记户，请先用 /户 @户代表 @家人… 登记。"
+
+
+@pytest.mark.parametrize("points_config", [{"base": {"per_household": 0, "per_person": 0}}])
+async def test_base_points_of_zero(group: Chat) -> None:
+    [reply] = await group.say("/基础分", LEADER)
+    assert reply.text == "配置里的基础分是 0 分，没有可发放的。"

@@ -1,0 +1,206 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from storage.db import Database
+from storage.models import CategoryCorrection, Ticket, TicketEvent
+from tests.auxil.chat import ADMIN, LEADER, NEIGHBOUR, OTHER_LEADER, OTHER_ROOM, RESIDENT, Chat
+
+LAMP = "3栋门口的路灯坏了好几天了，晚上黑漆漆的，麻烦处理一下"
+WORKER = ("wxid_worker_wang", "王师傅")
+
+
+def ticket(db: Database, number: int = 1) -> Ticket:
+    with db.session() as s:
+        return s.get_one(Ticket, number)
+
+
+def trail(db: Database, number: int = 1) -> list[tuple[str, str | None, str | None, str | None]]:
+    with db.session() as s:
+        rows = s.exec(select(TicketEvent).where(TicketEvent.ticket_id == number))
+        return [(e.action, e.from_status, e.to_status, e.actor_id) for e in rows]
+
+
+@pytest.fixture
+async def opened(chat: Chat) -> Chat:
+    await chat.say("我来帮忙", WORKER)  # the worker is a member of the group
+    await chat.say(LAMP)
+    return chat
+
+
+async def test_list_open_tickets(opened: Chat) -> None:
+    [reply] = await opened.say("/工单", LEADER)
+    assert reply.text.splitlines() == [
+        "本网格未办结工单 1 件：",
+        "#1 设施报修｜待派单｜截止11月25日 09:00｜3栋门口的路灯坏了好几天了，晚上…（张阿姨）",
+    ]
+    [overdue] = await opened.say("/工单 超期", LEADER)
+    assert overdue.text == "本网格目前没有超期的工单。"
+    [bad] = await opened.say("/工单 明天", LEADER)
+    assert bad.text == "用法：/工单、/工单 超期 或 /工单 全部"
+
+
+async def test_assign_by_mention_tells_the_worker_and_the_reporter(
+    opened: Chat, sqlite_db: Database
+) -> None:
+    [reply] = await opened.say("/派单 #1 @王师傅", LEADER, mentions=(WORKER[0],))
+    assert (
+        reply.text
+        == "工单 #1（设施报修）已派给王师傅，请于11月25日 09:00前处理。反映人会收到处理结果。"
+    )
+    assert reply.mentions == (WORKER[0], RESIDENT[0])
+    t = ticket(sqlite_db)
+    assert (t.status, t.assignee_id, t.assignee_name) == ("assigned", WORKER[0], "王师傅")
+    assert trail(sqlite_db)[-1] == ("assigned", "open", "assigned", LEADER[0])
+
+
+async def test_a_typed_name_without_a_real_mention_assigns_nobody(
+    opened: Chat, sqlite_db: Database
+) -> None:
+    [reply] = await opened.say("/派单 1 @王师傅", LEADER)
+    assert reply.text == "请在命令里 @ 处理人（用微信的 @ 选人），例如：/派单 12 @王师傅"
+    [two] = await opened.say("/派单 1 @a @b", LEADER, mentions=(WORKER[0], NEIGHBOUR[0]))
+    assert two.text == "一次只能派给一位处理人。"
+    assert ticket(sqlite_db).status == "open"
+
+
+async def test_residents_and_other_grids_leaders_are_refused(
+    opened: Chat, sqlite_db: Database
+) -> None:
+    [resident] = await opened.say("/办结 1 修好了", RESIDENT)
+    assert resident.text == "抱歉，/办结 仅限本网格的网格长使用。"
+    [other] = await opened.say("/办结 1 修好了", OTHER_LEADER)
+    assert other.text == "抱歉，/办结 仅限本网格的网格长使用。"
+    [wrong_grid] = await opened.say("/办结 1 修好了", OTHER_LEADER, room=OTHER_ROOM)
+    assert wrong_grid.text == "#1 不是本网格的工单。"
+    assert ticket(sqlite_db).status == "open"
+
+
+async def test_resolve_asks_the_reporter_for_a_rating(opened: Chat, sqlite_db: Database) -> None:
+    [reply] = await opened.say("/办结 1 路灯已更换，已恢复照明", LEADER)
+    assert reply.mentions == (RESIDENT[0],)
+    assert reply.text == (
+        "您反映的问题（#1）已办结：路灯已更换，已恢复照明\n"
+        "请回复“满意”“基本满意”或“不满意”（也可回复 1、2、3）评价。"
+    )
+    t = ticket(sqlite_db)
+    assert (t.status, t.feedback) == ("resolved", "路灯已更换，已恢复照明")
+    assert t.rating_due_at == opened.clock.now() + timedelta(hours=48)
+    [twice] = await opened.say("/办结 1 又修了一遍", LEADER)
+    assert twice.text == "#1 已经办结过了，正在等居民评价。"
+    assert ticket(sqlite_db).feedback == "路灯已更换，已恢复照明"
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("/办结", "请写上工单号，例如：/办结 12 路灯已修好"),
+        ("/办结 abc 好了", "请写上工单号，例如：/办结 12 路灯已修好"),
+        ("/办结 1", "请写上处理结果，例如：/办结 12 路灯已修好"),
+        ("/办结 999 好了", "没有找到工单 #999。"),
+        ("/办结 99999999999999 好了", "请写上工单号，例如：/办结 12 路灯已修好"),
+        ("/派单", "请写上工单号，例如：/派单 12 @王师傅"),
+        ("/上报 1", "请写上上报原因，例如：/上报 12 需要供电所处理"),
+        ("/驳回 1", "请写上驳回原因，例如：/驳回 12 不属于本网格事务"),
+        (
+            "/改类 1 天气",
+            "没有「天气」这个类别。可选：环境卫生、设施报修、矛盾纠纷、安全隐患、治安防控、困难帮扶、政策咨询",
+        ),
+        ("/改类 1 设施报修", "#1 已经是「设施报修」。"),
+        ("/合并 1", "用法：/合并 12 8（把 #12 并入 #8）"),
+        ("/合并 1 1", "不能把工单并入它自己。"),
+        ("/合并 1 77", "没有找到工单 77。"),
+    ],
+)
+async def test_bad_arguments_get_one_specific_reply_and_change_nothing(
+    opened: Chat, sqlite_db: Database, text: str, answer: str
+) -> None:
+    before = trail(sqlite_db)
+    [reply] = await opened.say(text, LEADER)
+    assert reply.text == answer
+    assert reply.mentions == (LEADER[0],)
+    assert trail(sqlite_db) == before
+
+
+async def test_escalate_sends_a_summary_to_the_escalation_room(
+    opened: Chat, sqlite_db: Database
+) -> None:
+    room, group = await opened.say("/上报 1 需要供电所更换线路", LEADER)
+    assert room.room_topic == "幸福社区指挥中心"
+    assert room.text == (
+        f"【上报】幸福社区第3网格 #1 设施报修：{LAMP}（张阿姨，11月22日 09:00 反映）。"
+        "原因：需要供电所更换线路。上报人：李网格长。"
+    )
+    assert group.mentions == (RESIDENT[0],)
+    assert group.text == "您反映的问题（#1）已上报幸福社区指挥中心协调处理，有进展会告诉您。"
+    assert ticket(sqlite_db).status == "escalated"
+    [again] = await opened.say("/上报 1 再报一次", LEADER)
+    assert again.text == "#1 已经上报过了。"
+    # assigning keeps it escalated until it is resolved
+    await opened.say("/派单 1 @王师傅", LEADER, mentions=(WORKER[0],))
+    assert ticket(sqlite_db).status == "escalated"
+    await opened.say("/办结 1 供电所已更换线路", LEADER)
+    assert ticket(sqlite_db).status == "resolved"
+
+
+async def test_dismiss_tells_the_reporter_why(opened: Chat, sqlite_db: Database) -> None:
+    [reply] = await opened.say("/驳回 1 属于物业维修范围，已转告物业", LEADER)
+    assert (
+        reply.text
+        == "您反映的问题（#1）未予受理：属于物业维修范围，已转告物业。如有疑问请联系网格长。"
+    )
+    assert ticket(sqlite_db).status == "dismissed"
+    [late] = await opened.say("/办结 1 好了", LEADER)
+    assert late.text == "#1 已驳回，不能再办结。"
+
+
+async def test_reclassify_keeps_the_correction_as_training_signal(
+    opened: Chat, sqlite_db: Database
+) -> None:
+    [reply] = await opened.say("/改类 1 environment", LEADER)
+    assert reply.text == "已将 #1 改为「环境卫生」，处理时限改为11月24日 09:00。"
+    await opened.say("/改类 #1 安全隐患", LEADER)
+    with sqlite_db.session() as s:
+        corrections = s.exec(select(CategoryCorrection)).all()
+    assert [(c.from_category, c.to_category, c.text) for c in corrections] == [
+        ("facility", "environment", LAMP),
+        ("environment", "safety", LAMP),
+    ]
+    assert corrections[0].keywords
+    assert ticket(sqlite_db).category == "safety"
+
+
+async def test_merge_moves_the_reporters_to_the_target(opened: Chat, sqlite_db: Database) -> None:
+    await opened.say("楼下垃圾堆了三天没人清理，臭死了", NEIGHBOUR)
+    [reply] = await opened.say("/合并 2 1", LEADER)
+    assert reply.text == "工单 #2 已并入 #1 一并处理，结果会一起告诉您。"
+    assert reply.mentions == (NEIGHBOUR[0],)
+    assert (ticket(sqlite_db, 2).status, ticket(sqlite_db, 2).merged_into_id) == ("merged", 1)
+    assert ticket(sqlite_db).same_count == 1
+    [resolved] = await opened.say("/办结 1 都处理好了", LEADER)
+    assert resolved.mentions == (RESIDENT[0], NEIGHBOUR[0])
+    [merged] = await opened.say("/派单 2 @王师傅", LEADER, mentions=(WORKER[0],))
+    assert merged.text == "#2 已合并到 #1，请对 #1 操作。"
+
+
+async def test_an_admin_may_act_from_anywhere(opened: Chat, sqlite_db: Database) -> None:
+    sent = await opened.say("/办结 1 街道已协调处理", ADMIN, room=None)
+    assert [(m.room_topic, m.mentions) for m in sent] == [("幸福社区第3网格", (RESIDENT[0],))]
+    assert ticket(sqlite_db).status == "resolved"
+    [listing] = await opened.say("/工单", ADMIN, room=None)
+    assert listing.text.startswith("全部网格未办结工单 1 件：")
+
+
+async def test_every_change_leaves_a_trace(opened: Chat, sqlite_db: Database) -> None:
+    await opened.say("/派单 1 @王师傅", LEADER, mentions=(WORKER[0],))
+    await opened.say("/上报 1 需要协调", LEADER)
+    await opened.say("/办结 1 已修好", LEADER)
+    assert trail(sqlite_db) == [
+        ("created", "open", "open", RESIDENT[0]),
+        ("assigned", "open", "assigned", LEADER[0]),
+        ("escalated", "assigned", "escalated", LEADER[0]),
+        ("resolved", "escalated", "resolved", LEADER[0]),
+    ]

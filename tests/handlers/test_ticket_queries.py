@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from storage.db import Database
+from storage.models import Ticket, TicketEvent
+from tests.auxil.chat import ADMIN, LEADER, NEIGHBOUR, OTHER_LEADER, OTHER_ROOM, RESIDENT, Chat
+
+LAMP = "3栋门口的路灯坏了好几天了，晚上黑漆漆的，麻烦处理一下"
+
+
+def ticket(db: Database, number: int = 1) -> Ticket:
+    with db.session() as s:
+        return s.get_one(Ticket, number)
+
+
+@pytest.fixture
+async def resolved(chat: Chat) -> Chat:
+    await chat.say(LAMP)
+    await chat.say("/办结 1 路灯已更换", LEADER)
+    return chat
+
+
+async def test_my_tickets(chat: Chat) -> None:
+    [empty] = await chat.say("我的工单")
+    assert empty.text == "您目前没有未办结的工单。"
+    await chat.say(LAMP)
+    [mine] = await chat.say("我的工单")
+    assert mine.text.splitlines() == [
+        "您有 1 件工单在处理：",
+        "#1 设施报修｜待派单｜截止11月25日 09:00｜3栋门口的路灯坏了好几天了，晚上…",
+    ]
+    [theirs] = await chat.say("我的工单", NEIGHBOUR)
+    assert theirs.text == "您目前没有未办结的工单。"
+
+
+async def test_query_shows_progress_to_reporter_leader_and_admin_only(chat: Chat) -> None:
+    await chat.say(LAMP)
+    [own] = await chat.say("查询 1")
+    assert own.text.splitlines() == [
+        "#1 设施报修｜待派单",
+        "反映：11月22日 09:00",
+        "截止：11月25日 09:00",
+    ]
+    assert (await chat.say("查询 #1", LEADER))[0].text == own.text
+    assert (await chat.say("查询 1", ADMIN, room=None))[0].text == own.text
+    for who, room in [(NEIGHBOUR, "幸福社区第3网格"), (OTHER_LEADER, OTHER_ROOM)]:
+        [refused] = await chat.say("查询 1", who, room=room)
+        assert refused.text == "没有找到您能查看的工单 #1。"
+    [missing] = await chat.say("查询 42")
+    assert missing.text == "没有找到您能查看的工单 #42。"
+    [usage] = await chat.say("查询 一下")
+    assert usage.text == "请写上工单号，例如：查询 12"
+
+
+async def test_satisfied_archives_the_ticket(resolved: Chat, sqlite_db: Database) -> None:
+    [reply] = await resolved.say("满意")
+    assert reply.text == "感谢您的评价！工单 #1 已归档。"
+    t = ticket(sqlite_db)
+    assert (t.status, t.rating) == ("archived", "satisfied")
+    [query] = await resolved.say("查询 1")
+    assert query.text.splitlines()[0] == "#1 设施报修｜已归档（满意）"
+    assert "处理结果：路灯已更换" in query.text
+
+
+async def test_a_digit_rates_too(resolved: Chat, sqlite_db: Database) -> None:
+    await resolved.say("2")
+    assert ticket(sqlite_db).rating == "basic"
+
+
+async def test_unsatisfied_reopens_and_tells_the_leader(
+    resolved: Chat, sqlite_db: Database
+) -> None:
+    reply, leaders = await resolved.say("不满意")
+    assert reply.text == "抱歉没让您满意，工单 #1 已重新打开，网格长会尽快跟进。"
+    assert leaders.mentions == (LEADER[0],)
+    assert leaders.text == "张阿姨对工单 #1 的处理不满意，已重新打开，请于11月25日 09:00前跟进。"
+    t = ticket(sqlite_db)
+    assert (t.status, t.reopen_count, t.resolved_at) == ("open", 1, None)
+    with sqlite_db.session() as s:
+        actions = [e.action for e in s.exec(select(TicketEvent).order_by(TicketEvent.id))]
+    assert actions[-2:] == ["rated", "reopened"]
+    # worked on again and resolved: a new rating is asked for
+    await resolved.say("/办结 1 已重新更换灯具", LEADER)
+    await resolved.say("满意")
+    assert ticket(sqlite_db).status == "archived"
+
+
+async def test_a_rating_privately_works_and_tells_the_group(resolved: Chat) -> None:
+    reply, leaders = await resolved.say("不满意", room=None)
+    assert reply.to == RESIDENT[0]
+    assert leaders.room_topic == "幸福社区第3网格"
+
+
+async def test_a_rating_with_nothing_pending(resolved: Chat) -> None:
+    [reply] = await resolved.say("满意", NEIGHBOUR)
+    assert reply.text == "您目前没有待评价的工单。"
+    assert await resolved.say("1", NEIGHBOUR) == []  # "1" is a "+1" in a group chat
+    await resolved.say("满意")
+    [again] = await resolved.say("满意")
+    assert again.text == "您目前没有待评价的工单。"
+
+
+async def test_after_the_window_a_rating_is_not_taken(resolved: Chat, sqlite_db: Database) -> None:
+    later = resolved.clock.now() + timedelta(hours=49)
+    [reply] = await resolved.say("不满意", at=later)
+    assert reply.text == "您目前没有待评价的工单。"
+    assert ticket(sqlite_db).status == "archived"  # archived as 未评价 by the sweep
+    assert ticket(sqlite_db).rating == "none"

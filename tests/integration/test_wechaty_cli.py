@@ -1,0 +1,149 @@
+"""`gridbot run --channel wechaty` as a process, against the Node test gateway on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlmodel import col, func, select
+
+from storage.db import Database
+from storage.models import InboundMessage, MessageStatus, OutboundMessage, OutboundStatus
+from tests.auxil.wechat import GRID_ROOM, LEADER, WANG, ZHANG
+from tests.conftest import SETTINGS
+from tests.gateway import harness
+
+pytestmark = pytest.mark.integration
+
+# The installed entry point, as an operator runs it (`python -m bot.cli` where there is none).
+_SCRIPT = Path(sys.executable).with_name("gridbot")
+GRIDBOT = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "bot.cli"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def write_config(tmp_path: Path) -> Path:
+    path = tmp_path / "city.yaml"
+    path.write_text(yaml.safe_dump(SETTINGS, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@contextlib.asynccontextmanager
+async def gridbot_run(
+    tmp_path: Path, env: dict[str, str], *args: str
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`gridbot run ...` with its stderr in tmp_path/stderr.log; killed if still running."""
+    full_env = {**os.environ, "GRIDBOT_CACHE_DIR": str(tmp_path / "cache"), **env}
+    with (tmp_path / "stderr.log").open("wb") as stderr:
+        proc = await asyncio.create_subprocess_exec(
+            *GRIDBOT,
+            "run",
+            "--config",
+            str(write_config(tmp_path)),
+            "--db",
+            f"sqlite:///{tmp_path}/bot.db",
+            *args,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=stderr,
+            cwd=tmp_path,  # the SDK must leave nothing in the working directory
+            env={**full_env, "PYTHONPATH": str(ROOT)},
+        )
+        try:
+            yield proc
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+            await proc.wait()
+
+
+def files_in(path: Path) -> list[str]:
+    return sorted(p.name for p in path.iterdir())
+
+
+def stderr_of(tmp_path: Path) -> str:
+    return (tmp_path / "stderr.log").read_text(encoding="utf-8", errors="replace")
+
+
+async def test_a_hundred_messages_in_a_row(gateway: harness.Gateway, tmp_path: Path) -> None:
+    """Every message stored, every reply sent, nothing else; then SIGTERM stops it cleanly."""
+    async with gridbot_run(tmp_path, gateway.sdk_env(), "--channel", "wechaty") as proc:
+        await gateway.wait_for("login", within=60)
+        await gateway.wait_for("client", state="connected", within=60)
+        started = time.perf_counter()
+        expected: list[str] = []
+        for i in range(100):
+            kind = i % 3
+            if kind == 0:  # a points query from a resident: answered
+                await gateway.say(ZHANG if i % 2 else WANG, "积分", room=GRID_ROOM)
+                expected.append("积分")
+            elif kind == 1:  # chatter: stored, never answered
+                await gateway.say(WANG, f"收到，谢谢大家{i}", room=GRID_ROOM)
+            else:  # a leader's command: answered
+                await gateway.say(LEADER, "/状态", room=GRID_ROOM)
+                expected.append("状态")
+        sent = [await gateway.next_sent(within=60) for _ in expected]
+        elapsed = time.perf_counter() - started
+        await gateway.assert_nothing_sent(within=1.0)
+        print(f"100 messages, {len(sent)} replies in {elapsed:.2f} s")
+        for what, message in zip(expected, sent, strict=True):
+            if what == "积分":
+                assert "您现有积分" in message["text"], message
+            else:
+                assert "幸福社区第3网格（G03）：已登记群成员" in message["text"], message
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 30) == 0, stderr_of(tmp_path)
+
+    db = Database.from_url(f"sqlite:///{tmp_path}/bot.db")
+    try:
+        with db.session() as session:
+            inbound = session.exec(select(InboundMessage)).all()
+            assert len(inbound) == 100
+            assert {m.status for m in inbound} == {MessageStatus.HANDLED}
+            outbound = session.exec(
+                select(func.count())
+                .select_from(OutboundMessage)
+                .where(col(OutboundMessage.status) == OutboundStatus.SENT)
+            ).one()
+            assert outbound == len(expected) == 67
+    finally:
+        db.dispose()
+    log = stderr_of(tmp_path)
+    assert "Traceback" not in log
+    assert gateway.token not in log  # the SDK logs the token; it must be masked
+    # The SDK's files went to the cache folder: nothing else in the working directory.
+    assert files_in(tmp_path) == ["bot.db", "cache", "city.yaml", "stderr.log"]
+
+
+async def test_sigint_stops_it_with_130(gateway: harness.Gateway, tmp_path: Path) -> None:
+    async with gridbot_run(tmp_path, gateway.sdk_env()) as proc:  # the token picks the channel
+        await gateway.wait_for("client", state="connected", within=60)
+        await gateway.say(WANG, "积分", room=GRID_ROOM)
+        sent = await gateway.next_sent(within=30)
+        assert sent["text"].startswith("@王大爷 您现有积分")
+        proc.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(proc.wait(), 30) == 130
+    await gateway.wait_for("client", state="disconnected", within=10)
+    assert "wechaty: stopped" in stderr_of(tmp_path)
+
+
+async def test_a_wrong_token_exits_with_2_and_one_line(
+    gateway: harness.Gateway, tmp_path: Path
+) -> None:
+    env = {**gateway.sdk_env(), "WECHATY_PUPPET_SERVICE_TOKEN": "not-the-token"}
+    async with gridbot_run(tmp_path, env, "--channel", "wechaty") as proc:
+        assert await asyncio.wait_for(proc.wait(), 60) == 2
+    log = stderr_of(tmp_path)
+    assert "Traceback" not in log
+    assert log.splitlines()[-1] == (
+        f"gridbot: the puppet service at {gateway.endpoint} refused the token "
+        "(check WECHATY_PUPPET_SERVICE_TOKEN)"
+    )
+    assert "not-the-token" not in log

@@ -1,0 +1,211 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from storage import tickets
+from storage.db import Database
+from storage.grids import GridSpec, sync_grids
+from storage.models import InboundMessage, Ticket, TicketStatus
+
+T0 = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
+
+
+def setup(db: Database) -> int:
+    with db.session() as s:
+        sync_grids(session=s, specs=[GridSpec("G03", "三", "三群"), GridSpec("G04", "四", "四群")])
+        message = InboundMessage(
+            key="k",
+            sender_id="wxid_a",
+            sender_name="A",
+            type="text",
+            text="路灯坏了",
+            sent_at=T0,
+            received_at=T0,
+        )
+        s.add(message)
+        s.commit()
+        assert message.id is not None
+        return message.id
+
+
+def open_ticket(
+    db: Database,
+    grid: str = "G03",
+    reporter: str = "wxid_a",
+    *,
+    at: datetime = T0,
+    source: int | None = None,
+    due_hours: int = 72,
+) -> Ticket:
+    with db.session() as s:
+        ticket = tickets.create(
+            session=s,
+            ticket=Ticket(
+                grid_code=grid,
+                reporter_id=reporter,
+                reporter_name=reporter[-1],
+                text="路灯坏了",
+                category="facility",
+                source_message_id=source,
+                created_at=at,
+                due_at=at + timedelta(hours=due_hours),
+            ),
+        )
+        s.commit()
+        return ticket
+
+
+def test_create_writes_the_reporter_and_the_first_event(db: Database) -> None:
+    source = setup(db)
+    ticket = open_ticket(db, source=source)
+    with db.session() as s:
+        assert [r.contact_id for r in tickets.reporters(session=s, ticket_id=ticket.id or 0)] == [
+            "wxid_a"
+        ]
+        [event] = tickets.events(session=s, ticket_id=ticket.id or 0)
+        assert (event.action, event.to_status, event.message_id) == ("created", "open", source)
+        assert tickets.by_source_message(session=s, message_id=source) == ticket
+
+
+def test_one_message_makes_at_most_one_ticket(db: Database) -> None:
+    source = setup(db)
+    open_ticket(db, source=source)
+    with pytest.raises(IntegrityError):
+        open_ticket(db, source=source)
+
+
+def test_record_moves_the_status_and_keeps_from_and_to(db: Database) -> None:
+    setup(db)
+    ticket = open_ticket(db)
+    with db.session() as s:
+        t = s.get_one(Ticket, ticket.id)
+        tickets.record(
+            session=s,
+            ticket=t,
+            action="assigned",
+            at=T0,
+            actor_id="wxid_l",
+            to_status=TicketStatus.ASSIGNED,
+            note="王师傅",
+        )
+        tickets.record(session=s, ticket=t, action="attached", at=T0, actor_id="wxid_a")
+        s.commit()
+        trail = [
+            (e.action, e.from_status, e.to_status)
+            for e in tickets.events(session=s, ticket_id=t.id or 0)
+        ]
+    assert trail == [
+        ("created", "open", "open"),
+        ("assigned", "open", "assigned"),
+        ("attached", "assigned", "assigned"),
+    ]
+
+
+def test_reporters_are_added_once(db: Database) -> None:
+    setup(db)
+    ticket = open_ticket(db)
+    with db.session() as s:
+        assert tickets.add_reporter(
+            session=s, ticket_id=ticket.id or 0, contact_id="wxid_b", name="B", at=T0
+        )
+        assert not tickets.add_reporter(
+            session=s, ticket_id=ticket.id or 0, contact_id="wxid_b", name="B", at=T0
+        )
+        s.commit()
+        mine = tickets.of_reporter(
+            session=s, contact_id="wxid_b", grid_code=None, statuses=[TicketStatus.OPEN]
+        )
+        assert [t.id for t in mine] == [ticket.id]
+
+
+def test_queries_by_grid_time_and_deadline(db: Database) -> None:
+    setup(db)
+    early = open_ticket(db, due_hours=1)
+    late = open_ticket(db, at=T0 + timedelta(hours=5))
+    other = open_ticket(db, grid="G04")
+    with db.session() as s:
+        assert [t.id for t in tickets.active_in_grid(session=s, grid_code="G03")] == [
+            early.id,
+            late.id,
+        ]
+        since = tickets.active_in_grid(session=s, grid_code="G03", since=T0 + timedelta(hours=1))
+        assert [t.id for t in since] == [late.id]
+        assert [
+            t.id for t in tickets.overdue_unreminded(session=s, now=T0 + timedelta(hours=2))
+        ] == [early.id]
+        assert [
+            t.id for t in tickets.listing(session=s, grid_code=None, closed_since=None, limit=10)
+        ] == [
+            early.id,
+            other.id,
+            late.id,
+        ]
+        assert tickets.count_listing(session=s, grid_code="G04") == 1
+        latest = tickets.latest_reported_by(
+            session=s, contact_id="wxid_a", grid_code="G03", since=T0
+        )
+        assert latest is not None
+        assert latest.id == late.id
+
+
+def test_awaiting_rating_and_expiry(db: Database) -> None:
+    setup(db)
+    ticket = open_ticket(db)
+    with db.session() as s:
+        t = s.get_one(Ticket, ticket.id)
+        t.resolved_at = T0
+        t.rating_due_at = T0 + timedelta(hours=48)
+        tickets.record(
+            session=s,
+            ticket=t,
+            action="resolved",
+            at=T0,
+            actor_id="wxid_l",
+            to_status=TicketStatus.RESOLVED,
+        )
+        s.commit()
+        assert tickets.awaiting_rating(session=s, contact_id="wxid_a", now=T0) == t
+        assert tickets.awaiting_rating(session=s, contact_id="wxid_b", now=T0) is None
+        assert tickets.rating_expired(session=s, now=T0 + timedelta(hours=47)) == []
+        assert tickets.rating_expired(session=s, now=T0 + timedelta(hours=48)) == [t]
+
+
+def test_created_between_leaves_out_merged_tickets(db: Database) -> None:
+    setup(db)
+    kept = open_ticket(db)
+    merged = open_ticket(db)
+    with db.session() as s:
+        t = s.get_one(Ticket, merged.id)
+        tickets.record(
+            session=s,
+            ticket=t,
+            action="merged",
+            at=T0,
+            actor_id="wxid_l",
+            to_status=TicketStatus.MERGED,
+        )
+        s.commit()
+        facts = tickets.created_between(
+            session=s, start=T0, end=T0 + timedelta(days=1), grid_code="G03"
+        )
+    assert [(f.grid_code, f.status) for f in facts] == [("G03", "open")]
+    assert kept.id is not None
+
+
+def test_correct_category_keeps_what_was_wrong(db: Database) -> None:
+    setup(db)
+    ticket = open_ticket(db)
+    with db.session() as s:
+        t = s.get_one(Ticket, ticket.id)
+        correction = tickets.correct_category(
+            session=s, ticket=t, to_category="safety", actor_id="wxid_l", at=T0
+        )
+        s.commit()
+        assert (correction.from_category, correction.to_category, t.category) == (
+            "facility",
+            "safety",
+            "safety",
+        )
