@@ -143,4 +143,5 @@ def build_app(
     rng = random.Random(0) if stepped else random.Random()
     outbox = OutboxSender(db, clock, sender, settings.sending, rng=rng)
     scheduler = Scheduler(services, clock, stepped=stepped, on_done=outbox.notify)
+    dispatcher.scheduler = scheduler
     return App(services, dispatcher, outbox, scheduler)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
@@ -17,6 +18,13 @@ from bot.routing import CommandSpec, Role
 from bot.settings import GridSettings, Settings
 from nlp.classifier import Classifier
 from storage.db import Database
+
+if TYPE_CHECKING:
+    from bot.scheduler import JobSpec
+
+# Jobs scheduled while the bot runs (not declared by a feature at start) carry this prefix:
+# a restart keeps them instead of pruning them as undeclared.
+ONCE = "once:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +49,7 @@ class Context:
     command: CommandCall | None
     commands: Sequence[CommandSpec] = ()
     outgoing: list[Outbound] = field(default_factory=list)
+    jobs: list[JobSpec] = field(default_factory=list)
 
     @property
     def settings(self) -> Settings:
@@ -63,3 +72,10 @@ class Context:
 
     def send(self, message: Outbound) -> None:
         self.outgoing.append(message)
+
+    def schedule(self, job: JobSpec) -> None:
+        """Add a one-off job (its id must start with ``once:``) once this message's writes
+        are committed: a handler that fails schedules nothing."""
+        if not job.id.startswith(ONCE):
+            raise ValueError(f"a job scheduled from a handler needs an id starting {ONCE!r}")
+        self.jobs.append(job)

@@ -18,6 +18,7 @@ from bot.context import Context, Services
 from bot.events import Inbound, MessageType, Outbound
 from bot.outbox import queue_outbound
 from bot.routing import CommandSpec, HandlerSpec, Role, Router, Scope, SkipHandler, UserError
+from bot.scheduler import Scheduler
 from bot.settings import GridSettings
 from storage import grids as grid_store
 from storage import inbox
@@ -36,6 +37,8 @@ def _name_of(spec: CommandSpec) -> str:
 class Dispatcher:
     def __init__(self, services: Services, routers: Iterable[Router] = ()) -> None:
         self.services = services
+        # Set by the app once it has one: handlers' one-off jobs are added to it.
+        self.scheduler: Scheduler | None = None
         self._routers: list[Router] = []
         self._handlers: list[HandlerSpec] = []
         self._command_names: dict[str, CommandSpec] = {}
@@ -224,6 +227,11 @@ class Dispatcher:
             queue_outbound(session, ctx.outgoing, now=now, inbound_id=message_id)
             inbox.mark_handled(session=session, message_id=message_id, at=now)
             session.commit()
+        if ctx.jobs and self.scheduler is None:
+            log.error("message %d scheduled jobs, but there is no scheduler", message_id)
+        elif ctx.jobs and self.scheduler is not None:
+            for job in ctx.jobs:
+                self.scheduler.add(job)
 
     async def _run(self, ctx: Context) -> None:
         # A group that is in no grid is only listened to for the commands made for it

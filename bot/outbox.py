@@ -27,8 +27,6 @@ from storage.models import OutboundMessage
 log = logging.getLogger(__name__)
 
 RETRY_DELAYS = (timedelta(seconds=5), timedelta(seconds=30), timedelta(minutes=2))
-# How long a claimed message is this process's to send before another may take it over.
-CLAIM_TIME = timedelta(minutes=2)
 
 
 def queue_outbound(
@@ -85,6 +83,7 @@ class OutboxSender:
         self._clock = clock
         self._sender = sender
         self._throttle = Throttle(sending, rng or random.Random())
+        self._claim_time = timedelta(seconds=sending.claim_seconds)
         self._wake = asyncio.Event()
         self._progress = asyncio.Event()  # set whenever a send succeeded or failed
 
@@ -114,7 +113,7 @@ class OutboxSender:
                 row = rows[0]
                 assert row.id is not None
                 if not outbox_store.claim(
-                    session=session, message_id=row.id, now=now, until=now + CLAIM_TIME
+                    session=session, message_id=row.id, now=now, until=now + self._claim_time
                 ):
                     continue  # another process took it
                 message, attempts = to_outbound(row), row.attempts

@@ -26,6 +26,7 @@ from typing import Any
 
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.job import Job
+from apscheduler.jobstores.base import BaseJobStore
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -34,16 +35,18 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlmodel import Session
 
 from bot.clock import Clock
-from bot.context import Services
+from bot.context import ONCE, Services
 from bot.events import Outbound
 from bot.outbox import queue_outbound
 
 log = logging.getLogger(__name__)
 
 Task = Callable[["TaskContext"], Awaitable[None]]
-MissedHandler = Callable[[str, tuple[Any, ...], datetime], None]
+# (services, job id, task arguments, the time the run was scheduled for)
+MissedHandler = Callable[["Services", str, tuple[Any, ...], datetime], None]
 
 _TASKS: dict[str, Task] = {}
+_MISSED: dict[str, MissedHandler] = {}
 # The scheduler of this process. APScheduler stores a job as a reference to a module-level
 # function plus arguments (so it can be pickled into the database); that function finds the
 # live scheduler here.
@@ -57,6 +60,17 @@ def task(name: str) -> Callable[[Task], Task]:
         if name in _TASKS and _TASKS[name] is not func:
             raise ValueError(f"task {name!r} is registered twice")
         _TASKS[name] = func
+        return func
+
+    return register
+
+
+def on_missed(name: str) -> Callable[[MissedHandler], MissedHandler]:
+    """Register what to do when a run of task ``name`` was too late to happen (the bot was
+    down past the job's misfire grace time)."""
+
+    def register(func: MissedHandler) -> MissedHandler:
+        _MISSED[name] = func
         return func
 
     return register
@@ -125,12 +139,12 @@ class Scheduler:
         self._on_done = on_done
         self._triggers: dict[str, tuple[BaseTrigger, int]] = {}
         self._job_tasks: dict[str, tuple[str, tuple[Any, ...]]] = {}
-        self._missed_handlers: dict[str, MissedHandler] = {}
-        store = (
+        store: BaseJobStore = (
             SQLAlchemyJobStore(engine=services.db.engine, tablename="apscheduler_jobs")
             if persist
             else MemoryJobStore()
         )
+        self._store = store
         self._aps = AsyncIOScheduler(
             timezone=clock.tz,
             jobstores={"default": store},
@@ -142,19 +156,20 @@ class Scheduler:
     def stepped(self) -> bool:
         return self._stepped
 
-    def on_missed(self, task_name: str, handler: MissedHandler) -> None:
-        """Call ``handler(job_id, args, scheduled_time)`` for runs too late to happen."""
-        self._missed_handlers[task_name] = handler
-
     def start(self, jobs: Iterable[JobSpec]) -> None:
         """Load the stored jobs, add or update ``jobs``, and (live mode) begin firing."""
         global _running  # noqa: PLW0603  (see _running)
         # Paused until the jobs are in, so a restart sees the stored next run times (and what
         # was missed) before anything is replaced.
         self._aps.start(paused=True)
+        wanted = list(jobs)
+        declared = {spec.id for spec in wanted}
         for job in self._aps.get_jobs():
-            self._remember(job)
-        for spec in jobs:
+            if job.id in declared or job.id.startswith(ONCE):
+                self._remember(job)
+            else:  # e.g. a notice taken out of config
+                self._aps.remove_job(job.id)
+        for spec in wanted:
             self.add(spec)
         if self._stepped:
             return  # run_due() runs the tasks itself; nothing needs to find this scheduler
@@ -231,21 +246,23 @@ class Scheduler:
         return latest_fire_time(trigger, now, lookback) or now
 
     def next_run_time(self) -> datetime | None:
-        times = [job.next_run_time for job in self._aps.get_jobs() if job.next_run_time]
-        return min(times) if times else None
+        # The store's own query: a replay asks this at every step, and get_jobs() would
+        # unpickle every job each time.
+        if not self._aps.running:
+            return None
+        at: datetime | None = self._store.get_next_run_time()
+        return at.astimezone(self._clock.tz) if at is not None else None
 
     async def run_due(self, until: datetime) -> int:
         """Stepped mode: run every job due at or before ``until``, in time order, each at its
         own time (the clock is set to it). Returns how many runs happened."""
         runs = 0
         while True:
-            jobs = [job for job in self._aps.get_jobs() if job.next_run_time]
+            jobs = self._store.get_due_jobs(until) if self._aps.running else []
             if not jobs:
                 return runs
             job = min(jobs, key=lambda j: (j.next_run_time, j.id))
-            at: datetime = job.next_run_time
-            if at > until:
-                return runs
+            at: datetime = job.next_run_time.astimezone(self._clock.tz)
             set_clock = getattr(self._clock, "set", None)
             if set_clock is not None and at > self._clock.now():
                 set_clock(at)
@@ -255,6 +272,11 @@ class Scheduler:
             else:
                 self._aps.modify_job(job.id, next_run_time=following)
             _job_id, task_name, *args = job.args
+            grace = job.misfire_grace_time
+            if grace is not None and self._clock.now() - at > timedelta(seconds=grace):
+                # started long after this run: as in live mode, it is missed, not run late
+                self._report_missed(job.id, task_name, tuple(args), at)
+                continue
             await self.run_task(task_name, tuple(args), at)
             runs += 1
 
@@ -281,7 +303,16 @@ class Scheduler:
     def _missed(self, event: JobExecutionEvent) -> None:
         # A one-off job is gone from the store by now: its task is looked up in memory.
         task_name, args = self._job_tasks.get(event.job_id, ("", ()))
-        log.warning("job %s missed its run at %s", event.job_id, event.scheduled_run_time)
-        handler = self._missed_handlers.get(task_name)
-        if handler is not None:
-            handler(event.job_id, args, event.scheduled_run_time)
+        self._report_missed(event.job_id, task_name, args, event.scheduled_run_time)
+
+    def _report_missed(
+        self, job_id: str, task_name: str, args: tuple[Any, ...], at: datetime
+    ) -> None:
+        log.warning("job %s missed its run at %s", job_id, at.isoformat())
+        handler = _MISSED.get(task_name)
+        if handler is None:
+            return
+        try:
+            handler(self._services, job_id, args, at)
+        except Exception:
+            log.exception("recording the missed run of %s failed", job_id)

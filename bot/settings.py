@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -32,6 +32,7 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.cron import cron_trigger
 from nlp.vocabulary import Vocabulary
 
 DEMO_CONFIG = "demo.yaml"
@@ -62,7 +63,7 @@ def _list_of_contact_ids(value: Any) -> Any:
 
 def _cron(value: str) -> str:
     try:
-        CronTrigger.from_crontab(value)
+        cron_trigger(value, ZoneInfo("UTC"))
     except ValueError as exc:
         raise PydanticCustomError(
             "cron",
@@ -158,6 +159,68 @@ class SendingSettings(_Strict):
     per_minute: Annotated[int, Field(ge=1, le=600)] = 20
     # non-urgent notices due in these hours wait for their end; null: no quiet hours
     quiet_hours: QuietHours | None = QuietHours()
+    # a message a process took for sending and never reported sent (it stopped) goes again
+    # after this long: at least once rather than lost
+    claim_seconds: Annotated[int, Field(ge=5, le=3600)] = 120
+
+
+# WeChat cuts very long texts; a notice longer than this is refused, never split unasked.
+MAX_MESSAGE_CHARS = 1500
+_NOTICE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
+
+
+class NoticeTargets(_Strict):
+    """Which grids' groups get a notice: any grid that matches one of these."""
+
+    all: bool = False
+    grids: list[str] = []
+    tags: list[NonEmptyStr] = []
+    communities: list[NonEmptyStr] = []
+
+    @model_validator(mode="after")
+    def _some(self) -> NoticeTargets:
+        if not (self.all or self.grids or self.tags or self.communities):
+            raise ValueError("say which grids: all: true, or grids, tags or communities")
+        return self
+
+    def match(self, grid: GridSettings) -> bool:
+        return (
+            self.all
+            or grid.code in self.grids
+            or bool(set(self.tags) & set(grid.tags))
+            or (grid.community is not None and grid.community in self.communities)
+        )
+
+
+class NoticeSettings(_Strict):
+    """A notice from the street office: sent on a schedule to the grids it targets."""
+
+    id: str
+    title: NonEmptyStr
+    text: Annotated[str, Field(min_length=1, max_length=MAX_MESSAGE_CHARS)]
+    targets: NoticeTargets
+    cron: CronExpr | None = None  # repeating, in the configured timezone
+    at: datetime | None = None  # once (a time without offset is in the configured timezone)
+    active_from: date | None = None
+    active_until: date | None = None  # inclusive
+    urgent: bool = False  # urgent notices ignore quiet hours
+
+    @field_validator("id")
+    @classmethod
+    def _check_id(cls, value: str) -> str:
+        if not _NOTICE_ID.match(value):
+            raise PydanticCustomError(
+                "notice_id", "notice ids are lower-case letters, digits, '-' or '_' (max 48)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> NoticeSettings:
+        if (self.cron is None) == (self.at is None):
+            raise ValueError("give either cron (repeating) or at (once)")
+        if self.active_from and self.active_until and self.active_from > self.active_until:
+            raise ValueError("active_from is after active_until")
+        return self
 
 
 class ConsoleSettings(_Strict):
@@ -355,6 +418,7 @@ class Settings(_Strict):
     console: ConsoleSettings = ConsoleSettings()
     tickets: TicketSettings = TicketSettings()
     sending: SendingSettings = SendingSettings()
+    notices: list[NoticeSettings] = []
     wechat: WechatSettings = WechatSettings()
     categories: Vocabulary = Field(default_factory=shipped_vocabulary)
     points: PointsSettings = Field(default_factory=shipped_points)
@@ -399,6 +463,16 @@ class Settings(_Strict):
                 raise _at(("grids", i, "room"), "a grid's room can't be the escalation room")
             seen_codes[grid.code] = i
             seen_rooms[grid.room] = i
+        seen_notices: set[str] = set()
+        for i, notice in enumerate(self.notices):
+            if notice.id in seen_notices:
+                raise _at(("notices", i, "id"), f"duplicate notice id {notice.id!r}")
+            seen_notices.add(notice.id)
+            unknown = [code for code in notice.targets.grids if code not in seen_codes]
+            if unknown:
+                raise _at(("notices", i, "targets", "grids"), f"no such grid: {unknown[0]!r}")
+            if not any(notice.targets.match(grid) for grid in self.grids):
+                raise _at(("notices", i, "targets"), "matches no grid")
         return self
 
     @model_validator(mode="after")
@@ -413,11 +487,19 @@ class Settings(_Strict):
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    @cached_property
+    def _by_code(self) -> dict[str, GridSettings]:
+        return {grid.code: grid for grid in self.grids}
+
+    @cached_property
+    def _by_room(self) -> dict[str, GridSettings]:
+        return {grid.room: grid for grid in self.grids}
+
     def grid(self, code: str) -> GridSettings | None:
-        return next((g for g in self.grids if g.code == code), None)
+        return self._by_code.get(code)
 
     def grid_by_room(self, topic: str) -> GridSettings | None:
-        return next((g for g in self.grids if g.room == topic), None)
+        return self._by_room.get(topic)
 
 
 class _LocatedError(ValueError):
@@ -533,6 +615,9 @@ def load_settings(path: Path | None = None) -> Settings:
     if not isinstance(raw, dict):
         raise ConfigError(shown_as, ["(top level): expected a mapping of keys to values"])
     data: dict[str, Any] = dict(raw)
+    if isinstance(data.get("notices"), str):
+        notices_path = (path.parent / data["notices"]).resolve()
+        data["notices"] = _read_yaml(notices_path, str(notices_path))
     for section, default_file in DEFAULT_SECTIONS.items():
         given = data.get(section)
         if isinstance(given, str):

@@ -6,6 +6,7 @@ from bot.routing import Router
 from bot.scheduler import JobSpec
 from bot.settings import Settings
 from handlers import (
+    broadcasts,
     grid_status,
     help,
     households,
@@ -35,9 +36,14 @@ def all_routers() -> list[Router]:
         points_awards.router,
         redemption.router,
         households.router,
+        broadcasts.router,
     ]
 
 
 def all_jobs(settings: Settings) -> list[JobSpec]:
     """The scheduled jobs the features want under ``settings``."""
-    return [*ticket_deadlines.jobs(settings), *points_notice.jobs(settings)]
+    return [
+        *ticket_deadlines.jobs(settings),
+        *points_notice.jobs(settings),
+        *broadcasts.jobs(settings),
+    ]

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from bot.commands import parse_ticket_number
 from bot.context import Context
 from bot.events import Outbound
 from bot.routing import UserError
-from bot.settings import Settings
+from handlers.rooms import to_escalation_room, to_grid
 from storage import tickets as ticket_store
-from storage.models import Grid, Member, Ticket
+from storage.models import Member, Ticket
 
 
 def ticket_from_args(ctx: Context, usage: str) -> tuple[Ticket, list[str]]:
@@ -39,24 +39,8 @@ def rest_text(ctx: Context) -> str:
     return parts[1].strip() if len(parts) > 1 else ""
 
 
-def to_grid(
-    session: Session, settings: Settings, grid_code: str, text: str, mentions: tuple[str, ...] = ()
-) -> Outbound:
-    """A message to a grid's group: by the room id learned, else by the configured topic."""
-    row = session.get(Grid, grid_code)
-    grid = settings.grid(grid_code)
-    topic = grid.room if grid is not None else (row.room_topic if row else grid_code)
-    room_id = row.room_id if row is not None and row.room_id else topic
-    return Outbound(text=text, room_id=room_id, room_topic=topic, mentions=mentions)
-
-
 def grid_room(ctx: Context, grid_code: str, text: str, mentions: tuple[str, ...] = ()) -> Outbound:
     return to_grid(ctx.session, ctx.settings, grid_code, text, mentions)
-
-
-def to_escalation_room(settings: Settings, text: str) -> Outbound | None:
-    room = settings.escalation.room
-    return Outbound(text=text, room_id=room, room_topic=room) if room else None
 
 
 def escalation_room(ctx: Context, text: str) -> Outbound | None:

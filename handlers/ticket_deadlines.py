@@ -6,12 +6,11 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from apscheduler.triggers.cron import CronTrigger
-
+from bot.cron import cron_trigger
 from bot.events import Outbound
 from bot.scheduler import JobSpec, TaskContext, task
 from bot.settings import Settings
-from handlers.ticket_access import to_grid
+from handlers.rooms import to_grid
 from handlers.ticket_format import category_name, summary, when
 from storage import tickets as ticket_store
 from storage.models import Ticket, TicketStatus
@@ -22,7 +21,7 @@ SWEEP = "tickets.sweep"
 
 
 def jobs(settings: Settings) -> list[JobSpec]:
-    trigger = CronTrigger.from_crontab(settings.tickets.sweep_cron, timezone=settings.tz)
+    trigger = cron_trigger(settings.tickets.sweep_cron, settings.tz)
     # A sweep catches up on everything overdue, so missed sweeps need not run again.
     return [JobSpec(SWEEP, SWEEP, trigger, misfire_grace_time=300)]
 

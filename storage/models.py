@@ -376,6 +376,7 @@ class PointsNotice(SQLModel, table=True):
 class NoticeStatus(StrEnum):
     SCHEDULED = "scheduled"
     SENT = "sent"  # its deliveries are planned; the outbox sends them
+    MISSED = "missed"  # the bot was down past the grace time: not sent late
     CANCELLED = "cancelled"
 
 

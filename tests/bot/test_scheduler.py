@@ -13,7 +13,7 @@ from bot.app import App
 from bot.clock import ManualClock, SystemClock
 from bot.context import Services
 from bot.events import Outbound
-from bot.scheduler import JobSpec, Scheduler, TaskContext, latest_fire_time, task
+from bot.scheduler import JobSpec, Scheduler, TaskContext, latest_fire_time, on_missed, task
 from bot.settings import Settings
 from nlp.classifier import Classifier
 from storage.db import Database
@@ -26,6 +26,14 @@ RUNS: list[tuple[str, datetime, tuple[object, ...]]] = []
 @task("test.record")
 async def record(ctx: TaskContext) -> None:
     RUNS.append(("record", ctx.at, ctx.args))
+
+
+MISSED: list[tuple[str, datetime]] = []
+
+
+@on_missed("test.record")
+def record_missed(services: Services, job_id: str, args: tuple[object, ...], at: datetime) -> None:
+    MISSED.append((job_id, at))
 
 
 @task("test.announce")
@@ -42,6 +50,7 @@ async def broken(ctx: TaskContext) -> None:
 @pytest.fixture(autouse=True)
 def clear_runs() -> None:
     RUNS.clear()
+    MISSED.clear()
 
 
 def cron(expr: str) -> CronTrigger:
@@ -153,28 +162,47 @@ async def test_live_mode_runs_late_within_grace_and_reports_older_runs_missed(
     now = clock.now()
     late = now - timedelta(seconds=30)  # within 60 s of grace
     lost = now - timedelta(hours=2)  # beyond it
-    stepped = Scheduler(services, clock, stepped=True)  # stores the jobs as if before a crash
-    stepped.start(
-        [
-            JobSpec(
-                "late", "test.record", DateTrigger(late), args=("late",), misfire_grace_time=60
-            ),
-            JobSpec(
-                "lost", "test.record", DateTrigger(lost), args=("lost",), misfire_grace_time=60
-            ),
-        ]
-    )
-    stepped.shutdown()
+    jobs = [
+        JobSpec("late", "test.record", DateTrigger(late), args=("late",), misfire_grace_time=60),
+        JobSpec("lost", "test.record", DateTrigger(lost), args=("lost",), misfire_grace_time=60),
+    ]
+    # Stored as they were before a crash: paused, never run.
+    stored = Scheduler(services, clock, stepped=True)
+    stored._aps.start(paused=True)
+    for spec in jobs:
+        stored.add(spec)
+    stored.shutdown()
 
-    missed: list[tuple[str, datetime]] = []
     done = asyncio.Event()
     live = Scheduler(services, clock, stepped=False, on_done=done.set)
-    live.on_missed("test.record", lambda job_id, args, at: missed.append((job_id, at)))
-    live.start([])
+    live.start(jobs)
     try:
         await asyncio.wait_for(done.wait(), timeout=5)
         await asyncio.sleep(0.2)
     finally:
         live.shutdown()
     assert [("record", late, ("late",))] == RUNS
-    assert missed == [("lost", lost)]
+    assert [("lost", lost)] == MISSED
+
+
+async def test_stepped_mode_misses_runs_older_than_their_grace_too(
+    app: App, clock: ManualClock
+) -> None:
+    long_ago = clock.now() - timedelta(hours=2)
+    app.scheduler.add(JobSpec("old", "test.record", DateTrigger(long_ago), misfire_grace_time=60))
+    await app.advance(clock, clock.now() + timedelta(minutes=1))
+    assert RUNS == []
+    assert [("old", long_ago)] == MISSED
+
+
+async def test_jobs_nobody_declares_any_more_are_dropped_at_start(
+    settings: Settings, clock: ManualClock, sqlite_db: Database, classifier: Classifier
+) -> None:
+    services = Services(settings=settings, clock=clock, db=sqlite_db, classifier=classifier)
+    first = Scheduler(services, clock, stepped=True)
+    first.start([JobSpec("gone", "test.record", cron("0 9 * * *"))])
+    first.shutdown()
+    again = Scheduler(services, clock, stepped=True)
+    again.start([])
+    assert again.job_ids() == []
+    again.shutdown()

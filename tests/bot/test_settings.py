@@ -267,3 +267,58 @@ def test_the_wechat_section(tmp_path: Path) -> None:
     assert problems_of(tmp_path, minimal() | {"wechat": {"token": "secret"}}) == [
         "wechat.token: unknown key (check the spelling)"
     ]
+
+
+NOTICE = {
+    "id": "n1",
+    "title": "提醒",
+    "text": "注意防火",
+    "targets": {"all": True},
+    "cron": "0 9 * * *",
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"cron": "0 25 * * *"}, "notices[0].cron: '0 25 * * *' is not a cron expression"),
+        ({"cron": "9点"}, "notices[0].cron: '9点' is not a cron expression"),
+        ({"at": "2026-12-01 09:00"}, "notices[0]: give either cron (repeating) or at (once)"),
+        ({"cron": None}, "notices[0]: give either cron (repeating) or at (once)"),
+        ({"targets": {}}, "notices[0].targets: say which grids"),
+        ({"targets": {"grids": ["G99"]}}, "notices[0].targets.grids: no such grid: 'G99'"),
+        ({"targets": {"tags": ["mountain"]}}, "notices[0].targets: matches no grid"),
+        ({"text": "长" * 1501}, "notices[0].text: String should have at most 1500 characters"),
+        ({"text": ""}, "notices[0].text: must not be empty"),
+        ({"id": "秸秆"}, "notices[0].id: notice ids are lower-case letters"),
+        (
+            {"active_from": "2026-12-01", "active_until": "2026-11-01"},
+            "notices[0]: active_from is after active_until",
+        ),
+    ],
+)
+def test_notice_problems(tmp_path: Path, change: dict[str, Any], expected: str) -> None:
+    data = minimal() | {"notices": [NOTICE | change]}
+    problems = problems_of(tmp_path, data)
+    assert any(p.startswith(expected) for p in problems), problems
+
+
+def test_duplicate_notice_ids(tmp_path: Path) -> None:
+    data = minimal() | {"notices": [NOTICE, NOTICE]}
+    assert problems_of(tmp_path, data) == ["notices[1].id: duplicate notice id 'n1'"]
+
+
+def test_notices_may_live_in_a_file_of_their_own(tmp_path: Path) -> None:
+    (tmp_path / "notices.yaml").write_text(
+        yaml.safe_dump([NOTICE], allow_unicode=True), encoding="utf-8"
+    )
+    settings = load_settings(write(tmp_path, MINIMAL + "notices: notices.yaml\n"))
+    assert [n.id for n in settings.notices] == ["n1"]
+
+
+def test_the_shipped_example_notices_are_valid(tmp_path: Path) -> None:
+    shipped = Path(__file__).resolve().parents[2] / "config" / "notices.yaml"
+    (tmp_path / "notices.yaml").write_text(shipped.read_text(encoding="utf-8"), encoding="utf-8")
+    config = MINIMAL.replace("community: 幸福社区 ", "community: 幸福社区\n    tags: [rural] ")
+    settings = load_settings(write(tmp_path, config + "notices: notices.yaml\n"))
+    assert {n.id for n in settings.notices} >= {"straw-burning", "anti-fraud"}

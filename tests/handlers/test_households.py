@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
+from bot.clock import ManualClock
 from bot.settings import Settings
 from storage.db import Database
 from storage.models import PointsEntry
@@ -15,6 +16,13 @@ from tests.conftest import TZ
 
 ZHANG, WANG = RESIDENT[0], NEIGHBOUR[0]
 LIU = ("wxid_resident_liu", "刘姐")
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    # Near the year's end, so the next base period is an hour away: moving the clock steps
+    # every scheduled job on the way.
+    return ManualClock(datetime(2026, 12, 31, 22, 0, tzinfo=TZ))
 
 
 @pytest.fixture
@@ -62,7 +70,7 @@ async def test_base_points_go_to_each_households_representative_once_per_period(
     assert entry_count(sqlite_db) == 2
     [balance] = await group.say("积分", RESIDENT)
     assert balance.text.startswith("您现有积分 20 分")
-    next_year = datetime(2027, 1, 5, 9, 0, tzinfo=TZ)
+    next_year = datetime(2027, 1, 1, 0, 30, tzinfo=TZ)
     [later] = await group.say("/基础分", LEADER, at=next_year)
     assert later.text == "已发放2027年基础分：2 户，共 35 分。"
 
@@ -81,13 +89,13 @@ async def test_households_from_config_and_a_representative_not_yet_in_the_group(
 ) -> None:
     [reply] = await group.say("/基础分", LEADER)
     assert reply.text == (
-        "已发放2026年11月基础分：1 户，共 8 分。1 户的户代表还没在本群发过言，未发放。"
+        "已发放2026年12月基础分：1 户，共 8 分。1 户的户代表还没在本群发过言，未发放。"
     )
     # a household formed in the group replaces the configured one its members are in
     await group.say("/户 @张阿姨 @王大爷 @刘姐", LEADER, mentions=(ZHANG, WANG, LIU[0]))
     [again] = await group.say("/基础分", LEADER)
     assert again.text == (
-        "已发放2026年11月基础分：0 户，共 0 分。1 户本期已发过。"
+        "已发放2026年12月基础分：0 户，共 0 分。1 户本期已发过。"
         "1 户的户代表还没在本群发过言，未发放。"
     )
 

@@ -20,6 +20,12 @@ DEC_1 = datetime(2026, 12, 1, 9, 0, tzinfo=TZ)
 
 
 @pytest.fixture
+def clock() -> ManualClock:
+    # The month's last evening: moving the clock steps every scheduled job on the way.
+    return ManualClock(datetime(2026, 11, 30, 20, 0, tzinfo=TZ))
+
+
+@pytest.fixture
 def points_config() -> dict[str, Any]:
     return {}
 
@@ -62,7 +68,8 @@ async def test_the_monthly_notice_goes_to_the_group_and_the_full_list_to_its_lea
         "王大爷：本月 +3，可用 3，累计 3",
     ]
     november.sender.clear()
-    await app.advance(clock, datetime(2027, 1, 1, 10, 0, tzinfo=TZ))
+    await app.scheduler.run_task(points_notice.TASK, (), datetime(2027, 1, 1, 9, 0, tzinfo=TZ))
+    await app.outbox.flush()
     assert november.sender.sent == []  # nothing happened in December: no notice
 
 

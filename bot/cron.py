@@ -1,0 +1,46 @@
+"""Crontab expressions as people write them, for APScheduler 3."""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+
+from apscheduler.triggers.cron import CronTrigger
+
+_WEEKDAYS = {
+    str(n): name for n, name in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))
+}
+_WEEKDAYS["7"] = "sun"
+
+
+def _cron_weekdays(field: str) -> str:
+    # Standard cron counts weekdays from Sunday = 0; APScheduler 3 from Monday = 0 (its
+    # from_crontab warns about this). Names mean the same to both.
+    def name(part: str) -> str:
+        return "-".join(_WEEKDAYS.get(p, p) for p in part.split("-"))
+
+    out = []
+    for item in field.split(","):
+        base, slash, step = item.partition("/")
+        out.append(name(base) + (slash + step if slash else ""))
+    return ",".join(out)
+
+
+def cron_trigger(
+    expr: str, tz: tzinfo, *, start: datetime | None = None, end: datetime | None = None
+) -> CronTrigger:
+    """A trigger for a standard crontab expression ("minute hour day month weekday", Sunday
+    = 0 or 7), optionally only between ``start`` and ``end``."""
+    fields = expr.split()
+    if len(fields) != 5:
+        raise ValueError(f"a cron expression has 5 fields, this has {len(fields)}")
+    minute, hour, day, month, weekday = fields
+    return CronTrigger(
+        minute=minute,
+        hour=hour,
+        day=day,
+        month=month,
+        day_of_week=_cron_weekdays(weekday),
+        start_date=start,
+        end_date=end,
+        timezone=tz,
+    )

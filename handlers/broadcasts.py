@@ -1,0 +1,415 @@
+"""上级政策宣传: notices to the grids' groups — from config on a schedule, or written by a leader.
+
+Every (notice, occurrence, grid) is recorded before its message is queued, under a uniqueness
+constraint: a restart, a retried job or a second bot process on the same database can't send
+it twice. The outbox spaces the sends (they queue behind replies); quiet hours hold non-urgent
+notices until morning.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, time, timedelta
+
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.date import DateTrigger
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from bot.context import ONCE, Context, Services
+from bot.cron import cron_trigger
+from bot.routing import Role, Router, Scope, UserError
+from bot.scheduler import JobSpec, TaskContext, on_missed, task
+from bot.settings import MAX_MESSAGE_CHARS, NoticeSettings, Settings
+from handlers.rooms import grid_rooms
+from handlers.ticket_format import when
+from storage import notices as notice_store
+from storage.models import (
+    DeliveryStatus,
+    Notice,
+    NoticeDelivery,
+    NoticeStatus,
+    OutboundMessage,
+    OutboundPriority,
+)
+
+log = logging.getLogger(__name__)
+
+router = Router("broadcasts")
+
+CONFIG_TASK = "notices.config"
+LEADER_TASK = "notices.leader"
+GRACE_SECONDS = 3600  # a notice may go out up to an hour late after a restart, not later
+LIST_LIMIT = 10
+
+
+def config_key(notice_id: str) -> str:
+    return f"config:{notice_id}"
+
+
+def leader_key(notice_id: int) -> str:
+    return f"db:{notice_id}"
+
+
+def _trigger(notice: NoticeSettings, settings: Settings) -> BaseTrigger:
+    tz = settings.tz
+    if notice.at is not None:
+        at = notice.at if notice.at.tzinfo else notice.at.replace(tzinfo=tz)
+        return DateTrigger(at)
+    assert notice.cron is not None
+    first, last = notice.active_from, notice.active_until
+    return cron_trigger(
+        notice.cron,
+        tz,
+        start=datetime.combine(first, time.min, tz) if first else None,
+        end=datetime.combine(last, time.max, tz) if last else None,
+    )
+
+
+def jobs(settings: Settings) -> list[JobSpec]:
+    specs = []
+    for notice in settings.notices:
+        specs.append(
+            JobSpec(
+                f"notice:{notice.id}",
+                CONFIG_TASK,
+                _trigger(notice, settings),
+                args=(notice.id,),
+                misfire_grace_time=GRACE_SECONDS,
+            )
+        )
+    return specs
+
+
+def target_grids(settings: Settings, notice: NoticeSettings) -> list[str]:
+    return [grid.code for grid in settings.grids if notice.targets.match(grid)]
+
+
+def send_time(settings: Settings, at: datetime, *, urgent: bool) -> datetime:
+    """``at``, or the end of the quiet hours it falls in (urgent notices don't wait)."""
+    quiet = settings.sending.quiet_hours
+    local = at.astimezone(settings.tz)
+    if urgent or quiet is None or not quiet.holds(local):
+        return at
+    return quiet.end_after(local)
+
+
+def plan(
+    session: Session,
+    settings: Settings,
+    *,
+    key: str,
+    occurrence: datetime,
+    text: str,
+    grid_codes: Sequence[str],
+    urgent: bool,
+    now: datetime,
+) -> int:
+    """Queue ``text`` for every grid not yet given this occurrence; return how many were.
+
+    All in one savepoint: two processes planning the same occurrence race on the deliveries'
+    uniqueness constraint, and the loser plans nothing (the winner planned it all).
+    """
+    go_at = send_time(settings, max(occurrence, now), urgent=urgent)
+    done = notice_store.planned_grids(session=session, notice_key=key, occurrence=occurrence)
+    wanted = [code for code in grid_codes if code not in done]
+    if not wanted:
+        return 0
+    rooms = grid_rooms(session, settings, wanted)
+    try:
+        with session.begin_nested():
+            messages = [
+                OutboundMessage(
+                    room_id=rooms[code][0],
+                    room_topic=rooms[code][1],
+                    text=text,
+                    created_at=now,
+                    not_before=go_at,
+                    priority=OutboundPriority.NOTICE,
+                )
+                for code in wanted
+            ]
+            session.add_all(messages)
+            session.flush()
+            session.add_all(
+                NoticeDelivery(
+                    notice_key=key,
+                    occurrence=occurrence,
+                    grid_code=code,
+                    outbound_id=message.id,
+                    created_at=now,
+                )
+                for code, message in zip(wanted, messages, strict=True)
+            )
+            session.flush()
+    except IntegrityError:
+        log.info("notice %s of %s was planned by another process", key, occurrence.isoformat())
+        return 0
+    log.info(
+        "notice %s of %s: %d group(s), from %s",
+        key,
+        occurrence.isoformat(),
+        len(wanted),
+        go_at.isoformat(),
+    )
+    return len(wanted)
+
+
+@task(CONFIG_TASK)
+async def send_config_notice(ctx: TaskContext) -> None:
+    settings = ctx.services.settings
+    (notice_id,) = ctx.args
+    notice = next((n for n in settings.notices if n.id == notice_id), None)
+    if notice is None:
+        log.warning("notice %s is no longer in config", notice_id)
+        return
+    plan(
+        ctx.session,
+        settings,
+        key=config_key(notice.id),
+        occurrence=ctx.at,
+        text=notice.text,
+        grid_codes=target_grids(settings, notice),
+        urgent=notice.urgent,
+        now=ctx.now,
+    )
+
+
+@on_missed(CONFIG_TASK)
+def record_missed(services: Services, job_id: str, args: tuple[object, ...], at: datetime) -> None:
+    """The bot was down when a notice was due, past the grace time: recorded, not sent late."""
+    settings = services.settings
+    notice = next((n for n in settings.notices if n.id == args[0]), None)
+    if notice is None:
+        return
+    now = services.clock.now()
+    with services.db.session() as session:
+        for code in target_grids(settings, notice):
+            notice_store.claim_delivery(
+                session=session,
+                notice_key=config_key(notice.id),
+                occurrence=at,
+                grid_code=code,
+                now=now,
+                status=DeliveryStatus.MISSED,
+            )
+        session.commit()
+
+
+def _leader_notice_job(notice: Notice) -> JobSpec:
+    assert notice.id is not None
+    return JobSpec(
+        f"{ONCE}notice:{notice.id}",
+        LEADER_TASK,
+        DateTrigger(notice.send_at),
+        args=(notice.id,),
+        misfire_grace_time=GRACE_SECONDS,
+    )
+
+
+@task(LEADER_TASK)
+async def send_leader_notice(ctx: TaskContext) -> None:
+    settings = ctx.services.settings
+    notice = ctx.session.get(Notice, ctx.args[0])
+    if notice is None or notice.status != NoticeStatus.SCHEDULED:
+        return  # cancelled in the meantime
+    assert notice.id is not None
+    grids = notice.grid_codes or [grid.code for grid in settings.grids]
+    plan(
+        ctx.session,
+        settings,
+        key=leader_key(notice.id),
+        occurrence=notice.send_at,
+        text=notice.text,
+        grid_codes=grids,
+        urgent=False,
+        now=ctx.now,
+    )
+    notice.status = NoticeStatus.SENT
+    ctx.session.add(notice)
+
+
+@on_missed(LEADER_TASK)
+def record_missed_leader_notice(
+    services: Services, job_id: str, args: tuple[object, ...], at: datetime
+) -> None:
+    with services.db.session() as session:
+        notice = session.get(Notice, args[0])
+        if notice is None or notice.status != NoticeStatus.SCHEDULED:
+            return
+        notice.status = NoticeStatus.MISSED
+        session.add(notice)
+        for code in notice.grid_codes or [grid.code for grid in services.settings.grids]:
+            notice_store.claim_delivery(
+                session=session,
+                notice_key=leader_key(args[0]),  # type: ignore[arg-type]
+                occurrence=at,
+                grid_code=code,
+                now=services.clock.now(),
+                status=DeliveryStatus.MISSED,
+            )
+        session.commit()
+
+
+# --- commands ------------------------------------------------------------------------------
+
+
+def _audience(ctx: Context, words: list[str]) -> tuple[list[str], list[str]]:
+    """(grid codes, the remaining words): `全部` reaches every grid, for administrators."""
+    if words and words[0] == "全部":
+        if ctx.role < Role.ADMIN:
+            raise UserError("只有街道管理员可以向全部网格发公告。")
+        return [], words[1:]
+    if ctx.grid is None:
+        raise UserError("在私聊里请写明“全部”，例如：/公告 全部 明天上午停水")
+    return [ctx.grid.code], words
+
+
+def _text_of(words: list[str], usage: str) -> str:
+    text = " ".join(words).strip()
+    if not text:
+        raise UserError(f"请写上公告内容，例如：{usage}")
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise UserError(
+            f"公告最长 {MAX_MESSAGE_CHARS} 字，这条有 {len(text)} 字，没有发出，请分成几条发送。"
+        )
+    return text
+
+
+def _when_it_goes(ctx: Context, at: datetime, grids: int) -> str:
+    go_at = send_time(ctx.settings, at, urgent=False)
+    where = "本群" if grids == 1 else f"{grids} 个网格群"
+    if go_at > at:
+        return f"现在是休息时段，{when(go_at, ctx.settings.tz)}发到{where}"
+    return f"{when(go_at, ctx.settings.tz)}发到{where}"
+
+
+@router.command(
+    "公告",
+    role=Role.LEADER,
+    scope=Scope.GROUP,
+    usage="/公告 <内容>",
+    summary="向本群发通知（管理员：/公告 全部 <内容>）",
+)
+async def announce(ctx: Context) -> None:
+    assert ctx.command is not None
+    grids, words = _audience(ctx, ctx.command.args.split(" "))
+    text = _text_of(words, "/公告 明天上午9点到12点停水，请提前储水")
+    notice = notice_store.create(
+        session=ctx.session,
+        notice=Notice(
+            text=text,
+            grid_codes=grids,
+            author_id=ctx.event.sender_id,
+            author_grid=ctx.grid.code if ctx.grid else None,
+            created_at=ctx.now,
+            send_at=ctx.now,
+            status=NoticeStatus.SENT,
+        ),
+    )
+    assert notice.id is not None
+    targets = grids or [grid.code for grid in ctx.settings.grids]
+    plan(
+        ctx.session,
+        ctx.settings,
+        key=leader_key(notice.id),
+        occurrence=ctx.now,
+        text=text,
+        grid_codes=targets,
+        urgent=False,
+        now=ctx.now,
+    )
+    ctx.reply(f"公告 #{notice.id} 已安排，{_when_it_goes(ctx, ctx.now, len(targets))}。")
+
+
+def _parse_time(ctx: Context, day: str, clock: str) -> datetime:
+    try:
+        moment = datetime.strptime(f"{day} {clock}", "%Y-%m-%d %H:%M")
+    except ValueError:
+        raise UserError(
+            "时间请写成 年-月-日 时:分，例如：/定时公告 2026-12-01 09:00 内容"
+        ) from None
+    return moment.replace(tzinfo=ctx.settings.tz)
+
+
+@router.command(
+    "定时公告",
+    role=Role.LEADER,
+    scope=Scope.GROUP,
+    usage="/定时公告 <YYYY-MM-DD HH:MM> <内容>",
+    summary="定时向本群发通知",
+)
+async def schedule_notice(ctx: Context) -> None:
+    assert ctx.command is not None
+    grids, words = _audience(ctx, ctx.command.args.split(" "))
+    words = [w for w in words if w]
+    if len(words) < 2:
+        raise UserError("用法：/定时公告 2026-12-01 09:00 明天上午停水")
+    send_at = _parse_time(ctx, words[0], words[1])
+    text = _text_of(words[2:], "/定时公告 2026-12-01 09:00 明天上午停水")
+    if send_at <= ctx.now:
+        raise UserError(f"{when(send_at, ctx.settings.tz)}已经过去了，请写一个以后的时间。")
+    if send_at > ctx.now + timedelta(days=366):
+        raise UserError("定时公告最远只能安排到一年以后。")
+    notice = notice_store.create(
+        session=ctx.session,
+        notice=Notice(
+            text=text,
+            grid_codes=grids,
+            author_id=ctx.event.sender_id,
+            author_grid=ctx.grid.code if ctx.grid else None,
+            created_at=ctx.now,
+            send_at=send_at,
+        ),
+    )
+    ctx.schedule(_leader_notice_job(notice))
+    count = len(grids or ctx.settings.grids)
+    ctx.reply(f"定时公告 #{notice.id} 已登记，{_when_it_goes(ctx, send_at, count)}。")
+
+
+@router.command("公告列表", role=Role.LEADER, scope=Scope.GROUP, summary="待发的定时公告")
+async def list_notices(ctx: Context) -> None:
+    grid_code = ctx.grid.code if ctx.grid is not None else None
+    pending = notice_store.scheduled(session=ctx.session, grid_code=grid_code)
+    if not pending:
+        ctx.reply("没有待发的定时公告。")
+        return
+    lines = [f"待发的定时公告 {len(pending)} 条："]
+    for notice in pending[:LIST_LIMIT]:
+        scope = "全部网格" if not notice.grid_codes else "、".join(notice.grid_codes)
+        snippet = notice.text if len(notice.text) <= 20 else notice.text[:20] + "…"
+        lines.append(f"#{notice.id} {when(notice.send_at, ctx.settings.tz)}｜{scope}｜{snippet}")
+    ctx.reply("\n".join(lines))
+
+
+@router.command(
+    "取消公告",
+    role=Role.LEADER,
+    scope=Scope.GROUP,
+    usage="/取消公告 <编号>",
+    summary="取消还没发出的公告",
+)
+async def cancel_notice(ctx: Context) -> None:
+    assert ctx.command is not None
+    token = ctx.command.args.lstrip("#")
+    if not token.isdigit() or len(token) > 9:
+        raise UserError("请写上公告编号，例如：/取消公告 3（编号见 /公告列表）")
+    notice = ctx.session.get(Notice, int(token))
+    mine = notice is not None and (
+        ctx.role == Role.ADMIN or (ctx.grid is not None and notice.author_grid == ctx.grid.code)
+    )
+    if notice is None or not mine:
+        raise UserError(f"没有找到本网格的公告 #{token}。")
+    if notice.status == NoticeStatus.CANCELLED:
+        raise UserError(f"公告 #{notice.id} 已经取消过了。")
+    assert notice.id is not None
+    withdrawn = notice_store.cancel(
+        session=ctx.session, notice=notice, by=ctx.event.sender_id, at=ctx.now
+    )
+    if withdrawn is None:
+        ctx.reply(f"已取消定时公告 #{notice.id}，它不会发出。")
+    elif withdrawn:
+        ctx.reply(f"公告 #{notice.id} 已取消，还没发出的 {withdrawn} 个群不会再收到。")
+    else:
+        raise UserError(f"公告 #{notice.id} 已经全部发出，无法撤回。")

@@ -1,0 +1,176 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from bot.app import App, build_app
+from bot.clock import ManualClock
+from bot.settings import Settings
+from handlers.broadcasts import send_time
+from nlp.classifier import Classifier
+from storage.db import Database
+from storage.models import NoticeDelivery
+from tests.auxil.chat import (
+    ADMIN,
+    LEADER,
+    OTHER_LEADER,
+    OTHER_ROOM,
+    RESIDENT,
+    Chat,
+    RecordingSender,
+)
+from tests.conftest import SETTINGS, TZ
+
+NOTICES: list[dict[str, Any]] = [
+    {
+        "id": "daily",
+        "title": "每日提醒",
+        "text": "【提醒】注意防火",
+        "targets": {"all": True},
+        "cron": "0 9 * * *",
+        "active_from": "2026-11-23",
+        "active_until": "2026-11-24",
+    },
+    {
+        "id": "late",
+        "title": "夜间",
+        "text": "【通知】夜间通知",
+        "targets": {"grids": ["G04"]},
+        "at": "2026-11-22T23:30:00",
+    },
+]
+
+
+@pytest.fixture
+async def noticed(
+    clock: ManualClock, sqlite_db: Database, sender: RecordingSender, classifier: Classifier
+) -> Chat:
+    settings = Settings.model_validate(SETTINGS | {"notices": NOTICES})
+    app = build_app(settings, clock=clock, db=sqlite_db, sender=sender, classifier=classifier)
+    await app.start()
+    return Chat(app, clock, sender)
+
+
+def sent_log(sender: RecordingSender) -> list[tuple[str | None, str]]:
+    return [(m.room_topic, m.text) for m in sender.sent]
+
+
+async def test_config_notices_go_out_on_schedule_to_their_targets(
+    noticed: Chat, clock: ManualClock, sender: RecordingSender
+) -> None:
+    await noticed.app.advance(clock, datetime(2026, 11, 25, 12, tzinfo=TZ))
+    assert sent_log(sender) == [
+        ("幸福社区第4网格", "【通知】夜间通知"),  # 23:30 is in quiet hours: held to 07:00
+        ("幸福社区第3网格", "【提醒】注意防火"),
+        ("幸福社区第4网格", "【提醒】注意防火"),
+        ("幸福社区第3网格", "【提醒】注意防火"),
+        ("幸福社区第4网格", "【提醒】注意防火"),
+    ]
+
+
+async def test_each_occurrence_reaches_each_group_once(
+    noticed: Chat, clock: ManualClock, sqlite_db: Database
+) -> None:
+    await noticed.app.advance(clock, datetime(2026, 11, 25, 12, tzinfo=TZ))
+    with sqlite_db.session() as s:
+        rows = s.exec(select(NoticeDelivery)).all()
+    keys = [(d.notice_key, d.occurrence, d.grid_code) for d in rows]
+    assert len(keys) == len(set(keys)) == 5
+    assert all(d.status == "planned" and d.outbound_id for d in rows)
+
+
+def test_quiet_hours_hold_non_urgent_notices(settings: Settings) -> None:
+    night = datetime(2026, 11, 22, 23, 30, tzinfo=TZ)
+    assert send_time(settings, night, urgent=False) == datetime(2026, 11, 23, 7, tzinfo=TZ)
+    assert send_time(settings, night, urgent=True) == night
+    early = datetime(2026, 11, 23, 6, 59, tzinfo=TZ)
+    assert send_time(settings, early, urgent=False) == datetime(2026, 11, 23, 7, tzinfo=TZ)
+    day = datetime(2026, 11, 23, 12, tzinfo=TZ)
+    assert send_time(settings, day, urgent=False) == day
+
+
+async def test_a_leader_notice_now_goes_to_the_group(chat: Chat) -> None:
+    reply, notice = await chat.say("/公告 明天上午9点到12点停水，请提前储水", LEADER)
+    assert reply.text == "公告 #1 已安排，11月22日 09:00发到本群。"
+    assert (notice.room_topic, notice.text, notice.mentions) == (
+        "幸福社区第3网格",
+        "明天上午9点到12点停水，请提前储水",
+        (),
+    )
+
+
+async def test_an_admin_notice_to_every_grid(chat: Chat) -> None:
+    sent = await chat.say("/公告 全部 今晚全区消防检查", ADMIN, room=None)
+    assert sent[0].text == "公告 #1 已安排，11月22日 09:00发到2 个网格群。"
+    assert {m.room_topic for m in sent[1:]} == {"幸福社区第3网格", "幸福社区第4网格"}
+    [refused] = await chat.say("/公告 全部 我也想发", LEADER)
+    assert refused.text == "只有街道管理员可以向全部网格发公告。"
+
+
+async def test_scheduled_listed_cancelled(
+    chat: Chat, app: App, clock: ManualClock, sender: RecordingSender
+) -> None:
+    [ok] = await chat.say("/定时公告 2026-11-23 15:00 下午停水", LEADER)
+    assert ok.text == "定时公告 #1 已登记，11月23日 15:00发到本群。"
+    await chat.say("/定时公告 2026-11-23 16:00 下午停电", LEADER)
+    [listing] = await chat.say("/公告列表", LEADER)
+    assert listing.text.splitlines() == [
+        "待发的定时公告 2 条：",
+        "#1 11月23日 15:00｜G03｜下午停水",
+        "#2 11月23日 16:00｜G03｜下午停电",
+    ]
+    [other] = await chat.say("/取消公告 2", OTHER_LEADER, room=OTHER_ROOM)
+    assert other.text == "没有找到本网格的公告 #2。"
+    [cancelled] = await chat.say("/取消公告 #2", LEADER)
+    assert cancelled.text == "已取消定时公告 #2，它不会发出。"
+    sender.clear()
+    await app.advance(clock, datetime(2026, 11, 24, 0, tzinfo=TZ))
+    assert [(m.text, m.room_topic) for m in sender.sent] == [("下午停水", "幸福社区第3网格")]
+
+
+async def test_a_notice_already_queued_can_be_withdrawn(chat: Chat, sqlite_db: Database) -> None:
+    at_night = datetime(2026, 11, 22, 23, 0, tzinfo=TZ)
+    [held] = await chat.say("/公告 明早停水", LEADER, at=at_night)
+    assert held.text == "公告 #1 已安排，现在是休息时段，11月23日 07:00发到本群。"
+    [withdrawn] = await chat.say("/取消公告 1", LEADER, at=at_night + timedelta(minutes=5))
+    assert withdrawn.text == "公告 #1 已取消，还没发出的 1 个群不会再收到。"
+    [gone] = await chat.say("/取消公告 1", LEADER, at=at_night + timedelta(minutes=6))
+    assert gone.text == "公告 #1 已经取消过了。"
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("/公告", "请写上公告内容，例如：/公告 明天上午9点到12点停水，请提前储水"),
+        ("/公告 " + "长" * 1501, "公告最长 1500 字，这条有 1501 字，没有发出，请分成几条发送。"),
+        ("/定时公告 明天 停水", "时间请写成 年-月-日 时:分，例如：/定时公告 2026-12-01 09:00 内容"),
+        (
+            "/定时公告 2026-13-01 09:00 停水",
+            "时间请写成 年-月-日 时:分，例如：/定时公告 2026-12-01 09:00 内容",
+        ),
+        ("/定时公告 2026-11-21 09:00 停水", "11月21日 09:00已经过去了，请写一个以后的时间。"),
+        ("/定时公告 2030-01-01 09:00 停水", "定时公告最远只能安排到一年以后。"),
+        (
+            "/定时公告 2026-11-23 09:00",
+            "请写上公告内容，例如：/定时公告 2026-12-01 09:00 明天上午停水",
+        ),
+        ("/定时公告", "用法：/定时公告 2026-12-01 09:00 明天上午停水"),
+        ("/取消公告", "请写上公告编号，例如：/取消公告 3（编号见 /公告列表）"),
+        ("/取消公告 99", "没有找到本网格的公告 #99。"),
+    ],
+)
+async def test_bad_notice_commands_get_one_clear_reply(
+    chat: Chat, sqlite_db: Database, text: str, answer: str
+) -> None:
+    [reply] = await chat.say(text, LEADER)
+    assert reply.text == answer
+    with sqlite_db.session() as s:
+        assert s.exec(select(NoticeDelivery)).all() == []
+
+
+async def test_residents_cannot_broadcast(chat: Chat) -> None:
+    [reply] = await chat.say("/公告 大家好", RESIDENT)
+    assert reply.text == "抱歉，/公告 仅限本网格的网格长使用。"
