@@ -20,13 +20,11 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.date import DateTrigger
 from sqlmodel import select
 
 from bot.app import build_app
 from bot.clock import ManualClock
 from bot.events import Outbound
-from bot.scheduler import JobSpec
 from bot.settings import SendingSettings, Settings
 from handlers.broadcasts import CONFIG_TASK
 from storage import migrate
@@ -78,7 +76,6 @@ async def plan_once(rooms: int, folder: Path) -> tuple[float, float, int]:
         count = len(s.exec(select(NoticeDelivery)).all())
     app.stop()
     db.dispose()
-    assert isinstance(JobSpec("x", CONFIG_TASK, DateTrigger(AT)), JobSpec)
     return planned, again, count
 
 

@@ -86,6 +86,11 @@ def target_grids(settings: Settings, notice: NoticeSettings) -> list[str]:
     return [grid.code for grid in settings.grids if notice.targets.match(grid)]
 
 
+def notice_grids(notice: Notice, settings: Settings) -> list[str]:
+    """The grids a leader's notice goes to: those it names, or every grid."""
+    return notice.grid_codes or [grid.code for grid in settings.grids]
+
+
 def send_time(settings: Settings, at: datetime, *, urgent: bool) -> datetime:
     """``at``, or the end of the quiet hours it falls in (urgent notices don't wait)."""
     quiet = settings.sending.quiet_hours
@@ -215,7 +220,7 @@ async def send_leader_notice(ctx: TaskContext) -> None:
     if notice is None or notice.status != NoticeStatus.SCHEDULED:
         return  # cancelled in the meantime
     assert notice.id is not None
-    grids = notice.grid_codes or [grid.code for grid in settings.grids]
+    grids = notice_grids(notice, settings)
     plan(
         ctx.session,
         settings,
@@ -240,7 +245,7 @@ def record_missed_leader_notice(
             return
         notice.status = NoticeStatus.MISSED
         session.add(notice)
-        for code in notice.grid_codes or [grid.code for grid in services.settings.grids]:
+        for code in notice_grids(notice, services.settings):
             notice_store.claim_delivery(
                 session=session,
                 notice_key=leader_key(args[0]),  # type: ignore[arg-type]
@@ -309,7 +314,7 @@ async def announce(ctx: Context) -> None:
         ),
     )
     assert notice.id is not None
-    targets = grids or [grid.code for grid in ctx.settings.grids]
+    targets = notice_grids(notice, ctx.settings)
     plan(
         ctx.session,
         ctx.settings,
@@ -364,7 +369,7 @@ async def schedule_notice(ctx: Context) -> None:
         ),
     )
     ctx.schedule(_leader_notice_job(notice))
-    count = len(grids or ctx.settings.grids)
+    count = len(notice_grids(notice, ctx.settings))
     ctx.reply(f"定时公告 #{notice.id} 已登记，{_when_it_goes(ctx, send_at, count)}。")
 
 

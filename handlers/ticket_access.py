@@ -69,6 +69,11 @@ def leader_title(ctx: Context, grid_code: str) -> str:
     return "本网格网格长"
 
 
+def tell_reporters(ctx: Context, ticket: Ticket, text: str) -> None:
+    """Send ``text`` to the ticket's grid group, @mentioning everyone who reported it."""
+    ctx.send(grid_room(ctx, ticket.grid_code, text, reporter_ids(ctx, ticket)))
+
+
 def reporter_ids(ctx: Context, ticket: Ticket) -> tuple[str, ...]:
     assert ticket.id is not None
     return tuple(

@@ -17,6 +17,7 @@ from handlers.ticket_access import (
     grid_room,
     reporter_ids,
     rest_text,
+    tell_reporters,
     ticket_from_args,
 )
 from handlers.ticket_format import category_name, line, summary, time_limit, when
@@ -163,14 +164,11 @@ async def resolve(ctx: Context) -> None:
         note=feedback,
         message_id=ctx.message_id,
     )
-    ctx.send(
-        grid_room(
-            ctx,
-            ticket.grid_code,
-            f"您反映的问题（#{ticket.id}）已办结：{feedback}\n"
-            "请回复“满意”“基本满意”或“不满意”（也可回复 1、2、3）评价。",
-            reporter_ids(ctx, ticket),
-        )
+    tell_reporters(
+        ctx,
+        ticket,
+        f"您反映的问题（#{ticket.id}）已办结：{feedback}\n"
+        "请回复“满意”“基本满意”或“不满意”（也可回复 1、2、3）评价。",
     )
 
 
@@ -208,13 +206,10 @@ async def escalate(ctx: Context) -> None:
         message_id=ctx.message_id,
     )
     ctx.send(room)
-    ctx.send(
-        grid_room(
-            ctx,
-            ticket.grid_code,
-            f"您反映的问题（#{ticket.id}）已上报{room.room_topic}协调处理，有进展会告诉您。",
-            reporter_ids(ctx, ticket),
-        )
+    tell_reporters(
+        ctx,
+        ticket,
+        f"您反映的问题（#{ticket.id}）已上报{room.room_topic}协调处理，有进展会告诉您。",
     )
 
 
@@ -242,13 +237,10 @@ async def dismiss(ctx: Context) -> None:
         note=reason,
         message_id=ctx.message_id,
     )
-    ctx.send(
-        grid_room(
-            ctx,
-            ticket.grid_code,
-            f"您反映的问题（#{ticket.id}）未予受理：{reason}。如有疑问请联系网格长。",
-            reporter_ids(ctx, ticket),
-        )
+    tell_reporters(
+        ctx,
+        ticket,
+        f"您反映的问题（#{ticket.id}）未予受理：{reason}。如有疑问请联系网格长。",
     )
 
 
@@ -354,11 +346,8 @@ async def merge(ctx: Context) -> None:
         note=f"#{ticket.id} →",
         message_id=ctx.message_id,
     )
-    ctx.send(
-        grid_room(
-            ctx,
-            ticket.grid_code,
-            f"工单 #{ticket.id} 已并入 #{target.id} 一并处理，结果会一起告诉您。",
-            reporter_ids(ctx, ticket),
-        )
+    tell_reporters(
+        ctx,
+        ticket,
+        f"工单 #{ticket.id} 已并入 #{target.id} 一并处理，结果会一起告诉您。",
     )
