@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.channels.base import Sender
@@ -20,6 +20,7 @@ from handlers import all_jobs, all_routers
 from nlp.classifier import Classifier
 from storage import grids as grid_store
 from storage import migrate
+from storage.accounts import DEFAULT_ACCOUNT
 from storage.db import Database, sqlite_path
 
 log = logging.getLogger(__name__)
@@ -60,15 +61,36 @@ class App:
     outbox: OutboxSender
     scheduler: Scheduler
 
+    @property
+    def account(self) -> str:
+        """The bot account this process serves (see :class:`OutboxSender`)."""
+        return self.outbox.account
+
+    def set_account(self, account: str) -> None:
+        """Serve as ``account`` from now on: the WeChat channel learns it at login."""
+        self.outbox.account = account
+
+    def saw(self, event: Inbound) -> None:
+        """Record that this process's account received ``event`` (is in its group, can
+        write to its sender) without handling it: a message handled before."""
+        if event.account is None:
+            event = replace(event, account=self.account)
+        self.dispatcher.note_reach(event, self.services.clock.now())
+
     async def feed(self, event: Inbound, *, answer: bool = True) -> None:
-        """Handle one inbound message and deliver what it made due (see Dispatcher.feed)."""
+        """Handle one inbound message and deliver what it made due (see Dispatcher.feed).
+        The message was received by this process's account unless it names another."""
+        if event.account is None:
+            event = replace(event, account=self.account)
         await self.dispatcher.feed(event, answer=answer)
         self.outbox.notify()
 
     async def start(self) -> None:
         """Start the scheduler, then finish what a previous run left: messages stored but
         not handled, replies not sent."""
-        self.scheduler.start(all_jobs(self.services.settings))
+        with self.services.db.session() as session:
+            jobs = all_jobs(self.services.settings, session)
+        self.scheduler.start(jobs)
         recovered = await self.dispatcher.recover()
         if recovered:
             log.warning("handled %d message(s) left over from the previous run", recovered)
@@ -121,7 +143,9 @@ def build_app(
     db: Database,
     sender: Sender,
     classifier: Classifier | None = None,
+    account: str | None = None,
 ) -> App:
+    """The bot, serving as ``account`` (None: the one account of a lone process)."""
     with db.session() as session:
         grid_store.sync_grids(
             session=session,
@@ -141,7 +165,9 @@ def build_app(
     # the throttle's jitter is drawn from a fixed seed so replays repeat exactly.
     stepped = isinstance(clock, ManualClock)
     rng = random.Random(0) if stepped else random.Random()
-    outbox = OutboxSender(db, clock, sender, settings.sending, rng=rng)
+    outbox = OutboxSender(
+        db, clock, sender, settings.sending, rng=rng, account=account or DEFAULT_ACCOUNT
+    )
     scheduler = Scheduler(services, clock, stepped=stepped, on_done=outbox.notify)
     dispatcher.scheduler = scheduler
     return App(services, dispatcher, outbox, scheduler)

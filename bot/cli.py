@@ -44,6 +44,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     with_db = argparse.ArgumentParser(add_help=False, parents=[common])
     with_db.add_argument("--db", metavar="URL", help="database URL, overriding the config's")
+    as_account = argparse.ArgumentParser(add_help=False)
+    as_account.add_argument(
+        "--account",
+        metavar="NAME",
+        help="the bot account this process serves, when several share one database: it only "
+        "sends into groups its account is in (default: gridbot; on WeChat the logged-in "
+        "account's contact id is used)",
+    )
 
     parser = argparse.ArgumentParser(
         prog="gridbot",
@@ -54,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser(
         "run",
-        parents=[with_db],
+        parents=[with_db, as_account],
         help="run the bot",
         description="Run the bot on a channel. An embedded SQLite database is created and "
         "upgraded on the spot; a server database must be upgraded with `gridbot db upgrade`.",
@@ -70,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
 
     replay = sub.add_parser(
         "replay",
-        parents=[with_db],
+        parents=[with_db, as_account],
         help="feed a JSON-lines file of events to the bot, print what it sends",
         description="Read events (one JSON object per line; '-' for stdin) and write every "
         "message the bot sends to stdout as JSON lines. Without --db a fresh temporary "
@@ -133,11 +141,9 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _setup_logging(level: str | None, default: str) -> None:
-    logging.basicConfig(
-        level=level or default,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    from bot.logs import setup_logging
+
+    setup_logging(level or default)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -152,7 +158,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _setup_logging(args.log_level, "WARNING")
     db = open_database(settings.database)
     console = ConsoleChannel(settings, sys.stdin, sys.stdout)
-    app = build_app(settings, clock=SystemClock(settings.tz), db=db, sender=console)
+    app = build_app(
+        settings, clock=SystemClock(settings.tz), db=db, sender=console, account=args.account
+    )
 
     async def main() -> None:
         await app.start()
@@ -236,7 +244,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
             db = open_database(url)
             clock = ManualClock(datetime(2000, 1, 1, tzinfo=UTC), settings.tz)
             sender = JsonLinesSender(clock, sys.stdout)
-            app = build_app(settings, clock=clock, db=db, sender=sender)
+            app = build_app(settings, clock=clock, db=db, sender=sender, account=args.account)
             try:
                 return asyncio.run(replay(app, clock, lines, sys.stderr))
             finally:

@@ -8,15 +8,23 @@ from dataclasses import dataclass
 _LEADING_MENTIONS = re.compile(r"^(?:@\S+(?:\s+|$))+")
 _PREFIX = ("/", "#")
 _TICKET_NUMBER = re.compile(r"^#?(\d{1,9})$")
+_LONG_NUMBER = re.compile(r"^#?(\d{10,})$")
+SHOWN_DIGITS = 12
 
 
-def _fold_table() -> dict[int, str]:
-    table = {code: chr(code - 0xFEE0) for code in range(0xFF10, 0xFF1A)}  # ０-９
+def _fold_table() -> dict[int, str | None]:
+    table: dict[int, str | None] = {c: chr(c - 0xFEE0) for c in range(0xFF10, 0xFF1A)}  # ０-９
     table |= {code: chr(code - 0xFEE0) for code in range(0xFF21, 0xFF3B)}  # Ａ-Ｚ
     table |= {code: chr(code - 0xFEE0) for code in range(0xFF41, 0xFF5B)}  # ａ-ｚ
     table |= {ord("／"): "/", ord("＃"): "#", ord("＠"): "@"}
     # WeChat ends a mention with U+2005; phones type U+3000 and no-break spaces
     table |= {ord(space): " " for space in "\u2005\u3000\u00a0\u2002\u2003\u2009\u200a"}
+    # Invisible marks that pasted text and some keyboards carry (zero-width spaces, the BOM,
+    # soft hyphens, bidi controls): `\u200b/帮助` is `/帮助` to the person who typed it. The
+    # joiners (U+200C, U+200D) stay: emoji and some scripts need them.
+    invisible = "\u00ad\u180e\u200b\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff"
+    invisible += "".join(map(chr, range(0x202A, 0x202F))) + "".join(map(chr, range(0x2066, 0x206A)))
+    table |= dict.fromkeys(map(ord, invisible))
     return table
 
 
@@ -25,7 +33,8 @@ _FOLD = _fold_table()
 
 def command_text(text: str) -> str:
     """The text a command is read from: full-width letters, digits, `／＃＠` and odd spaces
-    folded to plain ones, mentions of the bot in front removed, whitespace trimmed.
+    folded to plain ones, invisible marks dropped, mentions of the bot in front removed,
+    whitespace trimmed.
 
     Chinese punctuation is kept: the free text of `/办结 12 路灯已修好，谢谢` reaches the
     resident as the leader wrote it.
@@ -68,11 +77,25 @@ def parse_command(text: str) -> CommandCall | None:
         body = body[1:]
         if not body or not (body[0].isalpha()):
             return None
-    word, _, rest = body.partition(" ")
-    return CommandCall(word=word, rest=rest.strip(), prefixed=prefixed)
+    # Any whitespace ends the word: residents put the number on the next line (`查询\n12`).
+    word, *rest = body.split(None, 1)
+    return CommandCall(word=word, rest=rest[0].strip() if rest else "", prefixed=prefixed)
 
 
 def parse_ticket_number(token: str) -> int | None:
     """`12` or `#12` → 12; anything else → None."""
     match = _TICKET_NUMBER.match(token)
     return int(match.group(1)) if match else None
+
+
+def long_number(token: str) -> str | None:
+    """A number too long to be any ticket's or order's (`#99999999999999999999`), shortened
+    for a reply that says there is no such one; None for anything else.
+
+    Such a number is a number all the same: "write the number" would confuse whoever typed it.
+    """
+    match = _LONG_NUMBER.match(token)
+    if match is None:
+        return None
+    digits = match.group(1)
+    return digits if len(digits) <= SHOWN_DIGITS else digits[:SHOWN_DIGITS] + "…"

@@ -50,6 +50,9 @@ class Context:
     commands: Sequence[CommandSpec] = ()
     outgoing: list[Outbound] = field(default_factory=list)
     jobs: list[JobSpec] = field(default_factory=list)
+    # Set by a handler that found an emergency: its replies (the number to call) go out
+    # whatever the anti-flood limits say (bot/flood.py).
+    urgent: bool = False
 
     @property
     def settings(self) -> Settings:

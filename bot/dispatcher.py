@@ -10,9 +10,12 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Iterable
+from dataclasses import replace
+from datetime import datetime
 
 from sqlmodel import Session
 
+from bot import flood
 from bot.commands import CommandCall, parse_command
 from bot.context import Context, Services
 from bot.events import Inbound, MessageType, Outbound
@@ -20,6 +23,7 @@ from bot.outbox import queue_outbound
 from bot.routing import CommandSpec, HandlerSpec, Role, Router, Scope, SkipHandler, UserError
 from bot.scheduler import Scheduler
 from bot.settings import GridSettings
+from storage import accounts as account_store
 from storage import grids as grid_store
 from storage import inbox
 from storage.models import Grid, InboundMessage, MemberRole, MessageStatus
@@ -28,10 +32,45 @@ log = logging.getLogger(__name__)
 audit = logging.getLogger("gridbot.audit")
 
 SORRY = "抱歉，处理时出了点问题，请稍后再试。"
+NUL = "\x00"
+# the widths of the inbox's and the member table's columns (storage/models.py)
+NAME_CHARS, ROOM_CHARS, ID_CHARS = 100, 200, 128
 
 
 def _name_of(spec: CommandSpec) -> str:
     return f"/{spec.name}"
+
+
+def _storable(event: Inbound) -> Inbound:
+    """``event`` as the database can hold it: NUL characters replaced by U+FFFD (PostgreSQL's
+    text refuses them) and names, rooms and ids cut to their columns' widths (PostgreSQL
+    refuses longer ones; WeChat sends no such ids, the replay and console channels may).
+
+    Anyone can type a NUL or take a 1,000-character name: that must not make their message,
+    and the rest of the delivery after it, fail to store."""
+    topic, room, msg_id = event.room_topic, event.room_id, event.id
+    fields = (event.text, event.sender_name, topic or "", room or "", msg_id or "")
+    if (
+        not any(NUL in f for f in (*fields, event.sender_id, *event.mentions))
+        and len(event.sender_name) <= NAME_CHARS
+        and max(len(topic or ""), len(room or "")) <= ROOM_CHARS
+        and max(len(msg_id or ""), len(event.sender_id)) <= ID_CHARS
+    ):
+        return event
+
+    def clean(text: str) -> str:
+        return text.replace(NUL, "\ufffd")
+
+    return replace(
+        event,
+        text=clean(event.text),
+        sender_name=clean(event.sender_name)[:NAME_CHARS],
+        sender_id=clean(event.sender_id)[:ID_CHARS],
+        room_id=clean(room)[:ROOM_CHARS] if room is not None else None,
+        room_topic=clean(topic)[:ROOM_CHARS] if topic is not None else None,
+        id=clean(msg_id)[:ID_CHARS] if msg_id is not None else None,
+        mentions=tuple(clean(m) for m in event.mentions),
+    )
 
 
 class Dispatcher:
@@ -42,6 +81,8 @@ class Dispatcher:
         self._routers: list[Router] = []
         self._handlers: list[HandlerSpec] = []
         self._command_names: dict[str, CommandSpec] = {}
+        # (account, room or contact id, topic) already recorded by this process
+        self._reach_noted: set[tuple[str, str, str | None]] = set()
         for router in routers:
             self.include(router)
 
@@ -71,11 +112,15 @@ class Dispatcher:
         ``answer=False`` stores the message and runs nothing: for history a platform delivers
         from before the bot started, which must be kept but not acted on as if new.
         """
+        event = _storable(event)
         now = self.services.clock.now()
+        self.note_reach(event, now)
+        if event.mentions and event.room_id is not None:
+            event = self._without_bot_accounts(event)
         with self.services.db.session() as session:
             grid = self._grid_for(session, event)
             if grid is not None:
-                grid_store.touch_member(
+                grid_store.member_seen(
                     session=session,
                     contact_id=event.sender_id,
                     grid_code=grid.code,
@@ -91,12 +136,13 @@ class Dispatcher:
                     room_topic=event.room_topic,
                     grid_code=grid.code if grid else None,
                     sender_id=event.sender_id,
-                    sender_name=event.sender_name[:100],
+                    sender_name=event.sender_name,
                     type=event.type,
                     text=event.text,
                     mentions=list(event.mentions),
                     sent_at=event.ts,
                     received_at=now,
+                    account=event.account,
                 ),
             )
             message_id = row.id
@@ -127,11 +173,48 @@ class Dispatcher:
                 id=row.platform_id,
                 mentions=tuple(row.mentions),
                 type=MessageType(row.type),
+                account=row.account,
             )
             grid = self.services.settings.grid(row.grid_code) if row.grid_code else None
             await self._handle(row.id, event, grid)
             count += 1
         return count
+
+    def _without_bot_accounts(self, event: Inbound) -> Inbound:
+        """The event without @mentions of the bot accounts in its group. Each account's
+        channel drops only itself; "@网格助手A /加分 @张三" handled by account B must not
+        award points to A."""
+        assert event.room_id is not None
+        with self.services.db.session() as session:
+            bots = set(account_store.accounts_in_room(session=session, room_id=event.room_id))
+        kept = tuple(m for m in event.mentions if m not in bots)
+        return event if kept == event.mentions else replace(event, mentions=kept)
+
+    def note_reach(self, event: Inbound, now: datetime) -> None:
+        """Record that the receiving account is in this group (or can write to this
+        contact), so the outbox gives it that group's messages. Once per process: in its own
+        transaction, since storing a duplicate rolls the inbox's back."""
+        if event.account is None:
+            return
+        target = event.room_id if event.room_id is not None else event.sender_id
+        noted = (event.account, target, event.room_topic)
+        if noted in self._reach_noted:
+            return
+        with self.services.db.session() as session:
+            if event.room_id is not None:
+                account_store.saw_room(
+                    session=session,
+                    account=event.account,
+                    room_id=event.room_id,
+                    topic=event.room_topic,
+                    at=now,
+                )
+            else:
+                account_store.saw_contact(
+                    session=session, account=event.account, contact_id=event.sender_id, at=now
+                )
+            session.commit()
+        self._reach_noted.add(noted)
 
     def _grid_for(self, session: Session, event: Inbound) -> GridSettings | None:
         """The grid whose group this is: by the room id learned before, else by topic.
@@ -142,9 +225,9 @@ class Dispatcher:
         if event.room_id is None:
             return None
         settings = self.services.settings
-        bound = grid_store.grid_by_room_id(session=session, room_id=event.room_id)
+        bound = grid_store.grid_code_by_room_id(session=session, room_id=event.room_id)
         if bound is not None:
-            return settings.grid(bound.code)
+            return settings.grid(bound)
         grid = settings.grid_by_room(event.room_topic or "")
         if grid is None:
             return None
@@ -196,6 +279,9 @@ class Dispatcher:
         services = self.services
         now = services.clock.now()
         with services.db.session() as session:
+            if not inbox.take_for_handling(session=session, message_id=message_id):
+                log.info("message %d is handled by another process", message_id)
+                return
             call = parse_command(event.text) if event.type == MessageType.TEXT else None
             ctx = Context(
                 event=event,
@@ -212,6 +298,8 @@ class Dispatcher:
                 await self._run(ctx)
             except UserError as exc:
                 session.rollback()
+                if not inbox.take_for_handling(session=session, message_id=message_id):
+                    return  # the rollback let go of it, and another process took it
                 ctx.outgoing = []
                 ctx.reply(exc.reply)
             except Exception:
@@ -222,9 +310,14 @@ class Dispatcher:
                     ctx.outgoing = []
                     ctx.reply(SORRY)
                     outgoing = ctx.outgoing
-                self._finish(message_id, outgoing, error=traceback.format_exc())
+                self._finish(
+                    message_id, outgoing, error=traceback.format_exc(), account=event.account
+                )
                 return
-            queue_outbound(session, ctx.outgoing, now=now, inbound_id=message_id)
+            flood.screen_replies(ctx)
+            queue_outbound(
+                session, ctx.outgoing, now=now, inbound_id=message_id, account=event.account
+            )
             inbox.mark_handled(session=session, message_id=message_id, at=now)
             session.commit()
         if ctx.jobs and self.scheduler is None:
@@ -278,21 +371,31 @@ class Dispatcher:
     @staticmethod
     def _refusal(spec: CommandSpec, ctx: Context) -> str | None:
         name = _name_of(spec)
+        # Who may comes before where: a resident asking privately for a leader's command is
+        # told it is the leader's, not sent to the group to be refused there.
+        if ctx.role < spec.role:
+            if spec.role == Role.ADMIN:
+                return f"抱歉，{name} 仅限街道管理员使用。"
+            return f"抱歉，{name} 仅限本网格的网格长使用。"
         # Leaders act in their own grid's group; administrators anywhere.
         if spec.scope == Scope.GROUP and ctx.grid is None and ctx.role < Role.ADMIN:
             return f"{name} 请在网格群里使用。"
         if spec.scope == Scope.PRIVATE and not ctx.event.is_private:
             return f"{name} 请私聊我使用。"
-        if ctx.role >= spec.role:
-            return None
-        if spec.role == Role.ADMIN:
-            return f"抱歉，{name} 仅限街道管理员使用。"
-        return f"抱歉，{name} 仅限本网格的网格长使用。"
+        return None
 
-    def _finish(self, message_id: int, outgoing: list[Outbound], error: str | None = None) -> None:
+    def _finish(
+        self,
+        message_id: int,
+        outgoing: list[Outbound],
+        error: str | None = None,
+        account: str | None = None,
+    ) -> None:
         now = self.services.clock.now()
         with self.services.db.session() as session:
-            queue_outbound(session, outgoing, now=now, inbound_id=message_id)
+            if not inbox.take_for_handling(session=session, message_id=message_id):
+                return  # handled meanwhile by another process (a failed handler let go of it)
+            queue_outbound(session, outgoing, now=now, inbound_id=message_id, account=account)
             if error is None:
                 inbox.mark_handled(session=session, message_id=message_id, at=now)
             else:

@@ -28,7 +28,9 @@ class Inbound:
     """One message somebody sent: in a group (``room_id`` set) or privately to the bot.
 
     ``room_id`` is the platform's room id; channels without ids (console, replay) use the
-    topic. ``id`` is the platform's message id when the platform gives one.
+    topic. ``id`` is the platform's message id when the platform gives one. ``account`` is
+    the bot account that received it (its contact id on WeChat, a configured name
+    elsewhere): several bot processes, one account each, may share a database.
     """
 
     ts: datetime
@@ -40,26 +42,45 @@ class Inbound:
     id: str | None = None
     mentions: tuple[str, ...] = ()
     type: MessageType = MessageType.TEXT
+    account: str | None = None
 
     @property
     def is_private(self) -> bool:
         return self.room_id is None
 
     def idempotency_key(self) -> str:
-        """The key under which this message is stored exactly once.
+        """The key under which this message is stored exactly once, whichever account or
+        delivery brought it.
 
-        A reconnect can deliver old messages again: the platform id identifies them. Without
-        one, the same sender saying the same thing in the same room at the same instant is
-        taken to be the same message.
+        A group message reaches every bot account in the group, and a reconnect can deliver
+        it to one account again. The platform's message id can't tell these apart: whether
+        two accounts see one group message under the same id is not something to rely on.
+        What both see alike is the group (room ids are global), the sender (contact ids are
+        global), the type, the text and the server's timestamp. So a group message's key is
+        a hash of those, the time cut to whole seconds: WeChat stamps messages in seconds,
+        and puppets that report milliseconds may fill them in differently per account.
+        Mentions are left out: each account drops itself from them.
+
+        The trade-off: the same sender sending the same text (or two photos, whose text is
+        empty) into the same group within the same second is taken as one message, stored
+        and answered once. Such a burst is a double tap, not two requests.
+
+        A private message reaches one account only: its key is that account's, with the
+        platform id when there is one (a redelivery has the same), else the same hash.
         """
-        if self.id:
-            return f"id:{self.id}"
-        digest = hashlib.sha256(
-            "\x1f".join(
-                (self.room_id or "", self.sender_id, self.text, self.ts.isoformat())
-            ).encode()
-        ).hexdigest()
-        return f"h:{digest[:40]}"
+        second = str(int(self.ts.timestamp()))
+        parts: tuple[str, ...]
+        if self.room_id is not None:
+            parts = ("room", self.room_id, self.sender_id, self.type, self.text, second)
+            prefix = "r"
+        elif self.id:
+            parts = ("private", self.account or "", self.sender_id, "id", self.id)
+            prefix = "p"
+        else:
+            parts = ("private", self.account or "", self.sender_id, self.type, self.text, second)
+            prefix = "p"
+        digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+        return f"{prefix}:{digest[:40]}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,12 +21,18 @@ from bot.events import Outbound
 from bot.settings import SendingSettings
 from bot.throttle import Throttle
 from storage import outbox as outbox_store
+from storage.accounts import DEFAULT_ACCOUNT
 from storage.db import Database
 from storage.models import OutboundMessage
 
 log = logging.getLogger(__name__)
 
+# The tables whose rows decide what is due for this process's account.
+_OUTBOX_TABLES = ("outbound_message", "room_account", "contact_account")
 RETRY_DELAYS = (timedelta(seconds=5), timedelta(seconds=30), timedelta(minutes=2))
+# How often a process says that messages wait for another account (that account's process
+# is down, or no running account is in the group): they are kept, and a leader would ask.
+STRANDED_REPORT_EVERY = timedelta(minutes=10)
 
 
 def queue_outbound(
@@ -36,8 +42,10 @@ def queue_outbound(
     now: datetime,
     inbound_id: int | None = None,
     not_before: datetime | None = None,
+    account: str | None = None,
 ) -> None:
-    """Put messages in the outbox, in the caller's transaction."""
+    """Put messages in the outbox, in the caller's transaction. ``account``: the bot account
+    that should send them (a reply goes out from the account that received the message)."""
     for out in outgoing:
         outbox_store.enqueue(
             session=session,
@@ -50,6 +58,7 @@ def queue_outbound(
                 mentions=list(out.mentions),
                 created_at=now,
                 not_before=not_before or now,
+                account=account,
             ),
         )
 
@@ -67,7 +76,10 @@ def to_outbound(row: OutboundMessage) -> Outbound:
 class OutboxSender:
     """Sends what the outbox holds, one message at a time, as fast as the throttle allows.
 
-    Any number of processes may serve one database: a message is claimed before it is sent.
+    Any number of processes may serve one database: a message is claimed before it is sent,
+    and only by a process whose ``account`` can deliver it (is in the group, has the
+    contact). A message meant for another account (a reply to what that account received)
+    is taken over after ``claim_seconds`` if its process doesn't send it.
     """
 
     def __init__(
@@ -78,7 +90,9 @@ class OutboxSender:
         sending: SendingSettings,
         *,
         rng: random.Random | None = None,
+        account: str = DEFAULT_ACCOUNT,
     ) -> None:
+        self.account = account
         self._db = db
         self._clock = clock
         self._sender = sender
@@ -86,15 +100,44 @@ class OutboxSender:
         self._claim_time = timedelta(seconds=sending.claim_seconds)
         self._wake = asyncio.Event()
         self._progress = asyncio.Event()  # set whenever a send succeeded or failed
+        self._stranded_reported_at: datetime | None = None
+        # What the outbox's next due time was when last read: (the database's count of this
+        # process's writes to the tables it depends on, the account, the time). While the
+        # count stands, a replay's every step need not ask again; serve() always asks, for
+        # the rows other processes queue.
+        self._known_due: tuple[int, str, datetime | None] | None = None
+        self._shared_db = db.url.get_backend_name() != "sqlite"
 
     def notify(self) -> None:
         """Something was queued: a running :meth:`serve` looks at once."""
         self._wake.set()
 
+    def _cached_due_at(self) -> tuple[bool, datetime | None]:
+        """(True, the next due time) when nothing this process wrote since could change it."""
+        known = self._known_due
+        if known is None or known[:2] != (self._db.commits(*_OUTBOX_TABLES), self.account):
+            return False, None
+        if self._shared_db:
+            # A server database is there to be shared: another bot process (another account)
+            # may have queued messages for this one, which this process's count can't see.
+            return False, None
+        return True, known[2]
+
+    def _read_due_at(self, session: Session) -> datetime | None:
+        # Counted before reading: a write that lands meanwhile makes the next look ask again.
+        stamp = self._db.commits(*_OUTBOX_TABLES)
+        due_at = outbox_store.next_due_at(
+            session=session, account=self.account, handover=self._claim_time
+        )
+        self._known_due = (stamp, self.account, due_at)
+        return due_at
+
     def next_send_at(self) -> datetime | None:
         """When the next message can go (its own time, or the throttle's), None if none waits."""
-        with self._db.session() as session:
-            due_at = outbox_store.next_due_at(session=session)
+        known, due_at = self._cached_due_at()
+        if not known:
+            with self._db.session() as session:
+                due_at = self._read_due_at(session)
         if due_at is None:
             return None
         return self._throttle.next_slot(max(due_at, self._clock.now()))
@@ -106,18 +149,54 @@ class OutboxSender:
             now = self._clock.now()
             if self._throttle.next_slot(now) > now:
                 return sent
+            known, due_at = self._cached_due_at()
+            if known and (due_at is None or due_at > now):
+                return sent
             with self._db.session() as session:
-                rows = outbox_store.due(session=session, now=now, limit=1)
+                rows = outbox_store.due(
+                    session=session,
+                    now=now,
+                    limit=1,
+                    account=self.account,
+                    handover=self._claim_time,
+                )
                 if not rows:
+                    self._report_stranded(session, now)
+                    self._read_due_at(session)
                     return sent
                 row = rows[0]
                 assert row.id is not None
                 if not outbox_store.claim(
-                    session=session, message_id=row.id, now=now, until=now + self._claim_time
+                    session=session,
+                    message_id=row.id,
+                    now=now,
+                    until=now + self._claim_time,
+                    account=self.account,
+                    handover=self._claim_time,
                 ):
                     continue  # another process took it
                 message, attempts = to_outbound(row), row.attempts
             sent += await self._deliver(row.id, message, attempts)
+
+    def _report_stranded(self, session: Session, now: datetime) -> None:
+        last = self._stranded_reported_at
+        if last is not None and now - last < STRANDED_REPORT_EVERY:
+            return
+        self._stranded_reported_at = now
+        # Past the handover time too: until then the account meant to send it may yet.
+        waiting = outbox_store.stranded(
+            session=session, now=now - self._claim_time, account=self.account
+        )
+        if not waiting:
+            return
+        where = sorted({row.room_topic or row.room_id or row.to_id or "?" for row in waiting})
+        log.warning(
+            "%d message(s) wait for a bot account in %s; this account (%s) is not there: "
+            "they go once a process of an account in that group runs",
+            len(waiting),
+            ", ".join(where[:10]) + (" …" if len(where) > 10 else ""),
+            self.account,
+        )
 
     async def wait_until_empty(self) -> None:
         """Return once nothing waits in the outbox; needs :meth:`serve` running."""
@@ -169,6 +248,7 @@ class OutboxSender:
         and at least every ``idle`` seconds (retries, messages queued by another process)."""
         while True:
             self._wake.clear()
+            self._known_due = None  # other processes' rows are not in this process's count
             await self.flush()
             timeout = idle
             next_at = self.next_send_at()

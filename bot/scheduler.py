@@ -13,11 +13,17 @@ Two ways to run:
   triggers and job store.
 
 A task is told the time it was *scheduled* for (``ctx.at``), not when it happened to run:
-work that must happen once per occurrence (a notice's 9:00 send) keys on that.
+work that must happen once per occurrence (a notice's 9:00 send) keys on that. A run is at
+least once in both modes: a process killed around a run runs that occurrence again on restart
+(stepped: the job is moved on after its task committed; live: APScheduler moves it on before,
+so a live start runs the latest occurrence within the grace time again), so every task must be
+idempotent per ``at``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -26,7 +32,7 @@ from typing import Any
 
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.job import Job
-from apscheduler.jobstores.base import BaseJobStore
+from apscheduler.jobstores.base import BaseJobStore, JobLookupError
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -145,6 +151,11 @@ class Scheduler:
             else MemoryJobStore()
         )
         self._store = store
+        # Stepped mode: the next run time, kept in memory while no job changes (only this
+        # object changes them then), so a replay's every step does not query the job store.
+        self._next_run: datetime | None = None
+        self._next_run_known = False
+        self._reruns: set[asyncio.Task[None]] = set()  # kept referenced until they finish
         self._aps = AsyncIOScheduler(
             timezone=clock.tz,
             jobstores={"default": store},
@@ -159,6 +170,7 @@ class Scheduler:
     def start(self, jobs: Iterable[JobSpec]) -> None:
         """Load the stored jobs, add or update ``jobs``, and (live mode) begin firing."""
         global _running  # noqa: PLW0603  (see _running)
+        self._jobs_changed()
         # Paused until the jobs are in, so a restart sees the stored next run times (and what
         # was missed) before anything is replaced.
         self._aps.start(paused=True)
@@ -176,10 +188,36 @@ class Scheduler:
         if _running is not None and _running is not self:
             raise RuntimeError("another live scheduler is already running in this process")
         _running = self
+        self._rerun_unfinished()
         self._aps.resume()
+
+    def _rerun_unfinished(self) -> None:
+        """Live mode: run again each recurring job's latest occurrence within its grace time
+        that the store has already moved past.
+
+        APScheduler moves a job to its next run time *before* its task runs, so a process
+        killed in between would lose that occurrence. Whether it finished is not known here;
+        tasks are idempotent per occurrence, so running it again is safe and makes a live run
+        at least once, as a stepped one is.
+        """
+        now = self._clock.now()
+        loop = asyncio.get_running_loop()
+        for job in self._aps.get_jobs():
+            if job.id.startswith(ONCE) or job.next_run_time is None:
+                continue  # one-off jobs are declared again from their feature's state
+            grace = timedelta(seconds=job.misfire_grace_time or 0)
+            latest = latest_fire_time(job.trigger, now, grace)
+            if latest is None or job.next_run_time <= latest:
+                continue  # not moved past it: APScheduler itself runs it late or reports it
+            _job_id, task_name, *args = job.args
+            log.info("job %s: running its %s occurrence again", job.id, latest.isoformat())
+            rerun = loop.create_task(self.run_task(task_name, tuple(args), latest))
+            self._reruns.add(rerun)
+            rerun.add_done_callback(self._reruns.discard)
 
     def shutdown(self) -> None:
         global _running  # noqa: PLW0603  (see _running)
+        self._jobs_changed()
         if self._aps.running:
             self._aps.shutdown(wait=False)
         if _running is self:
@@ -198,6 +236,7 @@ class Scheduler:
             raise ValueError(
                 f"job {spec.id}: use a CronTrigger (e.g. */5 minutes), not an interval"
             )
+        self._jobs_changed()
         args = (spec.id, spec.task, *spec.args)
         existing = self._aps.get_job(spec.id)
         if (
@@ -223,6 +262,7 @@ class Scheduler:
         self._remember(job)
 
     def remove(self, job_id: str) -> None:
+        self._jobs_changed()
         if self._aps.get_job(job_id) is not None:
             self._aps.remove_job(job_id)
         self._triggers.pop(job_id, None)
@@ -250,15 +290,25 @@ class Scheduler:
         # unpickle every job each time.
         if not self._aps.running:
             return None
+        if self._stepped and self._next_run_known:
+            return self._next_run
         at: datetime | None = self._store.get_next_run_time()
-        return at.astimezone(self._clock.tz) if at is not None else None
+        self._next_run = at.astimezone(self._clock.tz) if at is not None else None
+        self._next_run_known = self._stepped
+        return self._next_run
+
+    def _jobs_changed(self) -> None:
+        self._next_run_known = False
 
     async def run_due(self, until: datetime) -> int:
         """Stepped mode: run every job due at or before ``until``, in time order, each at its
         own time (the clock is set to it). Returns how many runs happened."""
         runs = 0
         while True:
-            jobs = self._store.get_due_jobs(until) if self._aps.running else []
+            following_run = self.next_run_time()
+            if following_run is None or following_run > until:
+                return runs
+            jobs = self._store.get_due_jobs(until)
             if not jobs:
                 return runs
             job = min(jobs, key=lambda j: (j.next_run_time, j.id))
@@ -266,19 +316,24 @@ class Scheduler:
             set_clock = getattr(self._clock, "set", None)
             if set_clock is not None and at > self._clock.now():
                 set_clock(at)
-            following = job.trigger.get_next_fire_time(at, at + timedelta(microseconds=1))
-            if following is None:
-                self._aps.remove_job(job.id)
-            else:
-                self._aps.modify_job(job.id, next_run_time=following)
             _job_id, task_name, *args = job.args
             grace = job.misfire_grace_time
             if grace is not None and self._clock.now() - at > timedelta(seconds=grace):
                 # started long after this run: as in live mode, it is missed, not run late
                 self._report_missed(job.id, task_name, tuple(args), at)
-                continue
-            await self.run_task(task_name, tuple(args), at)
-            runs += 1
+            else:
+                await self.run_task(task_name, tuple(args), at)
+                runs += 1
+            # Moved on only after the run committed: a process killed in between runs this
+            # occurrence again on restart (tasks are idempotent per occurrence), where moving
+            # first would lose it.
+            following = job.trigger.get_next_fire_time(at, at + timedelta(microseconds=1))
+            self._jobs_changed()
+            with contextlib.suppress(JobLookupError):  # the task removed its own job
+                if following is None:
+                    self._aps.remove_job(job.id)
+                else:
+                    self._aps.modify_job(job.id, next_run_time=following)
 
     async def run_task(self, task_name: str, args: tuple[Any, ...], at: datetime) -> None:
         func = _TASKS.get(task_name)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlmodel import Session
+
 from bot.routing import Router
 from bot.scheduler import JobSpec
 from bot.settings import Settings
@@ -40,10 +42,11 @@ def all_routers() -> list[Router]:
     ]
 
 
-def all_jobs(settings: Settings) -> list[JobSpec]:
-    """The scheduled jobs the features want under ``settings``."""
+def all_jobs(settings: Settings, session: Session) -> list[JobSpec]:
+    """The scheduled jobs the features want under ``settings`` and the stored state."""
     return [
         *ticket_deadlines.jobs(settings),
         *points_notice.jobs(settings),
         *broadcasts.jobs(settings),
+        *broadcasts.leader_jobs(session),
     ]

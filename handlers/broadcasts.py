@@ -17,6 +17,7 @@ from apscheduler.triggers.date import DateTrigger
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from bot.commands import long_number, parse_ticket_number
 from bot.context import ONCE, Context, Services
 from bot.cron import cron_trigger
 from bot.routing import Role, Router, Scope, UserError
@@ -213,6 +214,18 @@ def _leader_notice_job(notice: Notice) -> JobSpec:
     )
 
 
+def leader_jobs(session: Session) -> list[JobSpec]:
+    """The jobs of the leaders' notices still to go, as stored.
+
+    The handler adds a notice's job only after its transaction commits; a process stopped in
+    between leaves the notice without one. Declared again at every start (an unchanged job
+    keeps its stored state), so such a notice still goes, or is recorded missed."""
+    return [
+        _leader_notice_job(notice)
+        for notice in notice_store.scheduled(session=session, grid_code=None)
+    ]
+
+
 @task(LEADER_TASK)
 async def send_leader_notice(ctx: TaskContext) -> None:
     settings = ctx.services.settings
@@ -397,15 +410,19 @@ async def list_notices(ctx: Context) -> None:
 )
 async def cancel_notice(ctx: Context) -> None:
     assert ctx.command is not None
-    token = ctx.command.args.lstrip("#")
-    if not token.isdigit() or len(token) > 9:
+    token = ctx.command.args
+    number = parse_ticket_number(token)  # not str.isdigit: it takes "²", which int() refuses
+    if number is None:
+        too_long = long_number(token)
+        if too_long is not None:
+            raise UserError(f"没有找到本网格的公告 #{too_long}。")
         raise UserError("请写上公告编号，例如：/取消公告 3（编号见 /公告列表）")
-    notice = ctx.session.get(Notice, int(token))
+    notice = ctx.session.get(Notice, number)
     mine = notice is not None and (
         ctx.role == Role.ADMIN or (ctx.grid is not None and notice.author_grid == ctx.grid.code)
     )
     if notice is None or not mine:
-        raise UserError(f"没有找到本网格的公告 #{token}。")
+        raise UserError(f"没有找到本网格的公告 #{number}。")
     if notice.status == NoticeStatus.CANCELLED:
         raise UserError(f"公告 #{notice.id} 已经取消过了。")
     assert notice.id is not None

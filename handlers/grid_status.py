@@ -6,6 +6,7 @@ from datetime import datetime, time
 
 from bot.context import Context
 from bot.routing import Role, Router, Scope
+from handlers.rooms import grid_here
 from storage import grids as grid_store
 from storage import inbox
 
@@ -20,8 +21,7 @@ def _start_of_day(now: datetime) -> datetime:
 
 @router.command("状态", role=Role.LEADER, scope=Scope.GROUP, summary="本网格群的登记情况")
 async def grid_status(ctx: Context) -> None:
-    grid = ctx.grid
-    assert grid is not None
+    grid = grid_here(ctx)
     members = grid_store.member_count(session=ctx.session, grid_code=grid.code)
     today = inbox.count_in_grid_since(
         session=ctx.session, grid_code=grid.code, since=_start_of_day(ctx.now)

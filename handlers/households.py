@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from bot.context import Context
 from bot.routing import Role, Router, Scope, UserError
 from handlers.periods import base_period
+from handlers.rooms import grid_here
 from handlers.targets import names, resolve
 from storage import households, points
 from storage.models import EntryKind, Member
@@ -33,8 +34,7 @@ HOUSEHOLD_USAGE = "/户 @户代表 @家人…"
     summary="登记一户（第一个 @ 的是户代表）",
 )
 async def form_household(ctx: Context) -> None:
-    grid = ctx.grid
-    assert grid is not None
+    grid = grid_here(ctx)
     targets = resolve(ctx, usage=HOUSEHOLD_USAGE)
     households.form(
         session=ctx.session,
@@ -78,8 +78,7 @@ def _units(ctx: Context) -> list[_Unit]:
 
 @router.command("基础分", role=Role.LEADER, scope=Scope.GROUP, summary="给本网格每户发放本期基础分")
 async def give_base(ctx: Context) -> None:
-    grid = ctx.grid
-    assert grid is not None
+    grid = grid_here(ctx)
     settings = ctx.settings.points.base
     if settings.per_household == 0 and settings.per_person == 0:
         raise UserError("配置里的基础分是 0 分，没有可发放的。")

@@ -13,6 +13,7 @@ from bot.events import MessageType, Outbound
 from bot.routing import Router, Scope
 from handlers.periods import month_start
 from handlers.points_text import entry_line, month_change, rules_text
+from handlers.rooms import grid_here
 from storage import points, redemption
 from storage.models import Member
 
@@ -137,8 +138,7 @@ async def show_history(ctx: Context) -> None:
     "积分排行", bare=True, scope=Scope.GROUP, summary=f"本网格积分前 {RANKING_LIMIT} 名"
 )
 async def show_ranking(ctx: Context) -> None:
-    grid = ctx.grid
-    assert grid is not None
+    grid = grid_here(ctx)
     ranked = points.ranking(session=ctx.session, grid_code=grid.code, limit=RANKING_LIMIT)
     if not ranked:
         ctx.reply("本网格还没有人获得积分。")

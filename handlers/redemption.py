@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 import re
 
+from bot.commands import long_number
 from bot.context import Context
 from bot.events import Outbound
 from bot.routing import Role, Router, Scope, UserError
 from handlers.periods import month_key
+from handlers.rooms import grid_here
 from storage import points, redemption
 from storage.models import Member, OrderStatus, PointsOrder
 
@@ -33,6 +35,9 @@ def _order_number(ctx: Context, usage: str) -> int:
         raise UserError(f"请写明单号，用法：{usage}")
     match = _ORDER_NUMBER.match(argv[0])
     if match is None:
+        too_long = long_number(argv[0])
+        if too_long is not None:
+            raise UserError(f"没有单号 {too_long} 的兑换单。")
         raise UserError(f"单号要是数字，例如：/{ctx.command.name} 12。")
     return int(match.group(1))
 
@@ -65,8 +70,7 @@ async def catalogue(ctx: Context) -> None:
     "兑换", bare=True, scope=Scope.GROUP, usage="/兑换 <物品>", summary="用积分兑换物品"
 )
 async def place(ctx: Context) -> None:
-    grid = ctx.grid
-    assert grid is not None
+    grid = grid_here(ctx)
     assert ctx.command is not None
     word = ctx.command.args.strip()
     if not word:
@@ -156,8 +160,7 @@ def _refusal(exc: points.PointsError, number: int, doing: str) -> UserError:
     summary="居民领走兑换物品后核销",
 )
 async def confirm(ctx: Context) -> None:
-    grid = ctx.grid
-    assert grid is not None
+    grid = grid_here(ctx)
     number = _order_number(ctx, "/核销 <单号>")
     try:
         order = redemption.confirm(
@@ -184,8 +187,7 @@ async def confirm(ctx: Context) -> None:
     summary="取消兑换，积分退还居民",
 )
 async def refund(ctx: Context) -> None:
-    grid = ctx.grid
-    assert grid is not None
+    grid = grid_here(ctx)
     assert ctx.command is not None
     number = _order_number(ctx, "/退回 <单号> [理由]")
     reason = " ".join(ctx.command.argv[1:])[:100] or None
@@ -203,16 +205,19 @@ async def refund(ctx: Context) -> None:
         raise _refusal(exc, number, "退回") from None
     owner = _owner(ctx, order)
     log.info(
-        "order %d refunded in %s by %s: %d points back to %s",
+        "order %d refunded in %s by %s: %d points back to %s (balance %d)",
         number,
         grid.code,
         ctx.event.sender_id,
         order.points,
         owner.contact_id,
+        balance,
     )
+    # No balance here: the group reads it, and a balance is the resident's own business
+    # (`积分` tells it to them, where `points.replies` says).
     _tell_group(
         ctx,
         f"已退回单号 {number}：「{order.item_name}」的 {order.points} 分已退还给 "
-        f"{owner.display_name}，现有 {balance} 分。",
+        f"{owner.display_name}。",
         owner,
     )

@@ -6,8 +6,10 @@ from collections.abc import Sequence
 
 from sqlmodel import Session, col, select
 
+from bot.context import Context
 from bot.events import Outbound
-from bot.settings import Settings
+from bot.routing import UserError
+from bot.settings import GridSettings, Settings
 from storage.models import Grid
 
 
@@ -44,3 +46,15 @@ def grid_rooms(
 def to_escalation_room(settings: Settings, text: str) -> Outbound | None:
     room = settings.escalation.room
     return Outbound(text=text, room_id=room, room_topic=room) if room else None
+
+
+def grid_here(ctx: Context) -> GridSettings:
+    """The grid whose group the command was sent in.
+
+    Administrators may use group commands anywhere (the dispatcher lets them through in a
+    private chat); those that act on one grid's members, orders or group need its group.
+    """
+    if ctx.grid is None:
+        name = ctx.command.name if ctx.command is not None else ""
+        raise UserError(f"/{name} 请在网格群里使用。")
+    return ctx.grid

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from bot.context import Context
 from bot.routing import UserError
+from handlers.rooms import grid_here
 from storage import points
 from storage.models import Member
 
@@ -38,12 +39,12 @@ def resolve(ctx: Context, *, usage: str) -> Targets:
     Refused (UserError): no mention at all, a hand-typed @name, or a mention of someone who
     is not a member of this grid (has never spoken in its group).
     """
-    assert ctx.grid is not None
+    grid = grid_here(ctx)
     assert ctx.command is not None
     args = ctx.command.args
     mentioned = list(dict.fromkeys(ctx.event.mentions))
     found = points.members_by_contact(
-        session=ctx.session, grid_code=ctx.grid.code, contact_ids=mentioned
+        session=ctx.session, grid_code=grid.code, contact_ids=mentioned
     )
     outsiders = [cid for cid in mentioned if cid not in found]
     # Mentions in front of the command are the bot being addressed (command_text drops

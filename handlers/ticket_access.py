@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from sqlmodel import col, select
 
-from bot.commands import parse_ticket_number
+from bot.commands import long_number, parse_ticket_number
 from bot.context import Context
 from bot.events import Outbound
 from bot.routing import UserError
 from handlers.rooms import to_escalation_room, to_grid
+from storage import grids as grid_store
 from storage import tickets as ticket_store
 from storage.models import Member, Ticket
 
@@ -23,6 +24,9 @@ def ticket_from_args(ctx: Context, usage: str) -> tuple[Ticket, list[str]]:
     argv = ctx.command.argv
     number = parse_ticket_number(argv[0]) if argv else None
     if number is None:
+        too_long = long_number(argv[0]) if argv else None
+        if too_long is not None:
+            raise UserError(f"没有找到工单 #{too_long}。")
         raise UserError(f"请写上工单号，例如：{usage}")
     ticket = ticket_store.get(session=ctx.session, ticket_id=number)
     if ticket is None:
@@ -48,11 +52,7 @@ def escalation_room(ctx: Context, text: str) -> Outbound | None:
 
 
 def display_name(ctx: Context, contact_id: str, grid_code: str) -> str | None:
-    return ctx.session.exec(
-        select(Member.display_name).where(
-            Member.contact_id == contact_id, Member.grid_code == grid_code
-        )
-    ).first()
+    return grid_store.display_name(session=ctx.session, contact_id=contact_id, grid_code=grid_code)
 
 
 def leader_ids(ctx: Context, grid_code: str) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import cast
 
+from bot.commands import long_number, parse_ticket_number
 from bot.context import Context
 from bot.routing import Role, Router, Scope, UserError
 from handlers.ticket_access import (
@@ -63,24 +64,29 @@ async def list_tickets(ctx: Context) -> None:
     grid_code = ctx.grid.code if ctx.grid is not None else None
     month_start = ctx.now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     limit = ctx.settings.tickets.list_limit
+    # Counted, and only the shown ones loaded: a busy grid may have hundreds waiting.
+    closed_since = month_start if option == "全部" else None
+    overdue_at = ctx.now if option == "超期" else None
+    total = ticket_store.count_listing(
+        session=ctx.session, grid_code=grid_code, closed_since=closed_since, overdue_at=overdue_at
+    )
     rows = ticket_store.listing(
         session=ctx.session,
         grid_code=grid_code,
-        closed_since=month_start if option == "全部" else None,
-        limit=500,
+        closed_since=closed_since,
+        overdue_at=overdue_at,
+        limit=limit,
     )
-    if option == "超期":
-        rows = [t for t in rows if t.status in WORKING and t.due_at <= ctx.now]
     where = "本网格" if grid_code else "全部网格"
     if not rows:
         empty = {"": "未办结的工单", "超期": "超期的工单", "全部": "本月的工单"}[option]
         ctx.reply(f"{where}目前没有{empty}。")
         return
     title = {"": "未办结工单", "超期": "超期工单", "全部": "本月工单"}[option]
-    lines = [f"{where}{title} {len(rows)} 件："]
-    lines += [line(t, ctx.settings, ctx.now) for t in rows[:limit]]
-    if len(rows) > limit:
-        lines.append(f"……另有 {len(rows) - limit} 件，请用 /工单 超期 先看超期的")
+    lines = [f"{where}{title} {total} 件："]
+    lines += [line(t, ctx.settings, ctx.now) for t in rows]
+    if total > limit:
+        lines.append(f"……另有 {total - limit} 件，请用 /工单 超期 先看超期的")
     ctx.reply("\n".join(lines))
 
 
@@ -301,14 +307,16 @@ async def merge(ctx: Context) -> None:
     ticket, rest = ticket_from_args(ctx, "/合并 12 8")
     if len(rest) != 1:
         raise UserError("用法：/合并 12 8（把 #12 并入 #8）")
-    target_number = rest[0].lstrip("#")
-    target = (
-        ticket_store.get(session=ctx.session, ticket_id=int(target_number))
-        if target_number.isdigit()
-        else None
-    )
+    # parse_ticket_number bounds it: a 20-digit id overflows the database's integer.
+    target_number = parse_ticket_number(rest[0])
+    if target_number is None:
+        too_long = long_number(rest[0])
+        if too_long is None:
+            raise UserError("用法：/合并 12 8（把 #12 并入 #8）")
+        raise UserError(f"没有找到工单 #{too_long}。")
+    target = ticket_store.get(session=ctx.session, ticket_id=target_number)
     if target is None or target.id is None:
-        raise UserError(f"没有找到工单 {rest[0][:12]}。")
+        raise UserError(f"没有找到工单 #{target_number}。")
     if target.id == ticket.id:
         raise UserError("不能把工单并入它自己。")
     if target.grid_code != ticket.grid_code:

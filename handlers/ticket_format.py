@@ -68,8 +68,17 @@ def is_overdue(ticket: Ticket, now: datetime) -> bool:
     return ticket.status in active and ticket.due_at <= now
 
 
-def line(ticket: Ticket, settings: Settings, now: datetime, *, reporter: bool = True) -> str:
-    """`#12 设施报修｜待派单｜截止11月24日 09:00｜3栋路灯坏了（张阿姨）`"""
+SAME_MATTER = "您反映的同类问题"
+
+
+def line(
+    ticket: Ticket, settings: Settings, now: datetime, *, reporter: bool = True, text: bool = True
+) -> str:
+    """`#12 设施报修｜待派单｜截止11月24日 09:00｜3栋路灯坏了（张阿姨）`
+
+    ``text=False`` leaves out what the reporter wrote, for someone else who reported the same
+    matter: their own words are theirs, the first reporter's are not theirs to read.
+    """
     urgent = "⚠紧急 " if ticket.urgent else ""
     parts = [
         f"#{ticket.id} {urgent}{category_name(settings, ticket.category)}",
@@ -81,7 +90,7 @@ def line(ticket: Ticket, settings: Settings, now: datetime, *, reporter: bool = 
         parts.append(f"截止{when(ticket.due_at, settings.tz)}")
     if ticket.same_count:
         parts.append(f"同类+{ticket.same_count}")
-    about = snippet(ticket.text)
+    about = snippet(ticket.text) if text else SAME_MATTER
     parts.append(f"{about}（{ticket.reporter_name}）" if reporter else about)
     return "｜".join(parts)
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bot.commands import command_text, parse_ticket_number
+from bot.commands import command_text, long_number, parse_ticket_number
 from bot.context import Context
-from bot.events import MessageType
+from bot.events import MessageType, Outbound
 from bot.routing import Role, Router, SkipHandler, UserError
-from handlers.ticket_access import grid_room, leader_ids
+from handlers.ticket_access import leader_ids
 from handlers.ticket_format import category_name, line, status_label, time_limit, when
 from storage import tickets as ticket_store
 from storage.models import TicketStatus
@@ -35,7 +35,11 @@ async def my_tickets(ctx: Context) -> None:
         ctx.reply("您目前没有未办结的工单。")
         return
     lines = [f"您有 {len(tickets)} 件工单在处理："]
-    lines += [line(t, ctx.settings, ctx.now, reporter=False) for t in tickets[:MINE_LIMIT]]
+    sender = ctx.event.sender_id
+    lines += [
+        line(t, ctx.settings, ctx.now, reporter=False, text=t.reporter_id == sender)
+        for t in tickets[:MINE_LIMIT]
+    ]
     ctx.reply("\n".join(lines))
 
 
@@ -45,6 +49,9 @@ async def show_ticket(ctx: Context) -> None:
     argv = ctx.command.argv
     number = parse_ticket_number(argv[0]) if len(argv) == 1 else None
     if number is None:
+        too_long = long_number(argv[0]) if len(argv) == 1 else None
+        if too_long is not None:
+            raise UserError(f"没有找到您能查看的工单 #{too_long}。")
         raise UserError("请写上工单号，例如：查询 12")
     ticket = ticket_store.get(session=ctx.session, ticket_id=number)
     # Whether a ticket exists is not told to those who may not see it either.
@@ -139,13 +146,11 @@ async def rate(ctx: Context) -> None:
         note="居民不满意",
     )
     ctx.reply(f"抱歉没让您满意，工单 #{ticket.id} 已重新打开，网格长会尽快跟进。")
-    leaders = leader_ids(ctx, ticket.grid_code)
-    ctx.send(
-        grid_room(
-            ctx,
-            ticket.grid_code,
-            f"{ticket.reporter_name}对工单 #{ticket.id} 的处理不满意，已重新打开，"
-            f"请于{when(ticket.due_at, settings.tz)}前跟进。",
-            leaders,
-        )
+    # A resident's rating is theirs (often given privately): the leaders hear who was
+    # unhappy in private, the group never does.
+    alert = (
+        f"{ticket.reporter_name}对工单 #{ticket.id} 的处理不满意，已重新打开，"
+        f"请于{when(ticket.due_at, settings.tz)}前跟进。"
     )
+    for leader in leader_ids(ctx, ticket.grid_code):
+        ctx.send(Outbound(text=alert, to=leader))

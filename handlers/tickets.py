@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from bot import flood
 from bot.context import Context
 from bot.events import MessageType, Outbound
 from bot.routing import Router, SkipHandler
@@ -25,6 +26,10 @@ log = logging.getLogger(__name__)
 router = Router("tickets")
 
 INTAKE_PRIORITY = 0
+# A request is a sentence or a few (the classifier's data sets top out under 100 characters).
+# Past this a message is taken for chatter: a ticket holding 100,000 characters helps nobody,
+# and the classifier's time grows with the text.
+REQUEST_MAX_CHARS = 2000
 ATTACH_PRIORITY = 10
 MEDIA = {
     MessageType.IMAGE: "图片",
@@ -51,6 +56,8 @@ def _emergency_line(result: Classification) -> str:
 
 @router.message(_plain_text_in_a_grid, priority=INTAKE_PRIORITY)
 async def intake(ctx: Context) -> None:
+    if len(ctx.event.text) > REQUEST_MAX_CHARS:
+        raise SkipHandler  # a pasted article or a flood, not a resident's request
     result = ctx.services.classifier.classify(ctx.event.text)
     if not result.is_request or result.category is None:
         raise SkipHandler
@@ -65,6 +72,7 @@ async def intake(ctx: Context) -> None:
         session=ctx.session, grid_code=grid.code, since=since, category=result.category
     )
     urgent_prefix = _emergency_line(result) if result.urgent else ""
+    ctx.urgent = result.urgent
     vocabulary = ctx.settings.categories
     for ticket in reversed(candidates):
         if not same_matter(
@@ -124,6 +132,8 @@ def _open(ctx: Context, result: Classification) -> None:
     grid = ctx.grid
     assert grid is not None
     assert result.category is not None
+    if not flood.may_open_ticket(ctx, urgent=result.urgent):
+        return
     ticket = ticket_store.create(
         session=ctx.session,
         ticket=Ticket(

@@ -7,6 +7,7 @@ two bot instances in one process never share one by accident.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import ORMExecuteState, sessionmaker
 from sqlmodel import Session, create_engine
 
 
@@ -42,6 +43,28 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _note_flushed(session: Session, _context: Any) -> None:
+    # after_flush still sees the flushed objects as new, dirty or deleted.
+    written = session.info.setdefault(_WRITTEN, set())
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        table = getattr(obj, "__tablename__", None)
+        written.add(table if isinstance(table, str) else _ANY_TABLE)
+
+
+def _note_statement(state: ORMExecuteState) -> None:
+    if not (state.is_insert or state.is_update or state.is_delete):
+        return
+    table = getattr(state.statement, "table", None)
+    name = getattr(table, "name", None)
+    state.session.info.setdefault(_WRITTEN, set()).add(
+        name if isinstance(name, str) else _ANY_TABLE
+    )
+
+
+def _forget_written(session: Session) -> None:
+    session.info.pop(_WRITTEN, None)
+
+
 def create_db_engine(url: str | URL) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -54,12 +77,39 @@ def create_db_engine(url: str | URL) -> Engine:
     return create_engine(parsed, pool_pre_ping=True)
 
 
+_WRITTEN = "gridbot_written_tables"
+_ANY_TABLE = "*"
+# Per database URL, shared by every Database object of this process on it (tests and a
+# restarted app in one process open the same file twice).
+_COMMITS: dict[str, Counter[str]] = {}
+
+
 class Database:
-    """An engine and the sessions made on it."""
+    """An engine and the sessions made on it.
+
+    It counts, per table, the commits of this process's sessions that wrote to it (ORM rows
+    or DML statements run through a session): a reader that caches what it last read (the
+    outbox's next due time) knows from an unchanged count that nothing it cares about was
+    written since, without asking the database. Writes by other processes are not counted:
+    such a reader must still look at the database itself now and then.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, class_=Session, expire_on_commit=False)
+        self._commits = _COMMITS.setdefault(engine.url.render_as_string(False), Counter())
+        event.listen(self._sessions, "after_flush", _note_flushed)
+        event.listen(self._sessions, "do_orm_execute", _note_statement)
+        event.listen(self._sessions, "after_commit", self._count_commit)
+        event.listen(self._sessions, "after_rollback", _forget_written)
+
+    def commits(self, *tables: str) -> int:
+        """How many committed transactions of this process wrote to any of ``tables``."""
+        return self._commits[_ANY_TABLE] + sum(self._commits[table] for table in tables)
+
+    def _count_commit(self, session: Session) -> None:
+        for table in session.info.pop(_WRITTEN, ()):
+            self._commits[table] += 1
 
     @classmethod
     def from_url(cls, url: str | URL) -> Database:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import Update, bindparam, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, func, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from storage.models import Grid, Member, MemberRole
 
@@ -28,9 +33,22 @@ def sync_grids(*, session: Session, specs: Iterable[GridSpec]) -> None:
     A learned room id is kept across restarts.
     """
     wanted = {spec.code: spec for spec in specs}
+    known = set(session.exec(select(Grid.code)).all())
+    missing = [spec for code, spec in wanted.items() if code not in known]
+    if missing:
+        # ON CONFLICT: bot processes (several accounts) started together on one database
+        # add the same grids at the same moment.
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        rows = [
+            {"code": spec.code, "name": spec.name, "room_topic": spec.room_topic,
+             "room_id": None, "community": spec.community, "active": True}
+            for spec in missing
+        ]  # fmt: skip
+        session.execute(insert(Grid).values(rows).on_conflict_do_nothing(index_elements=["code"]))
     existing = {grid.code: grid for grid in session.exec(select(Grid)).all()}
     for code, spec in wanted.items():
-        grid = existing.get(code) or Grid(code=code, name=spec.name, room_topic=spec.room_topic)
+        grid = existing[code]
         grid.name = spec.name
         grid.room_topic = spec.room_topic
         grid.community = spec.community
@@ -50,6 +68,85 @@ def grid_by_room_id(*, session: Session, room_id: str) -> Grid | None:
     return session.exec(select(Grid).where(Grid.room_id == room_id, col(Grid.active))).first()
 
 
+# Every inbound message asks which grid its room is and records its sender: these statements
+# are built once, with bind parameters, and the first two run on the session's connection
+# (in its transaction) without the ORM, which costs several times the query itself.
+@functools.cache
+def _grid_code_by_room() -> SelectOfScalar[str]:
+    return select(Grid.code).where(Grid.room_id == bindparam("p_room_id"), col(Grid.active))
+
+
+@functools.cache
+def _seen_update() -> Update:
+    return (
+        update(Member)
+        .where(
+            col(Member.contact_id) == bindparam("p_contact_id"),
+            col(Member.grid_code) == bindparam("p_grid_code"),
+        )
+        .values(display_name=bindparam("p_name"), last_seen=bindparam("p_at"))
+    )
+
+
+@functools.cache
+def _role_select() -> SelectOfScalar[str]:
+    return select(Member.role).where(
+        Member.contact_id == bindparam("p_contact_id"), Member.grid_code == bindparam("p_grid_code")
+    )
+
+
+@functools.cache
+def _name_select() -> SelectOfScalar[str]:
+    return select(Member.display_name).where(
+        Member.contact_id == bindparam("p_contact_id"), Member.grid_code == bindparam("p_grid_code")
+    )
+
+
+def display_name(*, session: Session, contact_id: str, grid_code: str) -> str | None:
+    """The name ``contact_id`` last had in ``grid_code``'s group, None if never seen there."""
+    params = {"p_contact_id": contact_id, "p_grid_code": grid_code}
+    return session.exec(_name_select(), params=params).first()
+
+
+def grid_code_by_room_id(*, session: Session, room_id: str) -> str | None:
+    """The code of the active grid bound to ``room_id`` (what :func:`grid_by_room_id` finds)."""
+    code: str | None = (
+        session.connection().execute(_grid_code_by_room(), {"p_room_id": room_id}).scalar()
+    )
+    return code
+
+
+def member_seen(
+    *, session: Session, contact_id: str, grid_code: str, display_name: str, at: datetime
+) -> None:
+    """What :func:`touch_member` does, in one UPDATE for a member seen before (an upsert for
+    a new one: another process may be adding them too), past the ORM: the session must hold
+    no unflushed ``Member`` of this contact and grid."""
+    params = {"p_contact_id": contact_id, "p_grid_code": grid_code, "p_name": display_name,
+              "p_at": at}  # fmt: skip
+    connection = session.connection()
+    result = connection.execute(_seen_update(), params)
+    if result.rowcount == 0:
+        connection.execute(_seen_upsert(connection.dialect.name), params)
+
+
+@functools.cache
+def _seen_upsert(dialect: str) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(Member).values(
+        contact_id=bindparam("p_contact_id"),
+        grid_code=bindparam("p_grid_code"),
+        display_name=bindparam("p_name"),
+        role=MemberRole.RESIDENT,
+        first_seen=bindparam("p_at"),
+        last_seen=bindparam("p_at"),
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=["contact_id", "grid_code"],
+        set_={"display_name": stmt.excluded.display_name, "last_seen": stmt.excluded.last_seen},
+    )
+
+
 def bind_room(*, session: Session, grid_code: str, room_id: str) -> None:
     grid = session.get_one(Grid, grid_code)
     grid.room_id = room_id
@@ -64,24 +161,39 @@ def touch_member(
         select(Member).where(Member.contact_id == contact_id, Member.grid_code == grid_code)
     ).first()
     if member is None:
-        member = Member(
+        # INSERT ... ON CONFLICT, not a plain insert: another bot process (a second account
+        # in the group) may add the same member between the read above and this write.
+        session.flush()
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = insert(Member).values(
             contact_id=contact_id,
             grid_code=grid_code,
             display_name=display_name,
+            role=MemberRole.RESIDENT,
             first_seen=at,
             last_seen=at,
         )
-    else:
-        member.display_name = display_name
-        member.last_seen = at
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["contact_id", "grid_code"],
+                set_={"display_name": display_name, "last_seen": at},
+            )
+        )
+        return session.exec(
+            select(Member).where(Member.contact_id == contact_id, Member.grid_code == grid_code)
+        ).one()
+    member.display_name = display_name
+    member.last_seen = at
     session.add(member)
     return member
 
 
 def member_role(*, session: Session, contact_id: str, grid_code: str) -> MemberRole:
-    role = session.exec(
-        select(Member.role).where(Member.contact_id == contact_id, Member.grid_code == grid_code)
-    ).first()
+    # Asked for every message: past the ORM (after flushing the session's own writes).
+    session.flush()
+    params = {"p_contact_id": contact_id, "p_grid_code": grid_code}
+    role = session.connection().execute(_role_select(), params).scalar()
     return MemberRole(role) if role else MemberRole.RESIDENT
 
 

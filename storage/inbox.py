@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import Update, bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from storage.models import InboundMessage, MessageStatus
 
@@ -19,8 +22,13 @@ def store(*, session: Session, message: InboundMessage) -> tuple[InboundMessage,
     The unique key, not a read-then-write, decides, so two processes receiving the same
     message store it once.
     """
-    session.add(message)
+    # One Core INSERT: the ORM's unit of work costs several times the statement, for every
+    # message. The session's own pending writes (the sender's member row) go first, and the
+    # one commit makes both, or neither, stick.
+    session.flush()
+    values = {column.key: getattr(message, column.key) for column in _STORED_COLUMNS}
     try:
+        result = session.connection().execute(insert(InboundMessage), values)
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -28,15 +36,64 @@ def store(*, session: Session, message: InboundMessage) -> tuple[InboundMessage,
             select(InboundMessage).where(InboundMessage.key == message.key)
         ).one()
         return existing, False
+    inserted = result.inserted_primary_key
+    assert inserted is not None
+    message.id = inserted[0]
     return message, True
 
 
+_STORED_COLUMNS = [
+    c
+    for c in InboundMessage.__table__.columns  # type: ignore[attr-defined]
+    if c.key != "id"  # the database numbers them
+]
+
+
+def take_for_handling(*, session: Session, message_id: int) -> bool:
+    """Lock a stored, unhandled message for the caller's transaction; False when it is
+    handled already (by another process, perhaps while this one waited for the lock).
+
+    Two bot accounts in one group both receive its messages; the one that stored a message
+    may still be handling it when the other's copy arrives. On PostgreSQL the row lock (held
+    until the handler's writes and the "handled" mark commit, released if that process dies)
+    makes the second wait, find it handled and skip it. Waiting, not skipping at once, keeps
+    the group's order: the second process goes on to the next message only once this one's
+    effects are committed (a "积分" right after a "/加分" sees the points). SQLite serves one
+    process, which handles one message at a time.
+    """
+    session.flush()  # the statement below goes past the ORM: it must see the session's writes
+    row = session.connection().execute(_take_select(), {"p_id": message_id}).first()
+    return row is not None
+
+
 def mark_handled(*, session: Session, message_id: int, at: datetime) -> None:
-    row = session.get_one(InboundMessage, message_id)
-    row.status = MessageStatus.HANDLED
-    row.handled_at = at
-    row.error = None
-    session.add(row)
+    # Past the ORM, in the session's transaction: an instance of the row the session holds
+    # is expired, so it reads the new status.
+    session.connection().execute(_handled_update(), {"p_id": message_id, "p_at": at})
+    held = session.identity_map.get(session.identity_key(InboundMessage, message_id))
+    if held is not None:
+        session.expire(held)
+
+
+# Run for every message: built once, with bind parameters (building costs more than running).
+@functools.cache
+def _take_select() -> SelectOfScalar[int | None]:
+    return (
+        select(col(InboundMessage.id))
+        .where(
+            InboundMessage.id == bindparam("p_id"), InboundMessage.status == MessageStatus.PENDING
+        )
+        .with_for_update()  # waits: see take_for_handling
+    )
+
+
+@functools.cache
+def _handled_update() -> Update:
+    return (
+        update(InboundMessage)
+        .where(col(InboundMessage.id) == bindparam("p_id"))
+        .values(status=MessageStatus.HANDLED, handled_at=bindparam("p_at"), error=None)
+    )
 
 
 def mark_failed(*, session: Session, message_id: int, at: datetime, error: str) -> None:
@@ -63,3 +120,15 @@ def count_in_grid_since(*, session: Session, grid_code: str, since: datetime) ->
         .select_from(InboundMessage)
         .where(InboundMessage.grid_code == grid_code, col(InboundMessage.sent_at) >= since)
     ).one()
+
+
+def latest_sent_at(*, session: Session) -> datetime | None:
+    """The time of the latest message stored, None when there is none."""
+    return session.exec(select(func.max(InboundMessage.sent_at))).one()
+
+
+def keys_since(*, session: Session, since: datetime) -> set[str]:
+    """The keys of the messages stored that were sent at or after ``since``."""
+    return set(
+        session.exec(select(InboundMessage.key).where(col(InboundMessage.sent_at) >= since)).all()
+    )

@@ -83,7 +83,11 @@ class InboundMessage(SQLModel, table=True):
     """Every message the bot received, stored before it is handled."""
 
     __tablename__ = "inbound_message"
-    __table_args__ = (Index("ix_inbound_message_status_id", "status", "id"),)
+    __table_args__ = (
+        Index("ix_inbound_message_status_id", "status", "id"),
+        # a sender's recent messages: the anti-flood count (bot/flood.py) runs per reply
+        Index("ix_inbound_message_sender_received", "sender_id", "received_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=64, unique=True)
@@ -91,7 +95,7 @@ class InboundMessage(SQLModel, table=True):
     room_id: str | None = Field(default=None, max_length=200)
     room_topic: str | None = Field(default=None, max_length=200)
     grid_code: str | None = Field(default=None, foreign_key="grid.code", max_length=32)
-    sender_id: str = Field(max_length=128, index=True)
+    sender_id: str = Field(max_length=128)
     sender_name: str = Field(max_length=100)
     type: str = Field(max_length=16)
     text: str = Field(sa_type=Text)
@@ -101,6 +105,8 @@ class InboundMessage(SQLModel, table=True):
     status: str = Field(default=MessageStatus.PENDING, max_length=16)
     handled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     error: str | None = Field(default=None, sa_type=Text)
+    # The bot account that stored it (when several receive one group message, the first).
+    account: str | None = Field(default=None, max_length=128)
 
 
 class OutboundMessage(SQLModel, table=True):
@@ -125,6 +131,58 @@ class OutboundMessage(SQLModel, table=True):
     attempts: int = 0
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_error: str | None = Field(default=None, sa_type=Text)
+    # The account that should send it (a reply: the one that received the message); other
+    # accounts that can reach the room or contact take it only if that one doesn't, in time.
+    # None: any account that can reach it.
+    account: str | None = Field(default=None, max_length=128)
+
+
+class RoomAccount(SQLModel, table=True):
+    """Which bot account is in which group, learned from the messages it receives there and,
+    on WeChat, from its group list at login. The outbox gives a group's messages only to
+    processes whose account is in it."""
+
+    __tablename__ = "room_account"
+
+    room_id: str = Field(primary_key=True, max_length=200)
+    account: str = Field(primary_key=True, max_length=128)
+    # For messages addressed by topic alone (the escalation room from config).
+    topic: str | None = Field(default=None, max_length=200, index=True)
+    seen_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ContactAccount(SQLModel, table=True):
+    """Which bot account can write to whom privately: learned from the private messages it
+    received. A contact no account is known to reach gets its messages from any account."""
+
+    __tablename__ = "contact_account"
+
+    contact_id: str = Field(primary_key=True, max_length=128)
+    account: str = Field(primary_key=True, max_length=128)
+    seen_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class LimitKind(StrEnum):
+    TICKETS = "tickets"  # too many new tickets in a day: the request was not filed
+    REPLIES = "replies"  # too many replies in the window: told to wait, then silence
+
+
+class LimitHit(SQLModel, table=True):
+    """A resident over an anti-flood limit was told so (bot/flood.py): written with the
+    message that was refused, so the notice goes once per window, across restarts and
+    processes."""
+
+    __tablename__ = "limit_hit"
+    __table_args__ = (
+        UniqueConstraint("message_id", "kind"),
+        Index("ix_limit_hit_contact_kind_at", "contact_id", "kind", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: str = Field(max_length=128)
+    kind: str = Field(max_length=16)
+    at: datetime = Field(sa_type=UTCDateTime)
+    message_id: int = Field(foreign_key="inbound_message.id")
 
 
 class TicketStatus(StrEnum):

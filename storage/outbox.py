@@ -3,13 +3,28 @@ process that sends each, marked sent after."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Update,
+    and_,
+    bindparam,
+    case,
+    exists,
+    not_,
+    or_,
+    update,
+)
 from sqlmodel import Session, col, func, select
+from sqlmodel.sql.expression import Select, SelectOfScalar
 
-from storage.models import OutboundMessage, OutboundStatus
+from storage.accounts import DEFAULT_ACCOUNT
+from storage.models import ContactAccount, OutboundMessage, OutboundStatus, RoomAccount
 
 
 def enqueue(*, session: Session, message: OutboundMessage) -> OutboundMessage:
@@ -17,73 +32,194 @@ def enqueue(*, session: Session, message: OutboundMessage) -> OutboundMessage:
     return message
 
 
-def _due(now: datetime) -> ColumnElement[bool]:
-    # A claim that ran out belongs to a process that stopped between claiming and sending:
-    # the message is due again (at least once beats never).
-    return or_(
+def _reachable_by(account: str | BindParameter[Any]) -> ColumnElement[bool]:
+    """Messages ``account`` can deliver: to a group it is in, to a contact it can write to,
+    or to a group or contact no account is known to reach (one process on a database, or a
+    grid whose group has not spoken yet: the channel finds out, as it always did)."""
+    out = OutboundMessage
+    # A message names its group by id, or by topic alone (then its room_id is the topic).
+    same_room = or_(
+        col(RoomAccount.room_id) == col(out.room_id),
         and_(
-            col(OutboundMessage.status) == OutboundStatus.PENDING,
-            col(OutboundMessage.not_before) <= now,
+            col(out.room_id) == col(out.room_topic), col(RoomAccount.topic) == col(out.room_topic)
         ),
-        and_(
-            col(OutboundMessage.status) == OutboundStatus.SENDING,
-            col(OutboundMessage.claimed_until) <= now,
+    )
+    in_room = exists().where(same_room, col(RoomAccount.account) == account)
+    room_known = exists().where(same_room)
+    same_contact = col(ContactAccount.contact_id) == col(out.to_id)
+    has_contact = exists().where(same_contact, col(ContactAccount.account) == account)
+    contact_known = exists().where(same_contact)
+    return or_(
+        and_(col(out.to_id).is_(None), or_(in_room, not_(room_known))),
+        and_(col(out.to_id).is_not(None), or_(has_contact, not_(contact_known))),
+    )
+
+
+def _mine(account: str | BindParameter[Any]) -> ColumnElement[bool]:
+    return or_(col(OutboundMessage.account).is_(None), col(OutboundMessage.account) == account)
+
+
+def _due(now: Any, account: Any, handed_over: Any) -> ColumnElement[bool]:
+    # A claim that ran out belongs to a process that stopped between claiming and sending:
+    # the message is due again (at least once beats never). A message meant for another
+    # account is due here only ``handover`` after its time (``handed_over`` is now - handover):
+    # that account's process is down. The arguments are values or bind parameters.
+    return and_(
+        _reachable_by(account),
+        or_(
+            and_(
+                col(OutboundMessage.status) == OutboundStatus.PENDING,
+                or_(
+                    and_(_mine(account), col(OutboundMessage.not_before) <= now),
+                    col(OutboundMessage.not_before) <= handed_over,
+                ),
+            ),
+            and_(
+                col(OutboundMessage.status) == OutboundStatus.SENDING,
+                col(OutboundMessage.claimed_until) <= now,
+            ),
         ),
     )
 
 
-def due(*, session: Session, now: datetime, limit: int = 100) -> Sequence[OutboundMessage]:
-    """Messages whose time has come: replies before notices, then in the order queued."""
-    return session.exec(
+def due(
+    *,
+    session: Session,
+    now: datetime,
+    limit: int = 100,
+    account: str = DEFAULT_ACCOUNT,
+    handover: timedelta = timedelta(0),
+) -> Sequence[OutboundMessage]:
+    """Messages whose time has come that ``account`` can deliver: replies before notices,
+    then in the order queued."""
+    params = {"p_now": now, "p_account": account, "p_handed_over": now - handover}
+    return session.exec(_due_select(limit), params=params).all()
+
+
+# The outbox is asked at every step of a replay and after every send; building these
+# statements costs more than running them, so they are built once, with bind parameters.
+_NOW: BindParameter[Any] = bindparam("p_now")
+_ACCOUNT: BindParameter[Any] = bindparam("p_account")
+_HANDED_OVER: BindParameter[Any] = bindparam("p_handed_over")
+
+
+@functools.cache
+def _due_select(limit: int) -> SelectOfScalar[OutboundMessage]:
+    return (
         select(OutboundMessage)
-        .where(_due(now))
+        .where(_due(_NOW, _ACCOUNT, _HANDED_OVER))
         .order_by(
             col(OutboundMessage.priority),
             col(OutboundMessage.not_before),
             col(OutboundMessage.id),
         )
         .limit(limit)
-    ).all()
+    )
 
 
-def next_due_at(*, session: Session) -> datetime | None:
-    """When the earliest waiting message may go, or None when nothing waits."""
-    pending = session.exec(
-        select(func.min(OutboundMessage.not_before)).where(
-            OutboundMessage.status == OutboundStatus.PENDING
+@functools.cache
+def _next_due_selects() -> tuple[
+    Select[datetime | None, datetime | None], SelectOfScalar[datetime | None]
+]:
+    reachable = _reachable_by(_ACCOUNT)
+    pending = OutboundMessage.status == OutboundStatus.PENDING
+    waiting = select(
+        func.min(case((_mine(_ACCOUNT), col(OutboundMessage.not_before)))),
+        func.min(case((not_(_mine(_ACCOUNT)), col(OutboundMessage.not_before)))),
+    ).where(pending, reachable)
+    claimed = select(func.min(OutboundMessage.claimed_until)).where(
+        OutboundMessage.status == OutboundStatus.SENDING, reachable
+    )
+    return waiting, claimed
+
+
+@functools.cache
+def _claim_update() -> Update:
+    return (
+        update(OutboundMessage)
+        .where(
+            col(OutboundMessage.id) == bindparam("p_message_id"), _due(_NOW, _ACCOUNT, _HANDED_OVER)
         )
-    ).one()
-    claimed = session.exec(
-        select(func.min(OutboundMessage.claimed_until)).where(
-            OutboundMessage.status == OutboundStatus.SENDING
-        )
-    ).one()
-    times = [t for t in (pending, claimed) if t is not None]
+        .values(status=OutboundStatus.SENDING, claimed_until=bindparam("p_until"))
+    )
+
+
+def next_due_at(
+    *, session: Session, account: str = DEFAULT_ACCOUNT, handover: timedelta = timedelta(0)
+) -> datetime | None:
+    """When the earliest message ``account`` can deliver may go, or None when none waits."""
+    waiting, claimed_select = _next_due_selects()
+    params = {"p_account": account}
+    mine, others = session.exec(waiting, params=params).one()
+    claimed = session.exec(claimed_select, params=params).one()
+    times = [t for t in (mine, others and others + handover, claimed) if t is not None]
     return min(times) if times else None
 
 
-def claim(*, session: Session, message_id: int, now: datetime, until: datetime) -> bool:
-    """Take a due message for sending; False when another process has it or it is done.
+def stranded(
+    *, session: Session, now: datetime, account: str = DEFAULT_ACCOUNT
+) -> Sequence[OutboundMessage]:
+    """Messages due that ``account`` can't deliver: they wait for a process whose account
+    is in the group (or has the contact)."""
+    return session.exec(
+        select(OutboundMessage)
+        .where(
+            col(OutboundMessage.status) == OutboundStatus.PENDING,
+            col(OutboundMessage.not_before) <= now,
+            not_(_reachable_by(account)),
+        )
+        .order_by(col(OutboundMessage.id))
+    ).all()
+
+
+def claim(
+    *,
+    session: Session,
+    message_id: int,
+    now: datetime,
+    until: datetime,
+    account: str = DEFAULT_ACCOUNT,
+    handover: timedelta = timedelta(0),
+) -> bool:
+    """Take a due message for sending as ``account``; False when another process has it,
+    it is done, or ``account`` can't deliver it.
 
     One conditional UPDATE decides, so two processes never both send it.
     """
-    result = session.execute(
-        update(OutboundMessage)
-        .where(col(OutboundMessage.id) == message_id, _due(now))
-        .values(status=OutboundStatus.SENDING, claimed_until=until)
-    )
+    params = {
+        "p_message_id": message_id,
+        "p_until": until,
+        "p_now": now,
+        "p_account": account,
+        "p_handed_over": now - handover,
+    }
+    result = session.execute(_claim_update(), params)
     session.commit()
     claimed: int = result.rowcount  # type: ignore[attr-defined]
     return claimed == 1
 
 
 def mark_sent(*, session: Session, message_id: int, at: datetime) -> None:
-    row = session.get_one(OutboundMessage, message_id)
-    row.status = OutboundStatus.SENT
-    row.sent_at = at
-    row.claimed_until = None
-    row.attempts += 1
-    session.add(row)
+    # One UPDATE, not a load and a flush: it runs after every message sent.
+    session.execute(
+        _sent_update(),
+        {"p_message_id": message_id, "p_at": at},
+        execution_options={"synchronize_session": False},
+    )
+
+
+@functools.cache
+def _sent_update() -> Update:
+    return (
+        update(OutboundMessage)
+        .where(col(OutboundMessage.id) == bindparam("p_message_id"))
+        .values(
+            status=OutboundStatus.SENT,
+            sent_at=bindparam("p_at"),
+            claimed_until=None,
+            attempts=col(OutboundMessage.attempts) + 1,
+        )
+    )
 
 
 def mark_attempt_failed(

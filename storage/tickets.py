@@ -99,33 +99,54 @@ def active_in_grid(
     return session.exec(query.order_by(col(Ticket.id))).all()
 
 
+def _listed(
+    grid_code: str | None, closed_since: datetime | None, overdue_at: datetime | None
+) -> list[ColumnElement[bool]]:
+    if overdue_at is not None:  # active and past their deadline
+        conditions = [col(Ticket.status).in_(ACTIVE), col(Ticket.due_at) <= overdue_at]
+    else:
+        wanted = [*ACTIVE, TicketStatus.RESOLVED]
+        condition: ColumnElement[bool] = col(Ticket.status).in_(wanted)
+        if closed_since is not None:
+            condition = (
+                condition
+                | (col(Ticket.closed_at) >= closed_since)
+                | (col(Ticket.resolved_at) >= closed_since)
+            )
+        conditions = [condition]
+    if grid_code is not None:
+        conditions.append(col(Ticket.grid_code) == grid_code)
+    return conditions
+
+
 def listing(
-    *, session: Session, grid_code: str | None, closed_since: datetime | None, limit: int
+    *,
+    session: Session,
+    grid_code: str | None,
+    closed_since: datetime | None,
+    limit: int,
+    overdue_at: datetime | None = None,
 ) -> Sequence[Ticket]:
     """Active and resolved tickets (of one grid, or all), plus those closed since
-    ``closed_since`` when given; overdue and urgent ones first."""
-    wanted = [*ACTIVE, TicketStatus.RESOLVED]
-    condition: ColumnElement[bool] = col(Ticket.status).in_(wanted)
-    if closed_since is not None:
-        condition = (
-            condition
-            | (col(Ticket.closed_at) >= closed_since)
-            | (col(Ticket.resolved_at) >= closed_since)
-        )
-    query = select(Ticket).where(condition)
-    if grid_code is not None:
-        query = query.where(Ticket.grid_code == grid_code)
+    ``closed_since`` when given, or only the active ones overdue at ``overdue_at``; overdue
+    and urgent ones first."""
+    query = select(Ticket).where(*_listed(grid_code, closed_since, overdue_at))
     return session.exec(query.order_by(col(Ticket.due_at), col(Ticket.id)).limit(limit)).all()
 
 
-def count_listing(*, session: Session, grid_code: str | None) -> int:
+def count_listing(
+    *,
+    session: Session,
+    grid_code: str | None,
+    closed_since: datetime | None = None,
+    overdue_at: datetime | None = None,
+) -> int:
+    """How many tickets :func:`listing` would give without a limit."""
     query = (
         select(func.count())
         .select_from(Ticket)
-        .where(col(Ticket.status).in_([*ACTIVE, TicketStatus.RESOLVED]))
+        .where(*_listed(grid_code, closed_since, overdue_at))
     )
-    if grid_code is not None:
-        query = query.where(Ticket.grid_code == grid_code)
     return session.exec(query).one()
 
 

@@ -36,9 +36,10 @@ from bot.channels.wechaty_connection import (
     describe,
     transient,
 )
-from bot.channels.wechaty_mapping import to_inbound
+from bot.channels.wechaty_mapping import room_topic, to_inbound
 from bot.channels.wechaty_rooms import RoomDirectory, RoomNotFound
 from bot.events import Outbound
+from storage import accounts as account_store
 from storage import outbox as outbox_store
 
 if TYPE_CHECKING:
@@ -171,10 +172,42 @@ class WechatyChannel:
             raise SendError(f"to {where}: {describe(exc)}", transient=transient(exc)) from exc
         self._sent += 1
 
+    async def _take_account(self, app: App) -> None:
+        """Serve as the logged-in account, in the groups it is in now: other bot processes
+        on the database (other accounts) send into the groups this one is not in."""
+        self_id = self._connection.self_id
+        if not self_id:
+            return
+        app.set_account(self_id)
+        try:
+            async with asyncio.timeout(READ_TIMEOUT * 2):
+                rooms = await self._connection.bot.Room.find_all()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning(
+                "wechaty: the group list can't be read (%s); groups are learned from messages",
+                describe(exc),
+            )
+            return
+        found = {room.room_id: room_topic(room) or None for room in rooms}
+        if not found:
+            # An empty answer from a gateway that is still syncing must not make the bot
+            # forget its groups (their messages would wait for another account).
+            log.warning("wechaty: the group list is empty; kept the groups known before")
+            return
+        with app.services.db.session() as session:
+            account_store.set_rooms(
+                session=session, account=self_id, rooms=found, at=app.services.clock.now()
+            )
+            session.commit()
+        log.info("wechaty: serving as %s in %d group(s)", self_id, len(found))
+
     async def _serve_outbox(self, app: App) -> None:
         """Run the outbox only while online: offline, messages wait instead of failing."""
         while True:
             await self._connection.wait_online()
+            await self._take_account(app)  # a new login may be another account
             serving = asyncio.create_task(app.outbox.serve(), name="wechaty-outbox")
             offline = asyncio.create_task(self._connection.wait_offline())
             try:
@@ -231,6 +264,7 @@ class WechatyChannel:
             await _first(*tasks, self._connection.wait_online(), stop.wait())
             if stop.is_set():
                 return
+            await self._take_account(app)
             await app.start()
             started = True
             tasks += [

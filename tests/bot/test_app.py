@@ -1,20 +1,26 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import cast
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import inspect
+from sqlmodel import select
 
 from bot.app import SchemaOutOfDate, build_app, open_database
 from bot.clock import ManualClock
+from bot.events import Inbound
 from bot.settings import Settings
 from nlp.classifier import Classifier
-from storage import migrate
+from storage import accounts, migrate
 from storage import outbox as outbox_store
 from storage.db import Database
-from storage.models import Grid, OutboundMessage
+from storage.models import Grid, InboundMessage, OutboundMessage
 from tests.auxil.chat import RecordingSender
 from tests.auxil.postgres import PostgresServer
+
+TZ = ZoneInfo("Asia/Shanghai")
 
 
 def test_an_embedded_sqlite_database_is_created_at_the_current_schema(tmp_path: object) -> None:
@@ -82,3 +88,91 @@ async def test_advance_delivers_each_message_at_its_own_time(
     assert clock.now() == start + timedelta(hours=1)
     await app.advance(clock, start + timedelta(hours=2))
     assert stamps[-1] == "10:30 c"
+
+
+async def test_two_accounts_in_one_group_handle_its_message_once_and_send_only_where_they_are(
+    settings: Settings, db: Database, classifier: Classifier
+) -> None:
+    apps, senders = {}, {}
+    for account in ("A", "B"):
+        senders[account] = RecordingSender()
+        apps[account] = build_app(
+            settings,
+            clock=ManualClock(datetime(2026, 11, 22, 9, 0, tzinfo=TZ)),
+            db=db,
+            sender=senders[account],
+            classifier=classifier,
+            account=account,
+        )
+        await apps[account].start()
+    try:
+        at = datetime(2026, 11, 22, 9, 0, 5, tzinfo=TZ)
+        # B is known to be in the group (on WeChat: its group list at login)
+        apps["B"].saw(
+            Inbound(
+                ts=at,
+                sender_id="wxid_x",
+                sender_name="x",
+                text="",
+                room_id="幸福社区第3网格",
+                room_topic="幸福社区第3网格",
+            )
+        )
+        # the same group message as each account receives it: its own platform id, and the
+        # other account (not itself) among the mentions
+        for account, other in (("A", "B"), ("B", "A")):
+            app = apps[account]
+            cast(ManualClock, app.services.clock).set(at)
+            await app.feed(
+                Inbound(
+                    ts=at,
+                    sender_id="wxid_resident_zhang",
+                    sender_name="张阿姨",
+                    text="积分",
+                    room_id="幸福社区第3网格",
+                    room_topic="幸福社区第3网格",
+                    id=f"{account}-1",
+                    mentions=(other,),
+                )
+            )
+            await app.outbox.flush()
+        assert [m.text[:5] for m in senders["A"].sent] == ["您现有积分"]
+        assert senders["B"].sent == []
+        # B alone is in the 4th grid's group: what goes there waits for B
+        app_b = apps["B"]
+        app_b.saw(
+            Inbound(
+                ts=at,
+                sender_id="wxid_x",
+                sender_name="x",
+                text="",
+                room_id="幸福社区第4网格",
+                room_topic="幸福社区第4网格",
+            )
+        )
+        with db.session() as s:
+            outbox_store.enqueue(
+                session=s,
+                message=OutboundMessage(
+                    room_id="幸福社区第4网格",
+                    room_topic="幸福社区第4网格",
+                    text="通知",
+                    created_at=at,
+                    not_before=at,
+                ),
+            )
+            s.commit()
+        assert await apps["A"].outbox.flush() == 0
+        assert await app_b.outbox.flush() == 1
+        assert [m.text for m in senders["B"].sent] == ["通知"]
+        with db.session() as s:
+            [stored] = s.exec(select(InboundMessage)).all()
+            assert stored.account == "A"
+            assert stored.mentions == []  # "@B" addressed a bot, it names nobody
+            assert accounts.accounts_in_room(session=s, room_id="幸福社区第3网格") == ["A", "B"]
+            assert accounts.accounts_in_room(session=s, room_id="幸福社区第4网格") == ["B"]
+            [reply] = s.exec(select(OutboundMessage).where(OutboundMessage.text != "通知")).all()
+            assert reply.account == "A"
+    finally:
+        for app in apps.values():
+            app.stop()

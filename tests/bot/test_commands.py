@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.commands import command_text, parse_command, parse_ticket_number
+from bot.commands import command_text, long_number, parse_command, parse_ticket_number
 
 
 @pytest.mark.parametrize(
@@ -50,3 +50,41 @@ def test_command_text_folds_full_width_digits() -> None:
 )
 def test_parse_ticket_number(token: str, number: int | None) -> None:
     assert parse_ticket_number(token) == number
+
+
+@pytest.mark.parametrize(
+    ("text", "word", "rest"),
+    [
+        ("\u200b/帮助", "帮助", ""),  # a zero-width space pasted in front
+        ("/帮\u200b助", "帮助", ""),
+        ("\ufeff积分", "积分", ""),  # a byte-order mark
+        ("\u202e/派单 1", "派单", "1"),  # a right-to-left override
+        ("\u00ad查询\u00ad 12", "查询", "12"),  # soft hyphens
+        ("查询\n12", "查询", "12"),  # the number on the next line
+        ("/办结\t12 已修好", "办结", "12 已修好"),
+    ],
+)
+def test_invisible_marks_and_any_whitespace(text: str, word: str, rest: str) -> None:
+    call = parse_command(text)
+    assert call is not None
+    assert (call.word, call.rest) == (word, rest)
+
+
+def test_joiners_stay_in_the_text() -> None:
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+    assert command_text(f"/办结 12 {family}") == f"/办结 12 {family}"
+
+
+@pytest.mark.parametrize(
+    ("token", "shown"),
+    [
+        ("1234567890", "1234567890"),
+        ("#99999999999999999999", "999999999999…"),
+        ("123456789", None),  # a number that may be a ticket's
+        ("-99999999999", None),
+        ("abc", None),
+        ("²²²²²²²²²²", None),  # digits to str.isdigit, not to int()
+    ],
+)
+def test_long_number(token: str, shown: str | None) -> None:
+    assert long_number(token) == shown

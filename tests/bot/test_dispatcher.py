@@ -25,6 +25,7 @@ from tests.auxil.chat import (
     OTHER_LEADER,
     OTHER_ROOM,
     RESIDENT,
+    ROOM,
     Chat,
     RecordingSender,
 )
@@ -442,3 +443,75 @@ async def test_in_a_room_of_no_grid_only_commands_made_for_it_run(services: Serv
     await chat.say("你好", ADMIN, room="新群")
     await chat.say("/绑定 G03", ADMIN, room="新群")
     assert ran == ["bind None"]
+
+
+async def test_every_privileged_command_is_audited_once_with_the_actors_id(
+    chat: Chat, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each leader's and administrator's command, run by someone allowed, leaves one audit
+    line naming the actor's contact id; the impostor's try leaves one refusal line."""
+    privileged = [spec for spec in chat.app.dispatcher.commands if spec.role >= Role.LEADER]
+    assert len(privileged) >= 20
+    for spec in privileged:
+        actor = ADMIN if spec.role == Role.ADMIN else LEADER
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="gridbot.audit"):
+            await chat.say(f"/{spec.name} 1", actor)
+        lines = [r.getMessage() for r in caplog.records if r.name == "gridbot.audit"]
+        role = "ADMIN" if actor == ADMIN else "LEADER"
+        assert lines == [f"/{spec.name} by {actor[0]} (role {role}) in G03: '1'"]
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="gridbot.audit"):
+        await chat.say(
+            "/加分 @张阿姨 50 辛苦", ("wxid_impostor", LEADER[1]), mentions=(RESIDENT[0],)
+        )
+    lines = [r.getMessage() for r in caplog.records if r.name == "gridbot.audit"]
+    assert lines == ["refused /加分 to wxid_impostor (role RESIDENT) in G03"]
+
+
+async def test_a_resident_asking_privately_for_a_leaders_command_is_told_whose_it_is(
+    chat: Chat,
+) -> None:
+    """Who may comes before where: sending a resident to the group would only get them
+    refused there."""
+    [resident] = await chat.say("/派单 1", RESIDENT, room=None)
+    assert resident.text == "抱歉，/派单 仅限本网格的网格长使用。"
+    [stranger] = await chat.say("/网格列表", ("wxid_stranger", "路人"), room=None)
+    assert stranger.text == "抱歉，/网格列表 仅限街道管理员使用。"
+    [leader] = await chat.say("/派单 1", LEADER, room=None)
+    assert leader.text == "/派单 请在网格群里使用。"
+
+
+async def test_a_nul_character_or_a_huge_name_is_stored_and_answered_on_every_backend(
+    db: Database, settings: Settings, clock: ManualClock, classifier: Classifier
+) -> None:
+    """PostgreSQL refuses NUL in text and strings wider than their column: storing such a
+    message raised out of the dispatcher, and the message was lost. It is kept, NUL as
+    U+FFFD and the name cut to its column, and handled."""
+    sender = RecordingSender()
+    app = build_app(settings, clock=clock, db=db, sender=sender, classifier=classifier)
+    await app.start()
+    chat = Chat(app, clock, sender)
+    try:
+        [reply] = await chat.say("/帮助\x00", ("wxid_nul", "张\x00三"))
+        assert reply.text.startswith("可用命令：")
+        assert await chat.say("abc\x00def", RESIDENT, msg_id="m\x00") == []
+        rows = inbox_rows(db)
+        assert [(r.text, r.sender_name, r.status) for r in rows] == [
+            ("/帮助\ufffd", "张\ufffd三", "handled"),
+            ("abc\ufffddef", RESIDENT[1], "handled"),
+        ]
+        # a redelivery is the same message, NUL and all
+        assert await chat.say("abc\x00def", RESIDENT, msg_id="m\x00", at=rows[1].sent_at) == []
+        assert len(inbox_rows(db)) == 2
+        [named] = await chat.say("/帮助", ("wxid_long", "长" * 1000))
+        assert named.text.startswith("可用命令：")
+        assert await chat.say("/帮助", RESIDENT, room="群" * 300) == []  # a group of no grid
+        rows = inbox_rows(db)
+        assert [(len(r.sender_name), len(r.room_topic or "")) for r in rows[2:]] == [
+            (100, len(ROOM)),
+            (len(RESIDENT[1]), 200),
+        ]
+        assert {r.status for r in rows} == {"handled"}
+    finally:
+        app.stop()

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.events import Inbound, Outbound
+from bot.events import Inbound, MessageType, Outbound
 
 TS = datetime(2026, 11, 22, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
@@ -23,22 +23,45 @@ def make(**changes: object) -> Inbound:
     return Inbound(**fields)  # type: ignore[arg-type]
 
 
-def test_the_platform_id_is_the_key_when_there_is_one() -> None:
-    assert make(id="abc").idempotency_key() == "id:abc"
-    assert make(id="abc", text="other").idempotency_key() == "id:abc"
-
-
-def test_without_an_id_the_key_is_a_hash_of_room_sender_text_and_time() -> None:
-    key = make().idempotency_key()
-    assert key.startswith("h:")
+def test_a_group_message_has_one_key_whichever_account_or_delivery_brought_it() -> None:
+    key = make(id="abc", account="bot_a").idempotency_key()
+    assert key.startswith("r:")
     assert len(key) <= 64
-    assert make().idempotency_key() == key
+    # a reconnect redelivers it to the same account
+    assert make(id="abc", account="bot_a").idempotency_key() == key
+    # another bot account in the group gets it under another platform id, mentioning not
+    # itself but the first account
+    assert make(id="xyz", account="bot_b", mentions=("bot_a",)).idempotency_key() == key
+    # puppets that report milliseconds: the server's second is what both accounts share
+    assert make(ts=TS.replace(microsecond=999_000)).idempotency_key() == key
+    # the display name is not part of who sent it
+    assert make(sender_name="改了名").idempotency_key() == key
+
+
+def test_different_group_messages_have_different_keys() -> None:
+    key = make().idempotency_key()
     assert make(text="别的").idempotency_key() != key
     assert make(sender_id="wxid_b").idempotency_key() != key
     assert make(room_id="r2").idempotency_key() != key
     assert make(ts=TS.replace(second=1)).idempotency_key() != key
-    # the display name is not part of who sent it
-    assert make(sender_name="改了名").idempotency_key() == key
+    assert (
+        make(type=MessageType.IMAGE, text="").idempotency_key()
+        != make(type=MessageType.VOICE, text="").idempotency_key()
+    )
+
+
+def test_a_private_message_is_keyed_by_the_account_that_received_it() -> None:
+    private = {"room_id": None, "room_topic": None}
+    key = make(id="abc", account="bot_a", **private).idempotency_key()
+    assert key.startswith("p:")
+    assert make(id="abc", account="bot_a", text="x", **private).idempotency_key() == key
+    assert make(id="abc", account="bot_b", **private).idempotency_key() != key
+    assert make(id="abd", account="bot_a", **private).idempotency_key() != key
+    # without a platform id: the same hash as a group message's, with the account
+    bare = make(account="bot_a", **private).idempotency_key()
+    assert make(account="bot_a", **private).idempotency_key() == bare
+    assert make(account="bot_b", **private).idempotency_key() != bare
+    assert make(account="bot_a", text="别的", **private).idempotency_key() != bare
 
 
 def test_private_message() -> None:

@@ -5,6 +5,7 @@ import itertools
 import random
 from datetime import datetime, timedelta
 
+from sqlalchemy import event, insert
 from sqlmodel import select
 
 from bot.clock import ManualClock
@@ -154,3 +155,51 @@ async def test_a_message_claimed_by_another_process_is_not_sent_twice(
     clock.set(clock.now() + timedelta(minutes=2))
     assert await OutboxSender(sqlite_db, clock, sender, UNTHROTTLED).flush() == 1
     assert sender.texts() == ["only once"]
+
+
+async def test_a_step_with_nothing_new_in_the_outbox_does_not_ask_the_database(
+    sqlite_db: Database, clock: ManualClock, sender: RecordingSender
+) -> None:
+    statements: list[str] = []
+    event.listen(sqlite_db.engine, "before_cursor_execute",
+                 lambda *args: statements.append(args[2]))  # fmt: skip
+    outbox = OutboxSender(sqlite_db, clock, sender, UNTHROTTLED)
+    queue(sqlite_db, clock.now() + timedelta(minutes=5), "later")
+    assert await outbox.flush() == 0
+    assert outbox.next_send_at() == clock.now() + timedelta(minutes=5)
+    statements.clear()
+    assert await outbox.flush() == 0  # nothing written since, nothing due yet
+    assert outbox.next_send_at() == clock.now() + timedelta(minutes=5)
+    assert statements == []
+    clock.set(clock.now() + timedelta(minutes=5))  # its time has come: it goes
+    assert await outbox.flush() == 1
+    # a message queued through another Database object of this process is seen at once
+    other = Database.from_url(sqlite_db.url)
+    queue(other, clock.now(), "now")
+    other.dispose()
+    assert await outbox.flush() == 1
+    assert sender.texts() == ["later", "now"]
+
+
+async def test_serve_looks_at_the_database_for_other_processes_messages(
+    sqlite_db: Database, clock: ManualClock, sender: RecordingSender
+) -> None:
+    outbox = OutboxSender(sqlite_db, clock, sender, UNTHROTTLED)
+    assert await outbox.flush() == 0  # nothing there: remembered
+    with sqlite_db.engine.begin() as conn:  # as another process would: past this one's count
+        conn.execute(
+            insert(OutboundMessage).values(
+                room_topic="群", text="from elsewhere", mentions=[], created_at=clock.now(),
+                not_before=clock.now(), status="pending", priority=0, attempts=0,
+            )
+        )  # fmt: skip
+    assert await outbox.flush() == 0  # this process could not know
+    task = asyncio.create_task(outbox.serve(idle=0.05))
+    try:
+        for _ in range(100):
+            if sender.sent:
+                break
+            await asyncio.sleep(0.01)
+        assert sender.texts() == ["from elsewhere"]
+    finally:
+        task.cancel()

@@ -7,7 +7,7 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from bot.app import App
 from bot.clock import ManualClock, SystemClock
@@ -185,6 +185,33 @@ async def test_live_mode_runs_late_within_grace_and_reports_older_runs_missed(
     assert [("lost", lost)] == MISSED
 
 
+async def test_live_mode_runs_again_an_occurrence_the_store_had_moved_past(
+    settings: Settings, sqlite_db: Database, classifier: Classifier
+) -> None:
+    """APScheduler moves a job on before its task runs: a process killed in between would
+    lose that occurrence, so a live start runs the latest one within the grace time again."""
+    clock = SystemClock(TZ)
+    services = Services(settings=settings, clock=clock, db=sqlite_db, classifier=classifier)
+    spec = JobSpec("minutely", "test.record", cron("* * * * *"), misfire_grace_time=60)
+    now = clock.now()
+    latest = latest_fire_time(spec.trigger, now, timedelta(seconds=60))
+    assert latest is not None
+    # As the store is left by a kill after the job was moved on, before its task committed.
+    stored = Scheduler(services, clock, stepped=True)
+    stored.start([spec])
+    stored._aps.modify_job("minutely", next_run_time=latest + timedelta(minutes=1))
+    stored.shutdown()
+
+    done = asyncio.Event()
+    live = Scheduler(services, clock, stepped=False, on_done=done.set)
+    live.start([spec])
+    try:
+        await asyncio.wait_for(done.wait(), timeout=5)
+    finally:
+        live.shutdown()
+    assert RUNS[0] == ("record", latest, ())
+
+
 async def test_stepped_mode_misses_runs_older_than_their_grace_too(
     app: App, clock: ManualClock
 ) -> None:
@@ -206,3 +233,66 @@ async def test_jobs_nobody_declares_any_more_are_dropped_at_start(
     again.start([])
     assert again.job_ids() == []
     again.shutdown()
+
+
+class Killed(BaseException):
+    """The process dying in the middle of a run: nothing after it happens."""
+
+
+KILL_NEXT: list[bool] = []
+
+
+@task("test.killed_once")
+async def killed_once(ctx: TaskContext) -> None:
+    if KILL_NEXT:
+        KILL_NEXT.clear()
+        raise Killed
+    RUNS.append(("killed_once", ctx.at, ctx.args))
+
+
+async def test_a_run_cut_short_by_a_kill_happens_after_the_restart(
+    settings: Settings, clock: ManualClock, sqlite_db: Database, classifier: Classifier
+) -> None:
+    services = Services(settings=settings, clock=clock, db=sqlite_db, classifier=classifier)
+    spec = JobSpec("daily", "test.killed_once", cron("0 9 * * *"))
+    first = Scheduler(services, clock, stepped=True)
+    first.start([spec])
+    KILL_NEXT.append(True)
+    with pytest.raises(Killed):
+        await first.run_due(datetime(2026, 11, 23, 9, 30, tzinfo=TZ))
+
+    again = Scheduler(services, clock, stepped=True)
+    again.start([spec])
+    # the 22nd's run, killed before it committed, is not lost
+    assert await again.run_due(datetime(2026, 11, 23, 9, 30, tzinfo=TZ)) == 2
+    assert [r[1] for r in RUNS] == [
+        datetime(2026, 11, 22, 9, 0, tzinfo=TZ),
+        datetime(2026, 11, 23, 9, 0, tzinfo=TZ),
+    ]
+    assert again.next_run_time() == datetime(2026, 11, 24, 9, 0, tzinfo=TZ)
+    again.shutdown()
+    first.shutdown()
+
+
+async def test_stepped_mode_keeps_the_next_run_time_in_memory_while_no_job_changes(
+    app: App, clock: ManualClock, sqlite_db: Database
+) -> None:
+    app.scheduler.add(JobSpec("hourly", "test.record", cron("0 * * * *")))
+    await app.advance(clock, clock.now())  # what is due at the start has run
+    first = app.scheduler.next_run_time()
+    assert first is not None
+    assert first > clock.now()
+    statements: list[str] = []
+    event.listen(sqlite_db.engine, "before_cursor_execute",
+                 lambda *args: statements.append(args[2]))  # fmt: skip
+    assert app.scheduler.next_run_time() == first
+    assert await app.scheduler.run_due(first - timedelta(seconds=1)) == 0
+    assert not [s for s in statements if "apscheduler_jobs" in s]
+    # a job added, or a run moving a job on, is seen at once
+    sooner = clock.now() + (first - clock.now()) / 2
+    app.scheduler.add(JobSpec("once:soon", "test.record", DateTrigger(sooner)))
+    assert app.scheduler.next_run_time() == sooner
+    assert await app.scheduler.run_due(sooner) == 1
+    assert app.scheduler.next_run_time() == first
+    assert await app.scheduler.run_due(first) >= 1
+    assert app.scheduler.next_run_time() not in (None, first)

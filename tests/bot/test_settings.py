@@ -322,3 +322,30 @@ def test_the_shipped_example_notices_are_valid(tmp_path: Path) -> None:
     config = MINIMAL.replace("community: 幸福社区 ", "community: 幸福社区\n    tags: [rural] ")
     settings = load_settings(write(tmp_path, config + "notices: notices.yaml\n"))
     assert {n.id for n in settings.notices} >= {"straw-burning", "anti-fraud"}
+
+
+def test_the_limits_section(tmp_path: Path) -> None:
+    defaults = load_settings(write(tmp_path, MINIMAL)).limits
+    # generous enough for real use: a resident with a few problems a day is normal
+    assert defaults.tickets_per_day >= 5
+    assert (defaults.replies, defaults.reply_window_minutes) == (10, 10)
+    data = minimal() | {"limits": {"tickets_per_day": 3, "replies": 20}}
+    limits = load_settings(write(tmp_path, yaml.safe_dump(data, allow_unicode=True))).limits
+    assert (limits.tickets_per_day, limits.replies, limits.reply_window_minutes) == (3, 20, 10)
+
+
+@pytest.mark.parametrize(
+    ("limits", "expected"),
+    [
+        ({"tickets_per_day": 0}, "limits.tickets_per_day: Input should be greater than or equal"),
+        ({"replies": -5}, "limits.replies: Input should be greater than or equal to 1"),
+        ({"replies": "很多"}, "limits.replies: expected a whole number"),
+        ({"reply_window_minutes": 1441}, "limits.reply_window_minutes: Input should be less"),
+        ({"replies_per_minute": 3}, "limits.replies_per_minute: unknown key (check the spelling)"),
+        ([10], "limits: expected a mapping of keys to values"),
+    ],
+)
+def test_limits_problems_name_the_key(tmp_path: Path, limits: Any, expected: str) -> None:
+    problems = problems_of(tmp_path, minimal() | {"limits": limits})
+    assert len(problems) == 1
+    assert problems[0].startswith(expected), problems

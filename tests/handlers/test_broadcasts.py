@@ -160,6 +160,10 @@ async def test_a_notice_already_queued_can_be_withdrawn(chat: Chat, sqlite_db: D
         ("/定时公告", "用法：/定时公告 2026-12-01 09:00 明天上午停水"),
         ("/取消公告", "请写上公告编号，例如：/取消公告 3（编号见 /公告列表）"),
         ("/取消公告 99", "没有找到本网格的公告 #99。"),
+        ("/取消公告 #99", "没有找到本网格的公告 #99。"),
+        ("/取消公告 99999999999999999999", "没有找到本网格的公告 #999999999999…。"),
+        # "²".isdigit() is true and int("²") fails: this crashed the command
+        ("/取消公告 ²", "请写上公告编号，例如：/取消公告 3（编号见 /公告列表）"),
     ],
 )
 async def test_bad_notice_commands_get_one_clear_reply(
@@ -174,3 +178,24 @@ async def test_bad_notice_commands_get_one_clear_reply(
 async def test_residents_cannot_broadcast(chat: Chat) -> None:
     [reply] = await chat.say("/公告 大家好", RESIDENT)
     assert reply.text == "抱歉，/公告 仅限本网格的网格长使用。"
+
+
+async def test_a_notice_whose_job_was_lost_still_goes_after_a_restart(
+    chat: Chat, sqlite_db: Database, classifier: Classifier
+) -> None:
+    """Killed after the handler committed the notice, before its job was added: the next
+    start declares the job again from the notice's state."""
+    app, clock, sender = chat.app, chat.clock, chat.sender
+    await chat.say("/定时公告 2026-11-23 15:00 下午停水", LEADER)
+    [job_id] = [j for j in app.scheduler.job_ids() if j.startswith("once:notice:")]
+    app.scheduler.remove(job_id)
+    app.stop()
+
+    again = build_app(app.services.settings, clock=clock, db=sqlite_db, sender=sender,
+                      classifier=classifier)  # fmt: skip
+    await again.start()
+    assert job_id in again.scheduler.job_ids()
+    sender.clear()
+    await again.advance(clock, datetime(2026, 11, 24, 0, tzinfo=TZ))
+    assert [(m.text, m.room_topic) for m in sender.sent] == [("下午停水", "幸福社区第3网格")]
+    again.stop()

@@ -56,3 +56,8 @@ async def test_grid_list_stays_one_readable_message_for_a_city(
     assert lines[0] == f"共 {LIST_LIMIT + 30} 个网格，0 个群已接入。"
     assert len(lines) == LIST_LIMIT + 3
     assert lines[-1] == "……另有 30 个"
+
+
+async def test_status_privately_asks_for_the_group(chat: Chat) -> None:
+    [reply] = await chat.say("/状态", ADMIN, room=None)  # this crashed on the missing grid
+    assert reply.text == "/状态 请在网格群里使用。"

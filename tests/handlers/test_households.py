@@ -10,7 +10,7 @@ from bot.clock import ManualClock
 from bot.settings import Settings
 from storage.db import Database
 from storage.models import PointsEntry
-from tests.auxil.chat import LEADER, NEIGHBOUR, RESIDENT, Chat
+from tests.auxil.chat import ADMIN, LEADER, NEIGHBOUR, RESIDENT, Chat
 from tests.auxil.points import entry_count, settings_with_points
 from tests.conftest import TZ
 
@@ -109,3 +109,14 @@ async def test_base_points_without_households(group: Chat) -> None:
 async def test_base_points_of_zero(group: Chat) -> None:
     [reply] = await group.say("/基础分", LEADER)
     assert reply.text == "配置里的基础分是 0 分，没有可发放的。"
+
+
+async def test_households_and_base_points_need_the_grids_group(
+    group: Chat, sqlite_db: Database
+) -> None:
+    """An administrator may use group commands privately; these act on one grid's members."""
+    [form] = await group.say("/户 @张阿姨", ADMIN, room=None, mentions=(RESIDENT[0],))
+    assert form.text == "/户 请在网格群里使用。"
+    [base] = await group.say("/基础分", ADMIN, room=None)
+    assert base.text == "/基础分 请在网格群里使用。"
+    assert entry_count(sqlite_db) == 0

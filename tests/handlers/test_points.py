@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from bot.settings import Settings
-from tests.auxil.chat import LEADER, NEIGHBOUR, OTHER_LEADER, OTHER_ROOM, RESIDENT, Chat
+from tests.auxil.chat import ADMIN, LEADER, NEIGHBOUR, OTHER_LEADER, OTHER_ROOM, RESIDENT, Chat
 from tests.auxil.points import settings_with_points
 
 ZHANG, WANG = RESIDENT[0], NEIGHBOUR[0]
@@ -143,3 +143,9 @@ async def test_the_rules_list(chat: Chat) -> None:
     assert "志愿服务 +5（每天最多 10 分，每月最多 50 分）" in lines
     assert "扣分规则：" in lines
     assert "乱扔垃圾 -5" in lines
+
+
+async def test_the_ranking_privately_is_refused_for_everyone(group: Chat) -> None:
+    for who in (RESIDENT, ADMIN):  # administrators may use group commands privately, not this
+        [reply] = await group.say("积分排行", who, room=None)
+        assert reply.text == "/积分排行 请在网格群里使用。"

@@ -19,7 +19,7 @@ from tests.auxil.chat import (
     RESIDENT,
     Chat,
 )
-from tests.auxil.points import entry_count, settings_with_points
+from tests.auxil.points import entry_count, member_id, settings_with_points
 
 ZHANG, WANG = RESIDENT[0], NEIGHBOUR[0]
 NO_RULE = "这个积分规则。请写规则名（发送「积分规则」查看）或 1 到 50 的整数分值。"
@@ -267,3 +267,28 @@ async def test_every_ledger_write_is_logged_with_its_actor(
     assert record.getMessage().startswith(
         f"points +5 (award volunteer) to {ZHANG} in G03 by {LEADER[0]}"
     )
+
+
+async def test_an_administrator_awards_in_the_group_not_privately(
+    group: Chat, sqlite_db: Database
+) -> None:
+    """Points belong to a grid's member: privately there is no grid (this crashed)."""
+    for text in ("/加分 @张阿姨 5 帮忙", "/扣分 @张阿姨 乱扔垃圾", "/更正 @张阿姨 -5 记错了"):
+        [private] = await group.say(text, ADMIN, room=None, mentions=(ZHANG,))
+        assert private.text == f"{text.split()[0]} 请在网格群里使用。"
+    assert entry_count(sqlite_db) == 0
+    [done] = await group.say("/加分 @张阿姨 5 帮忙", ADMIN, mentions=(ZHANG,))
+    assert done.text == "已给 张阿姨 加 5 分（帮忙）。"
+
+
+async def test_the_mention_decides_who_never_the_name_written_after_the_at(
+    group: Chat, sqlite_db: Database
+) -> None:
+    """The text says @张阿姨 but the mention WeChat carries is Wang's (say Wang took the
+    display name 张阿姨 for a moment): Wang gets the points, Zhang gets nothing."""
+    [reply] = await group.say("/加分 @张阿姨 志愿服务", LEADER, mentions=(WANG,))
+    assert reply.text == "已给 王大爷 加 5 分（志愿服务）。"
+    assert reply.mentions == (WANG,)
+    assert [(delta, member) for _, delta, member, *_ in ledger(sqlite_db)] == [
+        (5, str(member_id(sqlite_db, WANG)))
+    ]

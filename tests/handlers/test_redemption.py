@@ -9,7 +9,7 @@ from sqlmodel import select
 from bot.settings import Settings
 from storage.db import Database
 from storage.models import OrderStatus, PointsOrder
-from tests.auxil.chat import LEADER, NEIGHBOUR, OTHER_LEADER, OTHER_ROOM, RESIDENT, Chat
+from tests.auxil.chat import ADMIN, LEADER, NEIGHBOUR, OTHER_LEADER, OTHER_ROOM, RESIDENT, Chat
 from tests.auxil.points import entry_count, settings_with_points
 
 ZHANG, WANG = RESIDENT[0], NEIGHBOUR[0]
@@ -77,8 +77,10 @@ async def test_an_order_holds_the_points_and_a_leader_confirms_the_handover(
 async def test_a_refund_gives_the_points_back(group: Chat, sqlite_db: Database) -> None:
     await group.say("兑换 毛巾", RESIDENT)
     [refunded] = await group.say("/退回 1 本月毛巾没到货", LEADER)
-    assert refunded.text == "已退回单号 1：「毛巾」的 30 分已退还给 张阿姨，现有 45 分。"
+    assert refunded.text == "已退回单号 1：「毛巾」的 30 分已退还给 张阿姨。"  # no balance
     assert refunded.mentions == (LEADER[0], ZHANG)
+    [balance] = await group.say("积分", RESIDENT)  # she asks, and hears it herself
+    assert balance.text.startswith("您现有积分 45 分")
     [again] = await group.say("/退回 1", LEADER)
     assert again.text == "单号 1 已退回过了。"
     [confirm] = await group.say("/核销 1", LEADER)
@@ -157,3 +159,17 @@ async def test_another_grids_leader_cannot_close_the_order(
     assert resident.text == "抱歉，/退回 仅限本网格的网格长使用。"
     assert orders(sqlite_db) == [(1, "soap", OrderStatus.PENDING)]
     assert entry_count(sqlite_db) == 2
+
+
+async def test_a_number_too_long_for_an_order_and_an_admin_outside_the_group(
+    group: Chat, sqlite_db: Database
+) -> None:
+    await group.say("兑换 肥皂", RESIDENT)
+    [too_long] = await group.say("/核销 99999999999999999999", LEADER)
+    assert too_long.text == "没有单号 999999999999… 的兑换单。"  # not "the number must be digits"
+    # Administrators may use group commands privately; an order is handed over in its group
+    # (this crashed on the missing grid).
+    for text in ("/核销 1", "/退回 1", "兑换 肥皂"):
+        [private] = await group.say(text, ADMIN, room=None)
+        assert private.text == f"/{text.split()[0].lstrip('/')} 请在网格群里使用。"
+    assert orders(sqlite_db) == [(1, "soap", OrderStatus.PENDING)]

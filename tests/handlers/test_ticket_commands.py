@@ -101,7 +101,9 @@ async def test_resolve_asks_the_reporter_for_a_rating(opened: Chat, sqlite_db: D
         ("/办结 abc 好了", "请写上工单号，例如：/办结 12 路灯已修好"),
         ("/办结 1", "请写上处理结果，例如：/办结 12 路灯已修好"),
         ("/办结 999 好了", "没有找到工单 #999。"),
-        ("/办结 99999999999999 好了", "请写上工单号，例如：/办结 12 路灯已修好"),
+        # a number, just too long to be any ticket's: not "write the number"
+        ("/办结 99999999999999 好了", "没有找到工单 #999999999999…。"),
+        ("/办结 1234567890 好了", "没有找到工单 #1234567890。"),
         ("/派单", "请写上工单号，例如：/派单 12 @王师傅"),
         ("/上报 1", "请写上上报原因，例如：/上报 12 需要供电所处理"),
         ("/驳回 1", "请写上驳回原因，例如：/驳回 12 不属于本网格事务"),
@@ -112,7 +114,11 @@ async def test_resolve_asks_the_reporter_for_a_rating(opened: Chat, sqlite_db: D
         ("/改类 1 设施报修", "#1 已经是「设施报修」。"),
         ("/合并 1", "用法：/合并 12 8（把 #12 并入 #8）"),
         ("/合并 1 1", "不能把工单并入它自己。"),
-        ("/合并 1 77", "没有找到工单 77。"),
+        ("/合并 1 77", "没有找到工单 #77。"),
+        ("/合并 1 abc", "用法：/合并 12 8（把 #12 并入 #8）"),
+        ("/合并 1 ²", "用法：/合并 12 8（把 #12 并入 #8）"),
+        # the database's integer overflowed on a 20-digit id: the command crashed
+        ("/合并 1 99999999999999999999", "没有找到工单 #999999999999…。"),
     ],
 )
 async def test_bad_arguments_get_one_specific_reply_and_change_nothing(
@@ -204,3 +210,38 @@ async def test_every_change_leaves_a_trace(opened: Chat, sqlite_db: Database) ->
         ("escalated", "assigned", "escalated", LEADER[0]),
         ("resolved", "escalated", "resolved", LEADER[0]),
     ]
+
+
+async def test_an_assignment_goes_to_the_mentioned_id_whatever_name_is_typed(
+    opened: Chat, sqlite_db: Database
+) -> None:
+    await opened.say("收到", NEIGHBOUR)
+    [sent] = await opened.say("/派单 1 @李网格长", LEADER, mentions=(NEIGHBOUR[0],))
+    assert "已派给王大爷" in sent.text
+    t = ticket(sqlite_db)
+    assert (t.assignee_id, t.assignee_name) == (NEIGHBOUR[0], "王大爷")
+
+
+async def test_what_the_group_hears_about_a_ticket_holds_no_residents_data(chat: Chat) -> None:
+    """Zhang's report carries her phone number and flat, Wang joins the same matter: the
+    assignment, resolution, escalation and dismissal notices that the whole group reads name
+    the ticket and the leader's words, never a resident's number, flat or report."""
+    phone, flat = "13812345678", "502"
+    await chat.say(f"3栋门口的路灯坏了好几天了，我住3栋{flat}，电话{phone}")
+    await chat.say("3栋门口路灯坏了，晚上看不见路", NEIGHBOUR)
+    await chat.say("我来帮忙", WORKER)
+    await chat.say("楼下垃圾桶满了好几天没人清理，臭得很", NEIGHBOUR)
+    sent = [
+        *await chat.say("/派单 1 @王师傅", LEADER, mentions=(WORKER[0],)),
+        *await chat.say("/上报 1 需要供电所处理", LEADER),
+        *await chat.say("/办结 1 已更换灯具", LEADER),
+        *await chat.say("/驳回 2 已有保洁安排", LEADER),
+    ]
+    assert len(sent) == 5  # one to the group each, and the escalation room's summary
+    for message in sent:
+        assert phone not in message.text
+        if message.room_topic == "幸福社区指挥中心":
+            assert "138****5678" in message.text  # the workers who handle it: masked
+            continue
+        assert flat not in message.text, message.text
+        assert "好几天" not in message.text, message.text

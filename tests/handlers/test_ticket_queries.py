@@ -54,6 +54,10 @@ async def test_query_shows_progress_to_reporter_leader_and_admin_only(chat: Chat
     assert missing.text == "没有找到您能查看的工单 #42。"
     [usage] = await chat.say("查询 一下")
     assert usage.text == "请写上工单号，例如：查询 12"
+    [too_long] = await chat.say("查询 99999999999999999999")
+    assert too_long.text == "没有找到您能查看的工单 #999999999999…。"
+    [next_line] = await chat.say("查询\n1")
+    assert next_line.text == own.text
 
 
 async def test_satisfied_archives_the_ticket(resolved: Chat, sqlite_db: Database) -> None:
@@ -76,7 +80,8 @@ async def test_unsatisfied_reopens_and_tells_the_leader(
 ) -> None:
     reply, leaders = await resolved.say("不满意")
     assert reply.text == "抱歉没让您满意，工单 #1 已重新打开，网格长会尽快跟进。"
-    assert leaders.mentions == (LEADER[0],)
+    # privately: the group does not learn who was unhappy with what
+    assert (leaders.to, leaders.room_topic) == (LEADER[0], None)
     assert leaders.text == "张阿姨对工单 #1 的处理不满意，已重新打开，请于11月25日 09:00前跟进。"
     t = ticket(sqlite_db)
     assert (t.status, t.reopen_count, t.resolved_at) == ("open", 1, None)
@@ -89,10 +94,10 @@ async def test_unsatisfied_reopens_and_tells_the_leader(
     assert ticket(sqlite_db).status == "archived"
 
 
-async def test_a_rating_privately_works_and_tells_the_group(resolved: Chat) -> None:
+async def test_a_rating_privately_works_and_stays_private(resolved: Chat) -> None:
     reply, leaders = await resolved.say("不满意", room=None)
     assert reply.to == RESIDENT[0]
-    assert leaders.room_topic == "幸福社区第3网格"
+    assert (leaders.to, leaders.room_topic) == (LEADER[0], None)
 
 
 async def test_a_rating_with_nothing_pending(resolved: Chat) -> None:
@@ -110,3 +115,23 @@ async def test_after_the_window_a_rating_is_not_taken(resolved: Chat, sqlite_db:
     assert reply.text == "您目前没有待评价的工单。"
     assert ticket(sqlite_db).status == "archived"  # archived as 未评价 by the sweep
     assert ticket(sqlite_db).rating == "none"
+
+
+async def test_a_neighbour_on_the_same_matter_sees_its_progress_not_the_first_words(
+    chat: Chat,
+) -> None:
+    """Wang reported the same lamp (同类诉求 +1): he follows the ticket, but what Zhang
+    wrote, with her phone number and flat, is not his to read."""
+    await chat.say("3栋门口的路灯坏了好几天了，我住3栋502，电话13812345678")
+    [linked] = await chat.say("3栋门口路灯坏了，晚上看不见路", NEIGHBOUR)
+    assert "同类诉求" in linked.text
+    [theirs] = await chat.say("我的工单", NEIGHBOUR)
+    assert theirs.text.splitlines() == [
+        "您有 1 件工单在处理：",
+        "#1 设施报修｜待派单｜截止11月25日 09:00｜同类+1｜您反映的同类问题",
+    ]
+    [query] = await chat.say("查询 1", NEIGHBOUR)
+    assert query.text.startswith("#1 设施报修｜待派单")
+    for reply in (theirs, query):
+        for private in ("502", "1381", "张阿姨"):
+            assert private not in reply.text

@@ -5,6 +5,7 @@ from datetime import timedelta
 from sqlmodel import select
 
 from bot.events import MessageType
+from handlers.tickets import REQUEST_MAX_CHARS
 from storage.db import Database
 from storage.models import Ticket, TicketAttachment, TicketEvent
 from tests.auxil.chat import LEADER, NEIGHBOUR, OTHER_ROOM, RESIDENT, Chat
@@ -54,6 +55,13 @@ async def test_chatter_and_settled_matters_make_no_ticket_and_no_reply(
     for text in ["大家早上好", "收到", "路灯修好了，谢谢网格员！", "哈哈哈", "👍"]:
         assert await chat.say(text) == []
     assert tickets(sqlite_db) == []
+
+
+async def test_a_flood_of_text_is_not_a_request(chat: Chat, sqlite_db: Database) -> None:
+    assert await chat.say(LAMP * (REQUEST_MAX_CHARS // len(LAMP) + 1)) == []
+    assert tickets(sqlite_db) == []
+    [reply] = await chat.say(LAMP)  # the same words, as a resident writes them
+    assert reply.text.startswith("已受理，工单 #1")
 
 
 async def test_no_tickets_from_private_chats_or_rooms_of_no_grid(

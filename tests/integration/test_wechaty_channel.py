@@ -25,11 +25,12 @@ from bot.channels.wechaty import WechatyAuthError
 from bot.events import Inbound, MessageType, Outbound
 from bot.settings import Settings
 from nlp.classifier import Classifier
-from storage.models import MessageStatus, OutboundMessage
+from storage.models import MessageStatus, OutboundMessage, RoomAccount
 from tests.auxil.wechat import (
     ADMIN,
     BOT_ID,
     DANCE_ROOM,
+    DANCE_ROOM_ID,
     ESCALATION_ROOM,
     ESCALATION_ROOM_ID,
     GRID_ROOM,
@@ -157,8 +158,10 @@ async def test_private_messages(gateway: harness.Gateway, bot: RunningBot) -> No
 async def test_the_bots_own_messages_are_not_stored(
     gateway: harness.Gateway, bot: RunningBot
 ) -> None:
-    for _ in range(3):
-        await gateway.say(WANG, "积分", room=GRID_ROOM)
+    now_ms = int(time.time() * 1000)
+    for n in range(3):
+        # a second apart: the same words in the same second are one message (a double tap)
+        await gateway.say(WANG, "积分", room=GRID_ROOM, timestamp_ms=now_ms + n * 1000)
         await gateway.next_sent(within=10)
     await asyncio.sleep(0.5)  # the gateway echoes the bot's messages back (as WeChat does)
     assert [m.sender_id for m in bot.inbound()] == [WANG] * 3
@@ -447,3 +450,27 @@ async def test_a_second_channel_in_the_same_process_works(
             await gateway.say(WANG, "积分", room=GRID_ROOM)
             sent = await gateway.next_sent(within=10)
             assert sent["text"].startswith("@王大爷 您现有积分")
+
+
+async def test_the_bot_serves_as_the_logged_in_account_in_its_groups(
+    gateway: harness.Gateway, bot: RunningBot
+) -> None:
+    """Its account and its group list, recorded at login: the outbox gives a process only
+    what its account can deliver (several accounts may share one database)."""
+    await wait_until(lambda: bot.app.account == BOT_ID, what="the account taken at login")
+
+    def groups() -> dict[str, str | None]:
+        with bot.db.session() as session:
+            rows = session.exec(select(RoomAccount).where(RoomAccount.account == BOT_ID))
+            return {row.room_id: row.topic for row in rows}
+
+    await wait_until(lambda: len(groups()) == 3, what="the group list recorded")
+    assert groups() == {
+        GRID_ROOM_ID: GRID_ROOM,
+        ESCALATION_ROOM_ID: ESCALATION_ROOM,
+        DANCE_ROOM_ID: DANCE_ROOM,
+    }
+    await gateway.say(WANG, "积分", room=GRID_ROOM)
+    await gateway.next_sent(within=10)
+    [stored] = bot.inbound()
+    assert stored.account == BOT_ID

@@ -2,10 +2,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import text, update
 from sqlalchemy.engine import make_url
 
+from storage import migrate
 from storage.db import Database, create_db_engine, sqlite_path
+from storage.grids import GridSpec, sync_grids
+from storage.models import Grid
 
 
 def test_sqlite_is_private_wal_and_enforces_foreign_keys(tmp_path: Path) -> None:
@@ -37,3 +40,26 @@ def test_sqlite_path() -> None:
 def test_database_sessions_work_on_each_backend(db: Database) -> None:
     with db.session() as session:
         assert session.exec(text("SELECT 1")).scalar() == 1  # type: ignore[call-overload]
+
+
+def test_commits_that_wrote_a_table_are_counted_per_process_and_url(db_url: str) -> None:
+    db = Database.from_url(db_url)
+    migrate.upgrade(db.engine)
+    other = Database.from_url(db_url)  # a second object on the same database sees the count
+    try:
+        before = db.commits("grid")
+        with db.session() as s:
+            sync_grids(session=s, specs=[GridSpec("G03", "三", "三群")])  # ORM rows
+            s.commit()
+            assert db.commits("grid") == other.commits("grid") == before + 1
+            s.execute(update(Grid).values(name="三（新）"))  # DML through the session
+            s.commit()
+            assert db.commits("grid") == before + 2
+            s.execute(update(Grid).values(name="x"))
+            s.rollback()  # what did not commit is not counted
+            s.commit()
+        assert db.commits("grid") == before + 2
+        assert db.commits("outbound_message", "member") == other.commits("outbound_message")
+    finally:
+        other.dispose()
+        db.dispose()

@@ -103,7 +103,31 @@ def test_roles_granted_in_the_database(db: Database) -> None:
 
 
 def test_a_member_needs_a_known_grid(db: Database) -> None:
-    with db.session() as s:
+    with db.session() as s, pytest.raises(IntegrityError):
+        # a new member is an upsert, refused as it is written
         grids.touch_member(session=s, contact_id="wxid_a", grid_code="G99", display_name="A", at=T0)
-        with pytest.raises(IntegrityError):
-            s.commit()
+
+
+def test_the_fast_paths_find_the_bound_grid_and_record_members(db: Database) -> None:
+    synced(db)
+    later = T0 + timedelta(hours=1)
+    with db.session() as s:
+        grids.bind_room(session=s, grid_code="G03", room_id="room@3")
+        s.commit()
+        assert grids.grid_code_by_room_id(session=s, room_id="room@3") == "G03"
+        assert grids.grid_code_by_room_id(session=s, room_id="room@4") is None
+        grids.member_seen(session=s, contact_id="wxid_a", grid_code="G03", display_name="A", at=T0)
+        grids.member_seen(
+            session=s, contact_id="wxid_a", grid_code="G03", display_name="A2", at=later
+        )
+        s.commit()
+    with db.session() as s:
+        member = s.exec(grids.select(Member).where(Member.grid_code == "G03")).one()
+        assert (member.contact_id, member.display_name, member.role) == ("wxid_a", "A2", "resident")
+        assert (member.first_seen, member.last_seen) == (T0, later)
+        assert grids.display_name(session=s, contact_id="wxid_a", grid_code="G03") == "A2"
+        assert grids.display_name(session=s, contact_id="wxid_a", grid_code="G04") is None
+        # a grid that is no longer in config no longer claims its room
+        grids.sync_grids(session=s, specs=SPECS[1:])
+        s.commit()
+        assert grids.grid_code_by_room_id(session=s, room_id="room@3") is None

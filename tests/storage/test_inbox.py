@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from storage import inbox
@@ -72,3 +74,50 @@ def test_count_in_grid_since(db: Database) -> None:
             inbox.count_in_grid_since(session=s, grid_code="G03", since=T0 + timedelta(hours=1))
             == 1
         )
+
+
+def test_a_message_is_taken_for_handling_by_one_transaction_at_a_time(db: Database) -> None:
+    with db.session() as s:
+        row, _ = inbox.store(session=s, message=message("k-lock"))
+        assert row.id is not None
+        message_id = row.id
+    with db.session() as first, db.session() as second:
+        assert inbox.take_for_handling(session=first, message_id=message_id)
+        if db.url.get_backend_name() == "postgresql":
+            # another process's copy of the message waits for the first to finish with it
+            with ThreadPoolExecutor(1) as pool:
+                waiting = pool.submit(
+                    inbox.take_for_handling, session=second, message_id=message_id
+                )
+                time.sleep(0.3)
+                assert not waiting.done()
+                inbox.mark_handled(session=first, message_id=message_id, at=T0)
+                first.commit()
+                assert waiting.result(timeout=10) is False
+            second.rollback()
+        else:
+            inbox.mark_handled(session=first, message_id=message_id, at=T0)
+            first.commit()
+        assert not inbox.take_for_handling(session=second, message_id=message_id)
+
+
+def test_a_message_let_go_of_can_be_taken_again(db: Database) -> None:
+    with db.session() as s:
+        row, _ = inbox.store(session=s, message=message("k-rollback"))
+        assert row.id is not None
+        message_id = row.id
+    with db.session() as first, db.session() as second:
+        assert inbox.take_for_handling(session=first, message_id=message_id)
+        first.rollback()  # the handler failed, or its process died
+        assert inbox.take_for_handling(session=second, message_id=message_id)
+
+
+def test_latest_sent_at_and_the_keys_stored_since(db: Database) -> None:
+    with db.session() as s:
+        assert inbox.latest_sent_at(session=s) is None
+        # stored out of order: the latest is the latest sent, not the last stored
+        for key, minutes in (("a", 0), ("c", 20), ("b", 10)):
+            inbox.store(session=s, message=message(key, at=T0 + timedelta(minutes=minutes)))
+        assert inbox.latest_sent_at(session=s) == T0 + timedelta(minutes=20)
+        assert inbox.keys_since(session=s, since=T0 + timedelta(minutes=10)) == {"b", "c"}
+        assert inbox.keys_since(session=s, since=T0 + timedelta(minutes=21)) == set()

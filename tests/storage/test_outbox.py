@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from storage import outbox
+from storage import accounts, outbox
 from storage.db import Database
 from storage.models import OutboundMessage
 
@@ -60,3 +60,114 @@ def test_sent_and_failed_rows_are_no_longer_due(db: Database) -> None:
 def test_next_due_at_when_empty(db: Database) -> None:
     with db.session() as s:
         assert outbox.next_due_at(session=s) is None
+
+
+def queue_to(
+    db: Database,
+    *,
+    room: str | None = None,
+    topic: str | None = None,
+    to: str | None = None,
+    account: str | None = None,
+    minutes: int = 0,
+) -> int:
+    with db.session() as s:
+        row = outbox.enqueue(
+            session=s,
+            message=OutboundMessage(
+                room_id=room,
+                room_topic=topic if topic is not None else room,
+                to_id=to,
+                text="x",
+                created_at=T0,
+                not_before=T0 + timedelta(minutes=minutes),
+                account=account,
+            ),
+        )
+        s.commit()
+        assert row.id is not None
+        return row.id
+
+
+def due_for(db: Database, account: str, now: datetime = T0, **kwargs: object) -> list[int]:
+    with db.session() as s:
+        rows = outbox.due(session=s, now=now, account=account, **kwargs)  # type: ignore[arg-type]
+        return [r.id for r in rows if r.id is not None]
+
+
+def test_a_group_s_messages_are_due_only_for_accounts_in_it(db: Database) -> None:
+    with db.session() as s:
+        accounts.saw_room(session=s, account="A", room_id="r1@chatroom", topic="一组", at=T0)
+        accounts.saw_room(session=s, account="A", room_id="r2@chatroom", topic="二组", at=T0)
+        accounts.saw_room(session=s, account="B", room_id="r2@chatroom", topic="二组", at=T0)
+        accounts.saw_room(session=s, account="B", room_id="r3@chatroom", topic="指挥中心", at=T0)
+        s.commit()
+    only_a = queue_to(db, room="r1@chatroom", topic="一组")
+    shared = queue_to(db, room="r2@chatroom", topic="二组")
+    only_b = queue_to(db, room="r3@chatroom", topic="指挥中心")
+    # addressed by topic alone (room_id is the topic): found by the topic the account saw
+    by_topic_b = queue_to(db, room="指挥中心")
+    # a group no account has been seen in: anyone may try, as a lone process always did
+    unknown = queue_to(db, room="r9@chatroom", topic="新群")
+    # a group named by its id is not matched by its topic: no account is known in r4
+    lookalike = queue_to(db, room="r4@chatroom", topic="一组")
+    assert due_for(db, "A") == [only_a, shared, unknown, lookalike]
+    assert due_for(db, "B") == [shared, only_b, by_topic_b, unknown, lookalike]
+    assert due_for(db, "C") == [unknown, lookalike]
+    with db.session() as s:
+        assert [r.id for r in outbox.stranded(session=s, now=T0, account="A")] == [
+            only_b,
+            by_topic_b,
+        ]
+        assert not outbox.claim(
+            session=s, message_id=only_b, now=T0, until=T0 + timedelta(minutes=2), account="A"
+        )
+        assert outbox.claim(
+            session=s, message_id=only_b, now=T0, until=T0 + timedelta(minutes=2), account="B"
+        )
+        assert s.get_one(OutboundMessage, only_b).status == "sending"
+
+
+def test_private_messages_go_from_an_account_that_has_the_contact(db: Database) -> None:
+    with db.session() as s:
+        accounts.saw_contact(session=s, account="A", contact_id="wxid_li", at=T0)
+        accounts.saw_contact(session=s, account="A", contact_id="wxid_li", at=T0)  # again: fine
+        s.commit()
+    to_li = queue_to(db, to="wxid_li")
+    to_stranger = queue_to(db, to="wxid_new")
+    assert due_for(db, "A") == [to_li, to_stranger]
+    assert due_for(db, "B") == [to_stranger]
+
+
+def test_a_reply_goes_from_the_account_that_received_the_message_unless_it_is_down(
+    db: Database,
+) -> None:
+    with db.session() as s:
+        for account in ("A", "B"):
+            accounts.saw_room(session=s, account=account, room_id="r2", topic="二组", at=T0)
+        s.commit()
+    reply = queue_to(db, room="r2", account="A")
+    handover = timedelta(minutes=2)
+    assert due_for(db, "A", handover=handover) == [reply]
+    assert due_for(db, "B", handover=handover) == []
+    assert due_for(db, "B", T0 + handover, handover=handover) == [reply]
+    with db.session() as s:
+        assert outbox.next_due_at(session=s, account="A", handover=handover) == T0
+        assert outbox.next_due_at(session=s, account="B", handover=handover) == T0 + handover
+        assert not outbox.claim(
+            session=s, message_id=reply, now=T0, until=T0 + handover, account="B", handover=handover
+        )
+        assert outbox.claim(
+            session=s, message_id=reply, now=T0, until=T0 + handover, account="A", handover=handover
+        )
+
+
+def test_next_due_at_counts_only_what_the_account_can_deliver(db: Database) -> None:
+    with db.session() as s:
+        accounts.saw_room(session=s, account="B", room_id="r3", topic="三组", at=T0)
+        s.commit()
+    queue_to(db, room="r3", minutes=1)
+    queue_to(db, room="r1", minutes=5)
+    with db.session() as s:
+        assert outbox.next_due_at(session=s, account="A") == T0 + timedelta(minutes=5)
+        assert outbox.next_due_at(session=s, account="B") == T0 + timedelta(minutes=1)

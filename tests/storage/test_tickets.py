@@ -209,3 +209,25 @@ def test_correct_category_keeps_what_was_wrong(db: Database) -> None:
             "safety",
             "safety",
         )
+
+
+def test_the_listing_counts_and_pages_what_it_lists(db: Database) -> None:
+    setup(db)
+    early = open_ticket(db, due_hours=1)
+    late = open_ticket(db, at=T0 + timedelta(hours=5))
+    closed = open_ticket(db, due_hours=1)
+    with db.session() as s:
+        row = s.get_one(Ticket, closed.id)
+        row.status, row.closed_at = TicketStatus.ARCHIVED, T0 + timedelta(hours=3)
+        s.commit()
+        later = T0 + timedelta(hours=2)
+        overdue = tickets.listing(
+            session=s, grid_code="G03", closed_since=None, limit=10, overdue_at=later
+        )
+        assert [t.id for t in overdue] == [early.id]
+        assert tickets.count_listing(session=s, grid_code="G03", overdue_at=later) == 1
+        assert tickets.count_listing(session=s, grid_code="G03") == 2
+        assert tickets.count_listing(session=s, grid_code="G03", closed_since=T0) == 3
+        page = tickets.listing(session=s, grid_code="G03", closed_since=T0, limit=2)
+        assert [t.id for t in page] == [early.id, closed.id]
+        assert late.id not in [t.id for t in page]

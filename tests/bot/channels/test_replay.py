@@ -2,16 +2,18 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from bot.app import App, build_app
 from bot.channels.replay import JsonLinesSender, ReplayLineError, parse_line, replay
 from bot.clock import ManualClock
-from bot.events import Inbound, MessageType
-from bot.settings import Settings
+from bot.events import Inbound, MessageType, Outbound
+from bot.settings import GridSettings, Settings
 from nlp.classifier import Classifier
+from storage import migrate
 from storage.db import Database
 from tests.conftest import TZ
 
@@ -136,3 +138,136 @@ async def test_a_clean_replay_exits_zero(
                   **{"from": "wxid_resident_zhang"})]  # fmt: skip
     assert await replay(app, clock, lines, io.StringIO()) == 0
     assert out.getvalue() == ""  # chatter gets no reply
+
+
+# --- resuming on a database that holds messages already --------------------------------
+
+ROOM = "幸福社区第3网格"
+
+
+def said(ts: str, sender: str, name: str, text: str, id: str) -> str:
+    return line(ts=f"2026-11-22T{ts}:00+08:00", room=ROOM, text=text, name=name, id=id,
+                **{"from": sender})  # fmt: skip
+
+
+RESUME_LINES = [
+    said("09:00", "wxid_a", "张阿姨", "3栋楼道的灯坏了，晚上很黑", "m1"),
+    said("10:30", "wxid_b", "李叔", "5栋门口的下水道堵了，污水漫出来了", "m2"),
+    said("11:00", "wxid_b", "李叔", "我的工单", "m3"),
+]
+
+
+class Killed(BaseException):
+    """The process dying: nothing after it runs, nothing uncommitted is kept."""
+
+
+def new_app(
+    settings: Settings, db: Database, classifier: Classifier, sender: type[JsonLinesSender]
+) -> tuple[App, ManualClock, io.StringIO]:
+    clock = ManualClock(datetime(2000, 1, 1, tzinfo=TZ))
+    out = io.StringIO()
+    app = build_app(settings, clock=clock, db=db, sender=sender(clock, out), classifier=classifier)
+    return app, clock, out
+
+
+def records(*outs: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(x) for out in outs for x in out.getvalue().splitlines()]
+
+
+@pytest.fixture
+async def uninterrupted(
+    settings: Settings, classifier: Classifier, tmp_path: Path
+) -> list[dict[str, object]]:
+    db = Database.from_url(f"sqlite:///{tmp_path}/reference.db")
+    migrate.upgrade(db.engine)
+    app, clock, out = new_app(settings, db, classifier, JsonLinesSender)
+    try:
+        assert await replay(app, clock, RESUME_LINES, io.StringIO()) == 0
+    finally:
+        db.dispose()
+    return records(out)
+
+
+async def test_killed_while_handling_a_message_it_resumes_where_it_was(
+    settings: Settings,
+    sqlite_db: Database,
+    classifier: Classifier,
+    uninterrupted: list[dict[str, object]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first, clock, out1 = new_app(settings, sqlite_db, classifier, JsonLinesSender)
+    handle = first.dispatcher._handle
+
+    async def die_on_m2(message_id: int, event: Inbound, grid: GridSettings | None) -> None:
+        if event.id == "m2":  # stored, not handled
+            raise Killed
+        await handle(message_id, event, grid)
+
+    monkeypatch.setattr(first.dispatcher, "_handle", die_on_m2)
+    with pytest.raises(Killed):
+        await replay(first, clock, RESUME_LINES, io.StringIO())
+
+    again, clock, out2 = new_app(settings, sqlite_db, classifier, JsonLinesSender)
+    assert await replay(again, clock, RESUME_LINES, io.StringIO()) == 0
+    # m2 handled at its own time (its deadline counts from 10:30, not from the file's first
+    # line), m1 not answered again, nothing stamped before where the killed run had got to
+    assert records(out1, out2) == uninterrupted
+    assert [r["ts"] for r in records(out2)] == [
+        "2026-11-22T10:30:00+08:00",
+        "2026-11-22T11:00:00+08:00",
+    ]
+    assert "11月25日 10:30前" in str(records(out2)[0]["text"])
+
+
+class DiesAfterWritingTheLast(JsonLinesSender):
+    """Killed after the message went out, before it was marked sent."""
+
+    async def send(self, message: Outbound) -> None:
+        await super().send(message)
+        if "您有 1 件工单" in message.text:
+            raise Killed
+
+
+async def test_a_message_sent_but_not_marked_goes_again_once_its_claim_runs_out(
+    settings: Settings,
+    sqlite_db: Database,
+    classifier: Classifier,
+    uninterrupted: list[dict[str, object]],
+) -> None:
+    first, clock, out1 = new_app(settings, sqlite_db, classifier, DiesAfterWritingTheLast)
+    with pytest.raises(Killed):
+        await replay(first, clock, RESUME_LINES, io.StringIO())
+    assert records(out1) == uninterrupted
+
+    again, clock, out2 = new_app(settings, sqlite_db, classifier, JsonLinesSender)
+    assert await replay(again, clock, RESUME_LINES, io.StringIO()) == 0
+    # the end of the replay waits for the claim (sending.claim_seconds) and sends it again:
+    # at least once, the one in flight twice
+    again_at = datetime(2026, 11, 22, 11, tzinfo=TZ) + timedelta(
+        seconds=settings.sending.claim_seconds
+    )
+    assert records(out2) == [{**uninterrupted[-1], "ts": again_at.isoformat()}]
+
+
+async def test_a_finished_replay_run_again_on_its_database_sends_nothing(
+    settings: Settings, sqlite_db: Database, classifier: Classifier
+) -> None:
+    first, clock, out1 = new_app(settings, sqlite_db, classifier, JsonLinesSender)
+    assert await replay(first, clock, RESUME_LINES, io.StringIO()) == 0
+    again, clock, out2 = new_app(settings, sqlite_db, classifier, JsonLinesSender)
+    assert await replay(again, clock, RESUME_LINES, io.StringIO()) == 0
+    assert len(records(out1)) == 3
+    assert records(out2) == []
+    assert clock.now() == datetime(2026, 11, 22, 11, 0, tzinfo=TZ)
+
+
+async def test_new_lines_after_an_earlier_day_start_at_their_own_time(
+    settings: Settings, sqlite_db: Database, classifier: Classifier
+) -> None:
+    first, clock, _ = new_app(settings, sqlite_db, classifier, JsonLinesSender)
+    assert await replay(first, clock, RESUME_LINES[:1], io.StringIO()) == 0
+    again, clock, out = new_app(settings, sqlite_db, classifier, JsonLinesSender)
+    next_day = line(ts="2026-11-23T08:00:00+08:00", room=ROOM, text="我的工单",
+                    **{"from": "wxid_a"}, name="张阿姨")  # fmt: skip
+    assert await replay(again, clock, [next_day], io.StringIO()) == 0
+    assert [r["ts"] for r in records(out)] == ["2026-11-23T08:00:00+08:00"]
