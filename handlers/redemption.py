@@ -97,9 +97,8 @@ async def place(ctx: Context) -> None:
             message_id=ctx.message_id,
         )
     except points.Overdrawn as exc:
-        raise UserError(
-            f"积分不够：兑换「{item.name}」需要 {item.points} 分，您现有 {exc.balance} 分。"
-        ) from None
+        has = _balance(ctx, exc.balance, "您现有")
+        raise UserError(f"积分不够：兑换「{item.name}」需要 {item.points} 分{has}。") from None
     except redemption.OutOfStock:
         raise UserError(f"「{item.name}」本月已兑完，下月再来。") from None
     log.info(
@@ -111,9 +110,16 @@ async def place(ctx: Context) -> None:
         item.points,
     )
     ctx.reply(
-        f"已为您预留「{item.name}」，扣除 {item.points} 分，现有 {balance} 分。"
+        f"已为您预留「{item.name}」，扣除 {item.points} 分{_balance(ctx, balance)}。"
         f"单号 {order.id}，请到网格长处领取。"
     )
+
+
+def _balance(ctx: Context, balance: int, lead: str = "现有") -> str:
+    """ "，现有 N 分", unless config keeps balances out of the group (``points.replies``)."""
+    if ctx.settings.points.replies == "private" and not ctx.event.is_private:
+        return ""
+    return f"，{lead} {balance} 分"
 
 
 _CLOSED = {

@@ -74,6 +74,14 @@ async def test_an_order_holds_the_points_and_a_leader_confirms_the_handover(
     assert balance.text.startswith("您现有积分 25 分")
 
 
+@pytest.mark.parametrize("points_config", [{"replies": "private"}])
+async def test_with_private_replies_the_group_never_reads_a_balance(group: Chat) -> None:
+    [placed] = await group.say("兑换 肥皂", RESIDENT)
+    assert placed.text == "已为您预留「肥皂」，扣除 20 分。单号 1，请到网格长处领取。"
+    [short] = await group.say("兑换 大米", RESIDENT)
+    assert short.text == "积分不够：兑换「大米」需要 80 分。"
+
+
 async def test_a_refund_gives_the_points_back(group: Chat, sqlite_db: Database) -> None:
     await group.say("兑换 毛巾", RESIDENT)
     [refunded] = await group.say("/退回 1 本月毛巾没到货", LEADER)
