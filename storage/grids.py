@@ -64,10 +64,6 @@ def active_grids(*, session: Session) -> Sequence[Grid]:
     return session.exec(select(Grid).where(col(Grid.active)).order_by(col(Grid.code))).all()
 
 
-def grid_by_room_id(*, session: Session, room_id: str) -> Grid | None:
-    return session.exec(select(Grid).where(Grid.room_id == room_id, col(Grid.active))).first()
-
-
 # Every inbound message asks which grid its room is and records its sender: these statements
 # are built once, with bind parameters, and the first two run on the session's connection
 # (in its transaction) without the ORM, which costs several times the query itself.
@@ -109,7 +105,7 @@ def display_name(*, session: Session, contact_id: str, grid_code: str) -> str | 
 
 
 def grid_code_by_room_id(*, session: Session, room_id: str) -> str | None:
-    """The code of the active grid bound to ``room_id`` (what :func:`grid_by_room_id` finds)."""
+    """The code of the active grid bound to ``room_id``, None when there is none."""
     code: str | None = (
         session.connection().execute(_grid_code_by_room(), {"p_room_id": room_id}).scalar()
     )
@@ -119,9 +115,10 @@ def grid_code_by_room_id(*, session: Session, room_id: str) -> str | None:
 def member_seen(
     *, session: Session, contact_id: str, grid_code: str, display_name: str, at: datetime
 ) -> None:
-    """What :func:`touch_member` does, in one UPDATE for a member seen before (an upsert for
-    a new one: another process may be adding them too), past the ORM: the session must hold
-    no unflushed ``Member`` of this contact and grid."""
+    """Record that ``contact_id`` spoke in ``grid_code``'s group, keeping the latest name: one
+    UPDATE for a member seen before (an upsert for a new one: another process may be adding
+    them too), past the ORM: the session must hold no unflushed ``Member`` of this contact
+    and grid."""
     params = {"p_contact_id": contact_id, "p_grid_code": grid_code, "p_name": display_name,
               "p_at": at}  # fmt: skip
     connection = session.connection()
@@ -156,37 +153,18 @@ def bind_room(*, session: Session, grid_code: str, room_id: str) -> None:
 def touch_member(
     *, session: Session, contact_id: str, grid_code: str, display_name: str, at: datetime
 ) -> Member:
-    """Record that ``contact_id`` spoke in ``grid_code``'s group, keeping the latest name."""
-    member = session.exec(
-        select(Member).where(Member.contact_id == contact_id, Member.grid_code == grid_code)
-    ).first()
-    if member is None:
-        # INSERT ... ON CONFLICT, not a plain insert: another bot process (a second account
-        # in the group) may add the same member between the read above and this write.
-        session.flush()
-        dialect = session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = insert(Member).values(
-            contact_id=contact_id,
-            grid_code=grid_code,
-            display_name=display_name,
-            role=MemberRole.RESIDENT,
-            first_seen=at,
-            last_seen=at,
-        )
-        session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["contact_id", "grid_code"],
-                set_={"display_name": display_name, "last_seen": at},
-            )
-        )
-        return session.exec(
-            select(Member).where(Member.contact_id == contact_id, Member.grid_code == grid_code)
-        ).one()
-    member.display_name = display_name
-    member.last_seen = at
-    session.add(member)
-    return member
+    """Record that ``contact_id`` spoke in ``grid_code``'s group, keeping the latest name;
+    return the member's row (:func:`member_seen`, for callers that want the row)."""
+    session.flush()
+    member_seen(
+        session=session, contact_id=contact_id, grid_code=grid_code, display_name=display_name,
+        at=at,
+    )  # fmt: skip
+    return session.exec(
+        select(Member)
+        .where(Member.contact_id == contact_id, Member.grid_code == grid_code)
+        .execution_options(populate_existing=True)  # written past the ORM just now
+    ).one()
 
 
 def member_role(*, session: Session, contact_id: str, grid_code: str) -> MemberRole:

@@ -34,7 +34,7 @@ def test_sync_creates_updates_and_deactivates(db: Database) -> None:
             "room@3",
             None,
         )
-        assert grids.grid_by_room_id(session=s, room_id="room@3") == g03
+        assert grids.grid_code_by_room_id(session=s, room_id="room@3") == "G03"
         grids.sync_grids(session=s, specs=SPECS)
         s.commit()
         assert len(grids.active_grids(session=s)) == 2
@@ -56,7 +56,7 @@ def test_a_deactivated_grid_is_not_found_by_room(db: Database) -> None:
         grids.bind_room(session=s, grid_code="G04", room_id="room@4")
         grids.sync_grids(session=s, specs=SPECS[:1])
         s.commit()
-        assert grids.grid_by_room_id(session=s, room_id="room@4") is None
+        assert grids.grid_code_by_room_id(session=s, room_id="room@4") is None
 
 
 def test_members_are_per_grid_and_keep_the_latest_name(db: Database) -> None:
