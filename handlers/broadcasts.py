@@ -295,6 +295,24 @@ def _text_of(words: list[str], usage: str) -> str:
     return text
 
 
+def _record_notice(
+    ctx: Context, text: str, grids: list[str], *, send_at: datetime, status: NoticeStatus
+) -> Notice:
+    """The notice the sender wrote here, stored under its author."""
+    return notice_store.create(
+        session=ctx.session,
+        notice=Notice(
+            text=text,
+            grid_codes=grids,
+            author_id=ctx.event.sender_id,
+            author_grid=ctx.grid.code if ctx.grid else None,
+            created_at=ctx.now,
+            send_at=send_at,
+            status=status,
+        ),
+    )
+
+
 def _when_it_goes(ctx: Context, at: datetime, grids: int) -> str:
     go_at = send_time(ctx.settings, at, urgent=False)
     where = "本群" if grids == 1 else f"{grids} 个网格群"
@@ -314,18 +332,7 @@ async def announce(ctx: Context) -> None:
     assert ctx.command is not None
     grids, words = _audience(ctx, ctx.command.args.split(" "))
     text = _text_of(words, "/公告 明天上午9点到12点停水，请提前储水")
-    notice = notice_store.create(
-        session=ctx.session,
-        notice=Notice(
-            text=text,
-            grid_codes=grids,
-            author_id=ctx.event.sender_id,
-            author_grid=ctx.grid.code if ctx.grid else None,
-            created_at=ctx.now,
-            send_at=ctx.now,
-            status=NoticeStatus.SENT,
-        ),
-    )
+    notice = _record_notice(ctx, text, grids, send_at=ctx.now, status=NoticeStatus.SENT)
     assert notice.id is not None
     targets = notice_grids(notice, ctx.settings)
     plan(
@@ -370,17 +377,7 @@ async def schedule_notice(ctx: Context) -> None:
         raise UserError(f"{when(send_at, ctx.settings.tz)}已经过去了，请写一个以后的时间。")
     if send_at > ctx.now + timedelta(days=366):
         raise UserError("定时公告最远只能安排到一年以后。")
-    notice = notice_store.create(
-        session=ctx.session,
-        notice=Notice(
-            text=text,
-            grid_codes=grids,
-            author_id=ctx.event.sender_id,
-            author_grid=ctx.grid.code if ctx.grid else None,
-            created_at=ctx.now,
-            send_at=send_at,
-        ),
-    )
+    notice = _record_notice(ctx, text, grids, send_at=send_at, status=NoticeStatus.SCHEDULED)
     ctx.schedule(_leader_notice_job(notice))
     count = len(notice_grids(notice, ctx.settings))
     ctx.reply(f"定时公告 #{notice.id} 已登记，{_when_it_goes(ctx, send_at, count)}。")
