@@ -115,9 +115,9 @@ class Dispatcher:
         event = _storable(event)
         now = self.services.clock.now()
         self.note_reach(event, now)
-        if event.mentions and event.room_id is not None:
-            event = self._without_bot_accounts(event)
         with self.services.db.session() as session:
+            if event.mentions and event.room_id is not None:
+                event = self._without_bot_accounts(session, event)
             grid = self._grid_for(session, event)
             if grid is not None:
                 grid_store.member_seen(
@@ -180,13 +180,13 @@ class Dispatcher:
             count += 1
         return count
 
-    def _without_bot_accounts(self, event: Inbound) -> Inbound:
+    @staticmethod
+    def _without_bot_accounts(session: Session, event: Inbound) -> Inbound:
         """The event without @mentions of the bot accounts in its group. Each account's
         channel drops only itself; "@网格助手A /加分 @张三" handled by account B must not
         award points to A."""
         assert event.room_id is not None
-        with self.services.db.session() as session:
-            bots = set(account_store.accounts_in_room(session=session, room_id=event.room_id))
+        bots = set(account_store.accounts_in_room(session=session, room_id=event.room_id))
         kept = tuple(m for m in event.mentions if m not in bots)
         return event if kept == event.mentions else replace(event, mentions=kept)
 
