@@ -14,30 +14,30 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import sys
 import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlmodel import select
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # runnable as a plain script from anywhere
+    sys.path.insert(0, str(ROOT))
 
-from bot.app import build_app
-from bot.clock import ManualClock
-from bot.events import Outbound
-from bot.settings import SendingSettings, Settings
-from handlers.broadcasts import CONFIG_TASK
-from storage import migrate
-from storage.db import Database
-from storage.models import NoticeDelivery, OutboundMessage, OutboundPriority
+from sqlmodel import select  # noqa: E402
+
+from bench.figures import Discard  # noqa: E402
+from bot.app import build_app  # noqa: E402
+from bot.clock import ManualClock  # noqa: E402
+from bot.settings import SendingSettings, Settings  # noqa: E402
+from handlers.broadcasts import CONFIG_TASK  # noqa: E402
+from storage import migrate  # noqa: E402
+from storage.db import Database  # noqa: E402
+from storage.models import NoticeDelivery, OutboundMessage, OutboundPriority  # noqa: E402
 
 TZ = ZoneInfo("Asia/Shanghai")
 AT = datetime(2026, 11, 23, 9, tzinfo=TZ)
-
-
-class Discard:
-    async def send(self, message: Outbound) -> None:
-        del message
 
 
 def settings(rooms: int) -> Settings:

@@ -35,6 +35,7 @@ if str(ROOT) not in sys.path:  # runnable as a plain script from anywhere
 import jieba  # noqa: E402
 import yaml  # noqa: E402
 
+from bench.figures import verdict  # noqa: E402
 from nlp.classifier import Classification, Classifier  # noqa: E402
 from nlp.vocabulary import CATEGORY_CODES, Vocabulary  # noqa: E402
 
@@ -157,10 +158,6 @@ def measure_cold_start(cache_dir: Path, runs: int = 5) -> list[float]:
         )
         times.append(float(out.stdout.strip().splitlines()[-1]))
     return times
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
 
 
 def report(

@@ -47,6 +47,7 @@ if str(ROOT) not in sys.path:  # runnable as a plain script from anywhere
 from sqlalchemy import create_engine  # noqa: E402
 from sqlalchemy import text as sql  # noqa: E402
 
+from bench.figures import percentile, verdict  # noqa: E402
 from bench.traffic import Town, write  # noqa: E402
 from bot.app import build_app, build_classifier, open_database  # noqa: E402
 from bot.channels.replay import JsonLinesSender, replay  # noqa: E402
@@ -75,8 +76,7 @@ class Run:
         return self.messages / self.seconds
 
     def percentile(self, p: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+        return percentile(self.latencies, p)
 
 
 class _Timed:
@@ -151,10 +151,6 @@ def classify_alone(classifier: Classifier, texts: list[str]) -> float:
             classifier.classify(text)
         best = min(best, time.perf_counter() - start)
     return best
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
 
 
 def kinds(lines: list[str], classifier: Classifier) -> list[str]:

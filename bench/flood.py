@@ -31,11 +31,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, text
 
+from bench.figures import Discard
 from bot import flood
 from bot.app import App, build_app
 from bot.clock import ManualClock
 from bot.context import Context
-from bot.events import Inbound, Outbound
+from bot.events import Inbound
 from bot.settings import Settings
 from storage import limits as limit_store
 from storage import migrate
@@ -46,11 +47,6 @@ TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=TZ)
 GRIDS = 50
 WINDOW = timedelta(minutes=10)
-
-
-class Discard:
-    async def send(self, message: Outbound) -> None:
-        del message
 
 
 def room(grid: int) -> str:

@@ -40,6 +40,7 @@ if str(ROOT) not in sys.path:  # runnable as a plain script from anywhere
 from sqlalchemy import text  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
+from bench.figures import percentile  # noqa: E402
 from storage import migrate, points, redemption  # noqa: E402
 from storage.db import Database  # noqa: E402
 
@@ -181,14 +182,9 @@ def measure(samples: list[Any], fn: Callable[[Any], object]) -> list[float]:
     return out
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def summary(name: str, ours: list[float], base: list[float]) -> str:
-    p50, p99 = pct(ours, 0.50), pct(ours, 0.99)
-    b50, b99 = pct(base, 0.50), pct(base, 0.99)
+    p50, p99 = percentile(ours, 50), percentile(ours, 99)
+    b50, b99 = percentile(base, 50), percentile(base, 99)
     return (
         f"{name:<34} p50 {p50:7.3f} ms  p99 {p99:7.3f} ms | baseline p50 {b50:8.3f} ms"
         f"  p99 {b99:8.3f} ms | baseline/ours p50 {b50 / p50:5.1f}x  p99 {b99 / p99:5.1f}x"
@@ -260,9 +256,9 @@ def run_queries(db: Database, members: int, seed: int, verify: bool) -> float:
             base = measure(sample, lambda s: summed_balance(session, s))
             print(summary(label, ours, base))
             whole = measure(sample, lambda s: whole_answer(session, s))
-            print(f"  the whole 积分 answer (+ month, orders): p50 {pct(whole, 0.5):.3f} ms"
-                  f"  p99 {pct(whole, 0.99):.3f} ms")  # fmt: skip
-            worst = max(worst, pct(ours, 0.99), pct(whole, 0.99))
+            print(f"  the whole 积分 answer (+ month, orders): p50 {percentile(whole, 50):.3f} ms"
+                  f"  p99 {percentile(whole, 99):.3f} ms")  # fmt: skip
+            worst = max(worst, percentile(ours, 99), percentile(whole, 99))
         print(
             summary(
                 f"ranking, {GRID_SIZE}-member grid",

@@ -37,6 +37,7 @@ if str(ROOT) not in sys.path:  # runnable as a plain script from anywhere
 
 import yaml  # noqa: E402
 
+from bench.figures import verdict  # noqa: E402
 from bench.traffic import START, Town  # noqa: E402
 
 # Every measured process ends by writing its VmHWM (peak resident set) to stderr.
@@ -149,12 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  memory: bot / classifier alone {bot_mb / cls_mb:5.2f}x, "
           f"bot - interpreter {bot_mb - base_mb:+.1f} MB")  # fmt: skip
     ok_s, ok_mb = bot_s <= TARGET_SECONDS, bot_mb <= TARGET_MB
-    print(
-        f"  target cold start <= {TARGET_SECONDS} s: {'PASS' if ok_s else 'FAIL'} ({bot_s:.2f} s)"
-    )
-    print(
-        f"  target peak RSS <= {TARGET_MB:.0f} MB: {'PASS' if ok_mb else 'FAIL'} ({bot_mb:.1f} MB)"
-    )
+    print(f"  target cold start <= {TARGET_SECONDS} s: {verdict(ok_s)} ({bot_s:.2f} s)")
+    print(f"  target peak RSS <= {TARGET_MB:.0f} MB: {verdict(ok_mb)} ({bot_mb:.1f} MB)")
     del base_s
     return 0 if ok_s and ok_mb else 1
 

@@ -39,6 +39,7 @@ if str(ROOT) not in sys.path:  # runnable as a plain script from anywhere
 import yaml  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 
+from bench.figures import percentile, verdict  # noqa: E402
 from bench.traffic import Town  # noqa: E402
 from bot.app import App, build_app, build_classifier, open_database  # noqa: E402
 from bot.clock import ManualClock  # noqa: E402
@@ -157,11 +158,6 @@ async def measure(app: App, clock: ManualClock, town: Town, sender: Recorder, re
     return times
 
 
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--history", type=int, default=10_000)
@@ -211,13 +207,14 @@ def main(argv: list[str] | None = None) -> int:
     for command in COMMANDS:
         hist, base = times[(command, HISTORY_GRID)], times[(command, BASELINE_GRID)]
         ratio = statistics.median(hist) / statistics.median(base)
-        p99 = pct(hist, 99) * 1e3
+        p99 = percentile(hist, 99) * 1e3
         good = p99 <= TARGET_P99_MS and (ratio <= TARGET_RATIO or command == "/工单 全部")
         ok &= good
-        print(f"{command:<12} {'baseline (no history)':<22} {pct(base, 50) * 1e3:8.2f} "
-              f"{pct(base, 99) * 1e3:8.2f}")  # fmt: skip
-        print(f"{'':<12} {f'{args.history} closed':<22} {pct(hist, 50) * 1e3:8.2f} {p99:8.2f}   "
-              f"{ratio:9.2f}x   {'PASS' if good else 'FAIL'}")  # fmt: skip
+        print(f"{command:<12} {'baseline (no history)':<22} {percentile(base, 50) * 1e3:8.2f} "
+              f"{percentile(base, 99) * 1e3:8.2f}")  # fmt: skip
+        p50 = percentile(hist, 50) * 1e3
+        print(f"{'':<12} {f'{args.history} closed':<22} {p50:8.2f} {p99:8.2f}   "
+              f"{ratio:9.2f}x   {verdict(good)}")  # fmt: skip
     print(
         f"\ntargets: p99 <= {TARGET_P99_MS:.0f} ms with history; history / baseline <= "
         f"{TARGET_RATIO}x for /工单 and /工单 超期 (/工单 全部 reads this month's closed "
