@@ -23,7 +23,6 @@ from bot.throttle import Throttle
 from storage import outbox as outbox_store
 from storage.accounts import DEFAULT_ACCOUNT
 from storage.db import Database
-from storage.models import OutboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -46,24 +45,26 @@ def queue_outbound(
 ) -> None:
     """Put messages in the outbox, in the caller's transaction. ``account``: the bot account
     that should send them (a reply goes out from the account that received the message)."""
-    for out in outgoing:
-        outbox_store.enqueue(
-            session=session,
-            message=OutboundMessage(
-                inbound_id=inbound_id,
-                room_id=out.room_id,
-                room_topic=out.room_topic,
-                to_id=out.to,
-                text=out.text,
-                mentions=list(out.mentions),
-                created_at=now,
-                not_before=not_before or now,
-                account=account,
-            ),
-        )
+    outbox_store.enqueue_values(
+        session=session,
+        rows=[
+            {
+                "inbound_id": inbound_id,
+                "room_id": out.room_id,
+                "room_topic": out.room_topic,
+                "to_id": out.to,
+                "text": out.text,
+                "mentions": list(out.mentions),
+                "created_at": now,
+                "not_before": not_before or now,
+                "account": account,
+            }
+            for out in outgoing
+        ],
+    )
 
 
-def to_outbound(row: OutboundMessage) -> Outbound:
+def to_outbound(row: outbox_store.Claimed) -> Outbound:
     return Outbound(
         text=row.text,
         room_id=row.room_id,
@@ -153,30 +154,18 @@ class OutboxSender:
             if known and (due_at is None or due_at > now):
                 return sent
             with self._db.session() as session:
-                rows = outbox_store.due(
+                claimed = outbox_store.claim_next(
                     session=session,
-                    now=now,
-                    limit=1,
-                    account=self.account,
-                    handover=self._claim_time,
-                )
-                if not rows:
-                    self._report_stranded(session, now)
-                    self._read_due_at(session)
-                    return sent
-                row = rows[0]
-                assert row.id is not None
-                if not outbox_store.claim(
-                    session=session,
-                    message_id=row.id,
                     now=now,
                     until=now + self._claim_time,
                     account=self.account,
                     handover=self._claim_time,
-                ):
-                    continue  # another process took it
-                message, attempts = to_outbound(row), row.attempts
-            sent += await self._deliver(row.id, message, attempts)
+                )
+                if claimed is None:
+                    self._report_stranded(session, now)
+                    self._read_due_at(session)
+                    return sent
+            sent += await self._deliver(claimed.id, to_outbound(claimed), claimed.attempts)
 
     def _report_stranded(self, session: Session, now: datetime) -> None:
         last = self._stranded_reported_at

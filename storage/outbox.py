@@ -4,18 +4,21 @@ process that sends each, marked sent after."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
+    Insert,
     Update,
     and_,
     bindparam,
     case,
     exists,
+    insert,
     not_,
     or_,
     update,
@@ -24,12 +27,26 @@ from sqlmodel import Session, col, func, select
 from sqlmodel.sql.expression import Select, SelectOfScalar
 
 from storage.accounts import DEFAULT_ACCOUNT
+from storage.db import execute_core
 from storage.models import ContactAccount, OutboundMessage, OutboundStatus, RoomAccount
 
 
 def enqueue(*, session: Session, message: OutboundMessage) -> OutboundMessage:
     session.add(message)
     return message
+
+
+def enqueue_values(*, session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Queue messages given as column values, in the caller's transaction: one Core INSERT
+    (a reply is queued for most requests and commands; the ORM's flush costs several times
+    the statement)."""
+    if rows:
+        execute_core(session, _insert(), list(rows))
+
+
+@functools.cache
+def _insert() -> Insert:
+    return insert(OutboundMessage)
 
 
 def _reachable_by(account: str | BindParameter[Any]) -> ColumnElement[bool]:
@@ -133,25 +150,15 @@ def _next_due_selects() -> tuple[
     return waiting, claimed
 
 
-@functools.cache
-def _claim_update() -> Update:
-    return (
-        update(OutboundMessage)
-        .where(
-            col(OutboundMessage.id) == bindparam("p_message_id"), _due(_NOW, _ACCOUNT, _HANDED_OVER)
-        )
-        .values(status=OutboundStatus.SENDING, claimed_until=bindparam("p_until"))
-    )
-
-
 def next_due_at(
     *, session: Session, account: str = DEFAULT_ACCOUNT, handover: timedelta = timedelta(0)
 ) -> datetime | None:
     """When the earliest message ``account`` can deliver may go, or None when none waits."""
     waiting, claimed_select = _next_due_selects()
     params = {"p_account": account}
-    mine, others = session.exec(waiting, params=params).one()
-    claimed = session.exec(claimed_select, params=params).one()
+    row: Any = execute_core(session, waiting, params).one()
+    mine, others = row[0], row[1]
+    claimed = execute_core(session, claimed_select, params).scalar()
     times = [t for t in (mine, others and others + handover, claimed) if t is not None]
     return min(times) if times else None
 
@@ -172,40 +179,85 @@ def stranded(
     ).all()
 
 
-def claim(
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A message taken for sending: what the channel needs, and its attempts so far."""
+
+    id: int
+    room_id: str | None
+    room_topic: str | None
+    to_id: str | None
+    text: str
+    mentions: list[str]
+    attempts: int
+
+
+def claim_next(
     *,
     session: Session,
-    message_id: int,
     now: datetime,
     until: datetime,
     account: str = DEFAULT_ACCOUNT,
     handover: timedelta = timedelta(0),
-) -> bool:
-    """Take a due message for sending as ``account``; False when another process has it,
-    it is done, or ``account`` can't deliver it.
+) -> Claimed | None:
+    """Take the first message due for ``account`` (see :func:`due`) until ``until``, and
+    commit; None when nothing is due for it.
 
-    One conditional UPDATE decides, so two processes never both send it.
+    One conditional UPDATE picks and takes it, so two processes never both send a message: on
+    PostgreSQL the pick skips rows another process is taking (``SKIP LOCKED``) and the outer
+    condition is checked again on the row it locked.
     """
     params = {
-        "p_message_id": message_id,
         "p_until": until,
         "p_now": now,
         "p_account": account,
         "p_handed_over": now - handover,
     }
-    result = session.execute(_claim_update(), params)
+    row = execute_core(session, _claim_next_update(), params).first()
     session.commit()
-    claimed: int = result.rowcount  # type: ignore[attr-defined]
-    return claimed == 1
+    if row is None:
+        return None
+    return Claimed(
+        id=row.id,
+        room_id=row.room_id,
+        room_topic=row.room_topic,
+        to_id=row.to_id,
+        text=row.text,
+        mentions=row.mentions,
+        attempts=row.attempts,
+    )
+
+
+@functools.cache
+def _claim_next_update() -> Update:
+    out = OutboundMessage
+    first_due = (
+        select(col(out.id))
+        .where(_due(_NOW, _ACCOUNT, _HANDED_OVER))
+        .order_by(col(out.priority), col(out.not_before), col(out.id))
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    return (
+        update(out)
+        .where(col(out.id) == first_due, _due(_NOW, _ACCOUNT, _HANDED_OVER))
+        .values(status=OutboundStatus.SENDING, claimed_until=bindparam("p_until"))
+        .returning(
+            col(out.id),
+            col(out.room_id),
+            col(out.room_topic),
+            col(out.to_id),
+            col(out.text),
+            col(out.mentions),
+            col(out.attempts),
+        )
+    )
 
 
 def mark_sent(*, session: Session, message_id: int, at: datetime) -> None:
     # One UPDATE, not a load and a flush: it runs after every message sent.
-    session.execute(
-        _sent_update(),
-        {"p_message_id": message_id, "p_at": at},
-        execution_options={"synchronize_session": False},
-    )
+    execute_core(session, _sent_update(), {"p_message_id": message_id, "p_at": at})
 
 
 @functools.cache

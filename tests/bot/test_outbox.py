@@ -143,11 +143,9 @@ async def test_a_message_claimed_by_another_process_is_not_sent_twice(
     sqlite_db: Database, clock: ManualClock, sender: RecordingSender
 ) -> None:
     queue(sqlite_db, clock.now(), "only once")
-    [row] = rows(sqlite_db)
-    assert row.id is not None
     with sqlite_db.session() as s:
-        assert outbox_store.claim(
-            session=s, message_id=row.id, now=clock.now(), until=clock.now() + timedelta(minutes=2)
+        assert outbox_store.claim_next(
+            session=s, now=clock.now(), until=clock.now() + timedelta(minutes=2)
         )
     # the other process is sending it right now: this one leaves it alone
     assert await OutboxSender(sqlite_db, clock, sender, UNTHROTTLED).flush() == 0

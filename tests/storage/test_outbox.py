@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 from storage import accounts, outbox
@@ -7,6 +8,7 @@ from storage.db import Database
 from storage.models import OutboundMessage
 
 T0 = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
 
 
 def queue(db: Database, *delays_minutes: int) -> list[int]:
@@ -119,12 +121,15 @@ def test_a_group_s_messages_are_due_only_for_accounts_in_it(db: Database) -> Non
             only_b,
             by_topic_b,
         ]
-        assert not outbox.claim(
-            session=s, message_id=only_b, now=T0, until=T0 + timedelta(minutes=2), account="A"
-        )
-        assert outbox.claim(
-            session=s, message_id=only_b, now=T0, until=T0 + timedelta(minutes=2), account="B"
-        )
+    until = T0 + timedelta(minutes=2)
+    with db.session() as s:
+        claimed_by_a = [outbox.claim_next(session=s, now=T0, until=until, account="A")]
+        while claimed_by_a[-1] is not None:
+            claimed_by_a.append(outbox.claim_next(session=s, now=T0, until=until, account="A"))
+        assert [c.id for c in claimed_by_a if c] == [only_a, shared, unknown, lookalike]
+        claimed_b = outbox.claim_next(session=s, now=T0, until=until, account="B")
+        assert claimed_b is not None
+        assert claimed_b.id == only_b
         assert s.get_one(OutboundMessage, only_b).status == "sending"
 
 
@@ -154,12 +159,14 @@ def test_a_reply_goes_from_the_account_that_received_the_message_unless_it_is_do
     with db.session() as s:
         assert outbox.next_due_at(session=s, account="A", handover=handover) == T0
         assert outbox.next_due_at(session=s, account="B", handover=handover) == T0 + handover
-        assert not outbox.claim(
-            session=s, message_id=reply, now=T0, until=T0 + handover, account="B", handover=handover
+        until = T0 + handover
+        assert (
+            outbox.claim_next(session=s, now=T0, until=until, account="B", handover=handover)
+            is None
         )
-        assert outbox.claim(
-            session=s, message_id=reply, now=T0, until=T0 + handover, account="A", handover=handover
-        )
+        claimed = outbox.claim_next(session=s, now=T0, until=until, account="A", handover=handover)
+        assert claimed is not None
+        assert claimed.id == reply
 
 
 def test_next_due_at_counts_only_what_the_account_can_deliver(db: Database) -> None:
@@ -171,3 +178,34 @@ def test_next_due_at_counts_only_what_the_account_can_deliver(db: Database) -> N
     with db.session() as s:
         assert outbox.next_due_at(session=s, account="A") == T0 + timedelta(minutes=5)
         assert outbox.next_due_at(session=s, account="B") == T0 + timedelta(minutes=1)
+
+
+def test_claim_next_takes_in_order_and_returns_what_the_channel_needs(db: Database) -> None:
+    later, first = queue(db, 5, 0)
+    until = T0 + HOUR
+    with db.session() as s:
+        claimed = outbox.claim_next(session=s, now=T0, until=until)
+        assert claimed == outbox.Claimed(first, None, None, "wxid_a", "+0", [], 0)
+        assert outbox.claim_next(session=s, now=T0, until=until) is None  # "+5" is not due
+        assert s.get_one(OutboundMessage, first).claimed_until == until
+        # at +5 the later one is due; the first is still claimed (another process sends it)
+        again = outbox.claim_next(session=s, now=T0 + timedelta(minutes=5), until=until)
+        assert again is not None
+        assert again.id == later
+
+
+def test_two_processes_claiming_at_once_never_take_one_message_twice(db: Database) -> None:
+    ids = queue(db, *([0] * 60))
+    taken: list[list[int]] = [[], []]
+
+    def drain(mine: list[int]) -> None:
+        with db.session() as s:
+            while (claimed := outbox.claim_next(session=s, now=T0, until=T0 + HOUR)) is not None:
+                mine.append(claimed.id)
+
+    threads = [threading.Thread(target=drain, args=(mine,)) for mine in taken]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(taken[0] + taken[1]) == ids
