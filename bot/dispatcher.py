@@ -26,7 +26,7 @@ from bot.settings import GridSettings
 from storage import accounts as account_store
 from storage import grids as grid_store
 from storage import inbox
-from storage.models import Grid, InboundMessage, MemberRole, MessageStatus
+from storage.models import Grid, MemberRole, MessageStatus
 
 log = logging.getLogger(__name__)
 audit = logging.getLogger("gridbot.audit")
@@ -127,29 +127,29 @@ class Dispatcher:
                     display_name=event.sender_name,
                     at=now,
                 )
-            row, inserted = inbox.store(
+            key = event.idempotency_key()
+            stored = inbox.store(
                 session=session,
-                message=InboundMessage(
-                    key=event.idempotency_key(),
-                    platform_id=event.id,
-                    room_id=event.room_id,
-                    room_topic=event.room_topic,
-                    grid_code=grid.code if grid else None,
-                    sender_id=event.sender_id,
-                    sender_name=event.sender_name,
-                    type=event.type,
-                    text=event.text,
-                    mentions=list(event.mentions),
-                    sent_at=event.ts,
-                    received_at=now,
-                    account=event.account,
-                ),
+                values={
+                    "key": key,
+                    "platform_id": event.id,
+                    "room_id": event.room_id,
+                    "room_topic": event.room_topic,
+                    "grid_code": grid.code if grid else None,
+                    "sender_id": event.sender_id,
+                    "sender_name": event.sender_name,
+                    "type": event.type.value,
+                    "text": event.text,
+                    "mentions": list(event.mentions),
+                    "sent_at": event.ts,
+                    "received_at": now,
+                    "account": event.account,
+                },
             )
-            message_id = row.id
-            assert message_id is not None
-        if not inserted and row.status != MessageStatus.PENDING:
-            log.info("duplicate delivery of message %s ignored", event.idempotency_key())
+        if not stored.inserted and stored.status != MessageStatus.PENDING:
+            log.info("duplicate delivery of message %s ignored", key)
             return None
+        message_id = stored.id
         if not answer:
             self._finish(message_id, [])
             return message_id

@@ -3,50 +3,64 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any, NamedTuple
 
-from sqlalchemy import Update, bindparam, insert, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Select, Update, bindparam, update
+from sqlalchemy import select as sa_select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, func, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from storage.db import execute_core
 from storage.models import InboundMessage, MessageStatus
 
 MAX_ERROR_CHARS = 4000
 
 
-def store(*, session: Session, message: InboundMessage) -> tuple[InboundMessage, bool]:
-    """Insert ``message`` unless one with its key exists; commit; return (row, inserted).
+class Stored(NamedTuple):
+    id: int
+    inserted: bool  # False: a message with its key was stored before
+    status: str
+
+
+def store(*, session: Session, values: Mapping[str, Any]) -> Stored:
+    """Insert a message (its column values) unless one with its key exists; commit, or roll
+    back when it existed (nothing of a duplicate delivery sticks).
 
     The unique key, not a read-then-write, decides, so two processes receiving the same
     message store it once.
     """
-    # One Core INSERT: the ORM's unit of work costs several times the statement, for every
-    # message. The session's own pending writes (the sender's member row) go first, and the
-    # one commit makes both, or neither, stick.
+    # One Core INSERT: the ORM's unit of work and model validation cost several times the
+    # statement, for every message. The session's own pending writes go first, and the one
+    # commit makes both, or neither, stick.
     session.flush()
-    values = {column.key: getattr(message, column.key) for column in _STORED_COLUMNS}
-    try:
-        result = session.connection().execute(insert(InboundMessage), values)
+    dialect = session.connection().dialect.name
+    inserted = execute_core(session, _insert_new(dialect), values).scalar()
+    if inserted is not None:
         session.commit()
-    except IntegrityError:
-        session.rollback()
-        existing = session.exec(
-            select(InboundMessage).where(InboundMessage.key == message.key)
-        ).one()
-        return existing, False
-    inserted = result.inserted_primary_key
-    assert inserted is not None
-    message.id = inserted[0]
-    return message, True
+        return Stored(inserted, True, MessageStatus.PENDING)
+    existing = execute_core(session, _by_key(), {"p_key": values["key"]}).one()
+    session.rollback()
+    return Stored(existing.id, False, existing.status)
 
 
-_STORED_COLUMNS = [
-    c
-    for c in InboundMessage.__table__.columns  # type: ignore[attr-defined]
-    if c.key != "id"  # the database numbers them
-]
+@functools.cache
+def _insert_new(dialect: str) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(InboundMessage)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(col(InboundMessage.id))
+    )
+
+
+@functools.cache
+def _by_key() -> Select[int | None, str]:
+    return sa_select(col(InboundMessage.id), col(InboundMessage.status)).where(
+        col(InboundMessage.key) == bindparam("p_key")
+    )
 
 
 def take_for_handling(*, session: Session, message_id: int) -> bool:
@@ -62,14 +76,14 @@ def take_for_handling(*, session: Session, message_id: int) -> bool:
     process, which handles one message at a time.
     """
     session.flush()  # the statement below goes past the ORM: it must see the session's writes
-    row = session.connection().execute(_take_select(), {"p_id": message_id}).first()
+    row = execute_core(session, _take_select(), {"p_id": message_id}).first()
     return row is not None
 
 
 def mark_handled(*, session: Session, message_id: int, at: datetime) -> None:
     # Past the ORM, in the session's transaction: an instance of the row the session holds
     # is expired, so it reads the new status.
-    session.connection().execute(_handled_update(), {"p_id": message_id, "p_at": at})
+    execute_core(session, _handled_update(), {"p_id": message_id, "p_at": at})
     held = session.identity_map.get(session.identity_key(InboundMessage, message_id))
     if held is not None:
         session.expire(held)

@@ -14,7 +14,7 @@ from bot.settings import Settings, deep_merge
 from storage import grids as grid_store
 from storage import inbox
 from storage.db import Database
-from storage.models import InboundMessage, Member, PointsEntry
+from storage.models import Member, PointsEntry
 from tests.conftest import SETTINGS, TZ
 
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=TZ)
@@ -57,21 +57,9 @@ def add_members(db: Database, *people: tuple[str, str, str]) -> dict[str, int]:
 
 def store_message(session: Session, key: str, grid_code: str = "G03") -> int:
     """An inbound message row, for entries and orders that point at their message."""
-    row, _ = inbox.store(
-        session=session,
-        message=InboundMessage(
-            key=key,
-            grid_code=grid_code,
-            sender_id="wxid_x",
-            sender_name="x",
-            type="text",
-            text="x",
-            sent_at=T0,
-            received_at=T0,
-        ),
-    )
-    assert row.id is not None
-    return row.id
+    values = {"key": key, "grid_code": grid_code, "sender_id": "wxid_x", "sender_name": "x",
+              "type": "text", "text": "x", "sent_at": T0, "received_at": T0}  # fmt: skip
+    return inbox.store(session=session, values=values).id
 
 
 def entry_count(db: Database) -> int:

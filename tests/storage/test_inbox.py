@@ -14,43 +14,49 @@ T0 = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
 
 def message(
     key: str, text: str = "3栋路灯坏了", grid: str | None = None, at: datetime = T0
-) -> InboundMessage:
-    return InboundMessage(
-        key=key,
-        sender_id="wxid_a",
-        sender_name="张阿姨",
-        type="text",
-        text=text,
-        mentions=["wxid_b"],
-        grid_code=grid,
-        sent_at=at,
-        received_at=at,
-    )
+) -> dict[str, object]:
+    """The column values of a stored message."""
+    return {
+        "key": key,
+        "sender_id": "wxid_a",
+        "sender_name": "张阿姨",
+        "type": "text",
+        "text": text,
+        "mentions": ["wxid_b"],
+        "grid_code": grid,
+        "sent_at": at,
+        "received_at": at,
+    }
 
 
 def test_store_once_under_a_key(db: Database) -> None:
     with db.session() as s:
-        row, inserted = inbox.store(session=s, message=message("k1"))
-        assert inserted
-        again, inserted_again = inbox.store(session=s, message=message("k1", text="不同的文字"))
-    assert not inserted_again
-    assert again.id == row.id
-    assert again.text == "3栋路灯坏了"
-    assert again.mentions == ["wxid_b"]
-    assert again.sent_at == T0
+        first = inbox.store(session=s, values=message("k1"))
+        assert first.inserted
+        assert first.status == "pending"
+        again = inbox.store(session=s, values=message("k1", text="不同的文字"))
+        assert not again.inserted
+        assert again.id == first.id
+        inbox.mark_handled(session=s, message_id=first.id, at=T0)
+        s.commit()
+        assert inbox.store(session=s, values=message("k1")).status == "handled"
+        row = s.get_one(InboundMessage, first.id)
+    assert row.text == "3栋路灯坏了"
+    assert row.mentions == ["wxid_b"]
+    assert row.sent_at == T0
 
 
 def test_long_and_odd_text_is_stored_as_is(db: Database) -> None:
     odd = "\u200b\u202e" + "灯" * 100_000 + "'; DROP TABLE inbound_message; --"
     with db.session() as s:
-        row, _ = inbox.store(session=s, message=message("k2", text=odd))
+        stored = inbox.store(session=s, values=message("k2", text=odd))
         s.expire_all()
-        assert s.get_one(InboundMessage, row.id).text == odd
+        assert s.get_one(InboundMessage, stored.id).text == odd
 
 
 def test_pending_handled_failed(db: Database) -> None:
     with db.session() as s:
-        ids = [inbox.store(session=s, message=message(f"k{i}"))[0].id for i in range(3)]
+        ids = [inbox.store(session=s, values=message(f"k{i}")).id for i in range(3)]
         assert [r.id for r in inbox.pending(session=s)] == ids
         inbox.mark_handled(session=s, message_id=ids[0], at=T0)  # type: ignore[arg-type]
         inbox.mark_failed(session=s, message_id=ids[1], at=T0, error="x" * 10_000)  # type: ignore[arg-type]
@@ -66,9 +72,9 @@ def test_count_in_grid_since(db: Database) -> None:
     with db.session() as s:
         sync_grids(session=s, specs=[GridSpec("G03", "三", "三群")])
         s.commit()
-        inbox.store(session=s, message=message("a", grid="G03", at=T0))
-        inbox.store(session=s, message=message("b", grid="G03", at=T0 + timedelta(hours=2)))
-        inbox.store(session=s, message=message("c", at=T0 + timedelta(hours=2)))
+        inbox.store(session=s, values=message("a", grid="G03", at=T0))
+        inbox.store(session=s, values=message("b", grid="G03", at=T0 + timedelta(hours=2)))
+        inbox.store(session=s, values=message("c", at=T0 + timedelta(hours=2)))
         assert inbox.count_in_grid_since(session=s, grid_code="G03", since=T0) == 2
         assert (
             inbox.count_in_grid_since(session=s, grid_code="G03", since=T0 + timedelta(hours=1))
@@ -78,9 +84,7 @@ def test_count_in_grid_since(db: Database) -> None:
 
 def test_a_message_is_taken_for_handling_by_one_transaction_at_a_time(db: Database) -> None:
     with db.session() as s:
-        row, _ = inbox.store(session=s, message=message("k-lock"))
-        assert row.id is not None
-        message_id = row.id
+        message_id = inbox.store(session=s, values=message("k-lock")).id
     with db.session() as first, db.session() as second:
         assert inbox.take_for_handling(session=first, message_id=message_id)
         if db.url.get_backend_name() == "postgresql":
@@ -103,9 +107,7 @@ def test_a_message_is_taken_for_handling_by_one_transaction_at_a_time(db: Databa
 
 def test_a_message_let_go_of_can_be_taken_again(db: Database) -> None:
     with db.session() as s:
-        row, _ = inbox.store(session=s, message=message("k-rollback"))
-        assert row.id is not None
-        message_id = row.id
+        message_id = inbox.store(session=s, values=message("k-rollback")).id
     with db.session() as first, db.session() as second:
         assert inbox.take_for_handling(session=first, message_id=message_id)
         first.rollback()  # the handler failed, or its process died
@@ -117,7 +119,7 @@ def test_latest_sent_at_and_the_keys_stored_since(db: Database) -> None:
         assert inbox.latest_sent_at(session=s) is None
         # stored out of order: the latest is the latest sent, not the last stored
         for key, minutes in (("a", 0), ("c", 20), ("b", 10)):
-            inbox.store(session=s, message=message(key, at=T0 + timedelta(minutes=minutes)))
+            inbox.store(session=s, values=message(key, at=T0 + timedelta(minutes=minutes)))
         assert inbox.latest_sent_at(session=s) == T0 + timedelta(minutes=20)
         assert inbox.keys_since(session=s, since=T0 + timedelta(minutes=10)) == {"b", "c"}
         assert inbox.keys_since(session=s, since=T0 + timedelta(minutes=21)) == set()
