@@ -83,6 +83,12 @@ class Dispatcher:
         self._command_names: dict[str, CommandSpec] = {}
         # (account, room or contact id, topic) already recorded by this process
         self._reach_noted: set[tuple[str, str, str | None]] = set()
+        # Room id -> grid code, as bound in the database when this process's count of commits
+        # to the grid table was ``_rooms_stamp``. Only on SQLite, where this process is the
+        # only writer: on a server database another process may bind or move a room.
+        self._rooms: dict[str, str] = {}
+        self._rooms_stamp = -1
+        self._rooms_cached = services.db.url.get_backend_name() == "sqlite"
         for router in routers:
             self.include(router)
 
@@ -119,8 +125,9 @@ class Dispatcher:
             if event.mentions and event.room_id is not None:
                 event = self._without_bot_accounts(session, event)
             grid = self._grid_for(session, event)
+            member_role: MemberRole | None = None
             if grid is not None:
-                grid_store.member_seen(
+                member_role = grid_store.member_seen(
                     session=session,
                     contact_id=event.sender_id,
                     grid_code=grid.code,
@@ -146,15 +153,17 @@ class Dispatcher:
                     "account": event.account,
                 },
             )
-        if not stored.inserted and stored.status != MessageStatus.PENDING:
-            log.info("duplicate delivery of message %s ignored", key)
-            return None
-        message_id = stored.id
-        if not answer:
-            self._finish(message_id, [])
-            return message_id
-        await self._handle(message_id, event, grid)
-        return message_id
+            if not stored.inserted and stored.status != MessageStatus.PENDING:
+                log.info("duplicate delivery of message %s ignored", key)
+                return None
+            if not stored.inserted:
+                member_role = None  # rolled back with the duplicate: asked again if needed
+            if answer:
+                # Stored and committed: handled in the same session, a new transaction.
+                await self._handle_in(session, stored.id, event, grid, member_role)
+                return stored.id
+        self._finish(stored.id, [])
+        return stored.id
 
     async def recover(self) -> int:
         """Handle messages stored but never handled (the process stopped in between)."""
@@ -225,7 +234,7 @@ class Dispatcher:
         if event.room_id is None:
             return None
         settings = self.services.settings
-        bound = grid_store.grid_code_by_room_id(session=session, room_id=event.room_id)
+        bound = self._bound_grid(session, event.room_id)
         if bound is not None:
             return settings.grid(bound)
         grid = settings.grid_by_room(event.room_topic or "")
@@ -245,7 +254,28 @@ class Dispatcher:
         )
         return None
 
-    def _role(self, session: Session, event: Inbound, grid: GridSettings | None) -> Role:
+    def _bound_grid(self, session: Session, room_id: str) -> str | None:
+        """The code of the grid bound to ``room_id``: asked for every group message."""
+        if not self._rooms_cached:
+            return grid_store.grid_code_by_room_id(session=session, room_id=room_id)
+        stamp = self.services.db.commits("grid")
+        if stamp != self._rooms_stamp:
+            self._rooms.clear()
+            self._rooms_stamp = stamp
+        code = self._rooms.get(room_id)
+        if code is None:
+            code = grid_store.grid_code_by_room_id(session=session, room_id=room_id)
+            if code is not None:
+                self._rooms[room_id] = code
+        return code
+
+    def _role(
+        self,
+        session: Session,
+        event: Inbound,
+        grid: GridSettings | None,
+        member_role: MemberRole | None,
+    ) -> Role:
         settings = self.services.settings
         sender = event.sender_id
         if sender in settings.admins:
@@ -253,10 +283,11 @@ class Dispatcher:
         if grid is not None:
             if sender in grid.leaders:
                 return Role.LEADER
-            db_role = grid_store.member_role(
-                session=session, contact_id=sender, grid_code=grid.code
-            )
-            return Role.LEADER if db_role == MemberRole.LEADER else Role.RESIDENT
+            if member_role is None:
+                member_role = grid_store.member_role(
+                    session=session, contact_id=sender, grid_code=grid.code
+                )
+            return Role.LEADER if member_role == MemberRole.LEADER else Role.RESIDENT
         leads = any(sender in g.leaders for g in settings.grids) or bool(
             grid_store.grids_led_in_db(session=session, contact_id=sender)
         )
@@ -276,50 +307,60 @@ class Dispatcher:
         return call
 
     async def _handle(self, message_id: int, event: Inbound, grid: GridSettings | None) -> None:
+        with self.services.db.session() as session:
+            await self._handle_in(session, message_id, event, grid, None)
+
+    async def _handle_in(
+        self,
+        session: Session,
+        message_id: int,
+        event: Inbound,
+        grid: GridSettings | None,
+        member_role: MemberRole | None,
+    ) -> None:
+        """Handle a stored message in ``session`` (no transaction of its own open).
+
+        ``member_role``: the sender's role in ``grid`` as the database has it, when the caller
+        has just read it; None: asked here."""
         services = self.services
         now = services.clock.now()
-        with services.db.session() as session:
+        if not inbox.take_for_handling(session=session, message_id=message_id):
+            log.info("message %d is handled by another process", message_id)
+            return
+        call = parse_command(event.text) if event.type == MessageType.TEXT else None
+        ctx = Context(
+            event=event,
+            message_id=message_id,
+            now=now,
+            session=session,
+            services=services,
+            grid=grid,
+            role=self._role(session, event, grid, member_role),
+            command=self._resolve(call),
+            commands=self.commands,
+        )
+        try:
+            await self._run(ctx)
+        except UserError as exc:
+            session.rollback()
             if not inbox.take_for_handling(session=session, message_id=message_id):
-                log.info("message %d is handled by another process", message_id)
-                return
-            call = parse_command(event.text) if event.type == MessageType.TEXT else None
-            ctx = Context(
-                event=event,
-                message_id=message_id,
-                now=now,
-                session=session,
-                services=services,
-                grid=grid,
-                role=self._role(session, event, grid),
-                command=self._resolve(call),
-                commands=self.commands,
-            )
-            try:
-                await self._run(ctx)
-            except UserError as exc:
-                session.rollback()
-                if not inbox.take_for_handling(session=session, message_id=message_id):
-                    return  # the rollback let go of it, and another process took it
+                return  # the rollback let go of it, and another process took it
+            ctx.outgoing = []
+            ctx.reply(exc.reply)
+        except Exception:
+            session.rollback()
+            log.exception("handling message %d failed", message_id)
+            outgoing: list[Outbound] = []
+            if ctx.command is not None and ctx.command.name:
                 ctx.outgoing = []
-                ctx.reply(exc.reply)
-            except Exception:
-                session.rollback()
-                log.exception("handling message %d failed", message_id)
-                outgoing: list[Outbound] = []
-                if ctx.command is not None and ctx.command.name:
-                    ctx.outgoing = []
-                    ctx.reply(SORRY)
-                    outgoing = ctx.outgoing
-                self._finish(
-                    message_id, outgoing, error=traceback.format_exc(), account=event.account
-                )
-                return
-            flood.screen_replies(ctx)
-            queue_outbound(
-                session, ctx.outgoing, now=now, inbound_id=message_id, account=event.account
-            )
-            inbox.mark_handled(session=session, message_id=message_id, at=now)
-            session.commit()
+                ctx.reply(SORRY)
+                outgoing = ctx.outgoing
+            self._finish(message_id, outgoing, error=traceback.format_exc(), account=event.account)
+            return
+        flood.screen_replies(ctx)
+        queue_outbound(session, ctx.outgoing, now=now, inbound_id=message_id, account=event.account)
+        inbox.mark_handled(session=session, message_id=message_id, at=now)
+        session.commit()
         if ctx.jobs and self.scheduler is None:
             log.error("message %d scheduled jobs, but there is no scheduler", message_id)
         elif ctx.jobs and self.scheduler is not None:

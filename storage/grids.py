@@ -81,6 +81,7 @@ def _seen_update() -> Update:
             col(Member.grid_code) == bindparam("p_grid_code"),
         )
         .values(display_name=bindparam("p_name"), last_seen=bindparam("p_at"))
+        .returning(col(Member.role))
     )
 
 
@@ -114,17 +115,19 @@ def grid_code_by_room_id(*, session: Session, room_id: str) -> str | None:
 
 def member_seen(
     *, session: Session, contact_id: str, grid_code: str, display_name: str, at: datetime
-) -> None:
-    """Record that ``contact_id`` spoke in ``grid_code``'s group, keeping the latest name: one
-    UPDATE for a member seen before (an upsert for a new one: another process may be adding
-    them too), past the ORM: the session must hold no unflushed ``Member`` of this contact
-    and grid."""
+) -> MemberRole:
+    """Record that ``contact_id`` spoke in ``grid_code``'s group, keeping the latest name, and
+    return their role there (the dispatcher needs it for the message: asked here, it costs no
+    statement of its own). One UPDATE for a member seen before (an upsert for a new one:
+    another process may be adding them too), past the ORM: the session must hold no
+    unflushed ``Member`` of this contact and grid."""
     params = {"p_contact_id": contact_id, "p_grid_code": grid_code, "p_name": display_name,
               "p_at": at}  # fmt: skip
     connection = session.connection()
-    result = connection.execute(_seen_update(), params)
-    if result.rowcount == 0:
-        connection.execute(_seen_upsert(connection.dialect.name), params)
+    role = connection.execute(_seen_update(), params).scalar()
+    if role is None:
+        role = connection.execute(_seen_upsert(connection.dialect.name), params).scalar_one()
+    return MemberRole(role)
 
 
 @functools.cache
@@ -141,7 +144,7 @@ def _seen_upsert(dialect: str) -> Any:
     return stmt.on_conflict_do_update(
         index_elements=["contact_id", "grid_code"],
         set_={"display_name": stmt.excluded.display_name, "last_seen": stmt.excluded.last_seen},
-    )
+    ).returning(col(Member.role))
 
 
 def bind_room(*, session: Session, grid_code: str, room_id: str) -> None:

@@ -116,10 +116,20 @@ def test_the_fast_paths_find_the_bound_grid_and_record_members(db: Database) -> 
         s.commit()
         assert grids.grid_code_by_room_id(session=s, room_id="room@3") == "G03"
         assert grids.grid_code_by_room_id(session=s, room_id="room@4") is None
-        grids.member_seen(session=s, contact_id="wxid_a", grid_code="G03", display_name="A", at=T0)
-        grids.member_seen(
+        for name, at in (("A", T0), ("A2", later)):
+            role = grids.member_seen(
+                session=s, contact_id="wxid_a", grid_code="G03", display_name=name, at=at
+            )
+            assert role == MemberRole.RESIDENT
+        s.commit()
+        # a role granted in the database comes back with the next visit, for the dispatcher
+        s.exec(grids.select(Member)).one().role = MemberRole.LEADER
+        s.commit()
+        role = grids.member_seen(
             session=s, contact_id="wxid_a", grid_code="G03", display_name="A2", at=later
         )
+        assert role == MemberRole.LEADER
+        s.exec(grids.select(Member)).one().role = MemberRole.RESIDENT
         s.commit()
     with db.session() as s:
         member = s.exec(grids.select(Member).where(Member.grid_code == "G03")).one()

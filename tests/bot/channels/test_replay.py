@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlmodel import Session
 
 from bot.app import App, build_app
 from bot.channels.replay import JsonLinesSender, ReplayLineError, parse_line, replay
@@ -15,6 +16,7 @@ from bot.settings import GridSettings, Settings
 from nlp.classifier import Classifier
 from storage import migrate
 from storage.db import Database
+from storage.models import MemberRole
 from tests.conftest import TZ
 
 
@@ -196,14 +198,20 @@ async def test_killed_while_handling_a_message_it_resumes_where_it_was(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     first, clock, out1 = new_app(settings, sqlite_db, classifier, JsonLinesSender)
-    handle = first.dispatcher._handle
+    handle = first.dispatcher._handle_in
 
-    async def die_on_m2(message_id: int, event: Inbound, grid: GridSettings | None) -> None:
+    async def die_on_m2(
+        session: Session,
+        message_id: int,
+        event: Inbound,
+        grid: GridSettings | None,
+        role: MemberRole | None,
+    ) -> None:
         if event.id == "m2":  # stored, not handled
             raise Killed
-        await handle(message_id, event, grid)
+        await handle(session, message_id, event, grid, role)
 
-    monkeypatch.setattr(first.dispatcher, "_handle", die_on_m2)
+    monkeypatch.setattr(first.dispatcher, "_handle_in", die_on_m2)
     with pytest.raises(Killed):
         await replay(first, clock, RESUME_LINES, io.StringIO())
 
