@@ -74,11 +74,13 @@ async def intake(ctx: Context) -> None:
     urgent_prefix = _emergency_line(result) if result.urgent else ""
     ctx.urgent = result.urgent
     vocabulary = ctx.settings.categories
-    for ticket in reversed(candidates):
+    for candidate in reversed(candidates):
         if not same_matter(
-            ticket.text, ctx.event.text, vocabulary, result.category, settings.similarity
+            candidate.text, ctx.event.text, vocabulary, result.category, settings.similarity
         ):
             continue
+        ticket = ticket_store.get(session=ctx.session, ticket_id=candidate.id)
+        assert ticket is not None
         assert ticket.id is not None
         reporters = {
             r.contact_id for r in ticket_store.reporters(session=ctx.session, ticket_id=ticket.id)

@@ -101,8 +101,10 @@ def _name_select() -> SelectOfScalar[str]:
 
 def display_name(*, session: Session, contact_id: str, grid_code: str) -> str | None:
     """The name ``contact_id`` last had in ``grid_code``'s group, None if never seen there."""
+    # Past the ORM (a new ticket's reply names the leader): members are written past it too.
     params = {"p_contact_id": contact_id, "p_grid_code": grid_code}
-    return session.exec(_name_select(), params=params).first()
+    name: str | None = session.connection().execute(_name_select(), params).scalar()
+    return name
 
 
 def grid_code_by_room_id(*, session: Session, room_id: str) -> str | None:

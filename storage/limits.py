@@ -21,11 +21,20 @@ from storage.types import UTCDateTime
 def tickets_opened_since(*, session: Session, contact_id: str, since: datetime) -> int:
     """Tickets ``contact_id`` opened since ``since``, in any grid and whatever became of them
     (reports linked to someone else's ticket are not tickets of theirs)."""
-    return session.exec(
-        select(func.count())
-        .select_from(Ticket)
-        .where(Ticket.reporter_id == contact_id, col(Ticket.created_at) >= since)
-    ).one()
+    session.flush()  # read past the ORM (asked for every new ticket): the session's writes first
+    params = {"contact_id": contact_id, "since": since}
+    opened: int = session.connection().execute(_TICKETS_SINCE, params).scalar_one()
+    return opened
+
+
+_TICKETS_SINCE = (
+    sa_select(func.count())
+    .select_from(Ticket)
+    .where(
+        col(Ticket.reporter_id) == bindparam("contact_id"),
+        col(Ticket.created_at) >= bindparam("since", type_=UTCDateTime()),
+    )
+)
 
 
 # Built once: this runs for every reply to a resident, and building the statement costs
