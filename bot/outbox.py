@@ -145,15 +145,22 @@ class OutboxSender:
 
     async def flush(self) -> int:
         """Send what is due and the throttle allows now; return how many were sent."""
+        now = self._clock.now()
+        if self._throttle.next_slot(now) > now:
+            return 0
+        known, due_at = self._cached_due_at()
+        if known and (due_at is None or due_at > now):
+            return 0
         sent = 0
-        while True:
-            now = self._clock.now()
-            if self._throttle.next_slot(now) > now:
-                return sent
-            known, due_at = self._cached_due_at()
-            if known and (due_at is None or due_at > now):
-                return sent
-            with self._db.session() as session:
+        with self._db.session() as session:
+            while True:
+                if not known:
+                    # Asked before claiming: most looks find nothing due, and a read is
+                    # cheaper than a claim (an UPDATE and a commit).
+                    due_at = self._read_due_at(session)
+                if due_at is None or due_at > now:
+                    self._report_stranded(session, now)
+                    return sent
                 claimed = outbox_store.claim_next(
                     session=session,
                     now=now,
@@ -161,11 +168,16 @@ class OutboxSender:
                     account=self.account,
                     handover=self._claim_time,
                 )
-                if claimed is None:
+                if claimed is None:  # another process took it, or it waits for another account
                     self._report_stranded(session, now)
                     self._read_due_at(session)
                     return sent
-            sent += await self._deliver(claimed.id, to_outbound(claimed), claimed.attempts)
+                message = to_outbound(claimed)
+                sent += await self._deliver(session, claimed.id, message, claimed.attempts)
+                now = self._clock.now()
+                if self._throttle.next_slot(now) > now:
+                    return sent
+                known = False
 
     def _report_stranded(self, session: Session, now: datetime) -> None:
         last = self._stranded_reported_at
@@ -193,13 +205,15 @@ class OutboxSender:
             self._progress.clear()
             await self._progress.wait()
 
-    async def _deliver(self, row_id: int, message: Outbound, attempts: int) -> int:
+    async def _deliver(
+        self, session: Session, row_id: int, message: Outbound, attempts: int
+    ) -> int:
         try:
-            return await self._send(row_id, message, attempts)
+            return await self._send(session, row_id, message, attempts)
         finally:
             self._progress.set()
 
-    async def _send(self, row_id: int, message: Outbound, attempts: int) -> int:
+    async def _send(self, session: Session, row_id: int, message: Outbound, attempts: int) -> int:
         try:
             await self._sender.send(message)
         except SendError as exc:
@@ -211,9 +225,8 @@ class OutboxSender:
             return 0
         now = self._clock.now()
         self._throttle.sent(now)
-        with self._db.session() as session:
-            outbox_store.mark_sent(session=session, message_id=row_id, at=now)
-            session.commit()
+        outbox_store.mark_sent(session=session, message_id=row_id, at=now)
+        session.commit()
         return 1
 
     def _failed(self, row_id: int, error: str, attempts: int, *, transient: bool) -> None:

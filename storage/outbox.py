@@ -135,30 +135,26 @@ def _due_select(limit: int) -> SelectOfScalar[OutboundMessage]:
 
 
 @functools.cache
-def _next_due_selects() -> tuple[
-    Select[datetime | None, datetime | None], SelectOfScalar[datetime | None]
-]:
+def _next_due_select() -> Select[datetime | None, datetime | None, datetime | None]:
+    """(earliest pending for the account, earliest pending for another account, earliest
+    claim to run out), among what the account can reach: one statement, asked often."""
     reachable = _reachable_by(_ACCOUNT)
-    pending = OutboundMessage.status == OutboundStatus.PENDING
-    waiting = select(
-        func.min(case((_mine(_ACCOUNT), col(OutboundMessage.not_before)))),
-        func.min(case((not_(_mine(_ACCOUNT)), col(OutboundMessage.not_before)))),
-    ).where(pending, reachable)
     claimed = select(func.min(OutboundMessage.claimed_until)).where(
         OutboundMessage.status == OutboundStatus.SENDING, reachable
     )
-    return waiting, claimed
+    return select(
+        func.min(case((_mine(_ACCOUNT), col(OutboundMessage.not_before)))),
+        func.min(case((not_(_mine(_ACCOUNT)), col(OutboundMessage.not_before)))),
+        claimed.scalar_subquery(),
+    ).where(OutboundMessage.status == OutboundStatus.PENDING, reachable)
 
 
 def next_due_at(
     *, session: Session, account: str = DEFAULT_ACCOUNT, handover: timedelta = timedelta(0)
 ) -> datetime | None:
     """When the earliest message ``account`` can deliver may go, or None when none waits."""
-    waiting, claimed_select = _next_due_selects()
-    params = {"p_account": account}
-    row: Any = execute_core(session, waiting, params).one()
-    mine, others = row[0], row[1]
-    claimed = execute_core(session, claimed_select, params).scalar()
+    row: Any = execute_core(session, _next_due_select(), {"p_account": account}).one()
+    mine, others, claimed = row[0], row[1], row[2]
     times = [t for t in (mine, others and others + handover, claimed) if t is not None]
     return min(times) if times else None
 

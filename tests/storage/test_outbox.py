@@ -209,3 +209,15 @@ def test_two_processes_claiming_at_once_never_take_one_message_twice(db: Databas
     for thread in threads:
         thread.join()
     assert sorted(taken[0] + taken[1]) == ids
+
+
+def test_next_due_at_counts_claims_that_run_out(db: Database) -> None:
+    queue(db, 0, 30)
+    with db.session() as s:
+        # a process takes the first and stops before saying "sent": due again when its claim ends
+        assert outbox.claim_next(session=s, now=T0, until=T0 + timedelta(minutes=2))
+        assert outbox.next_due_at(session=s) == T0 + timedelta(minutes=2)
+        assert outbox.claim_next(session=s, now=T0 + HOUR, until=T0 + 2 * HOUR)
+        assert outbox.claim_next(session=s, now=T0 + HOUR, until=T0 + 2 * HOUR)
+        # nothing pending: the earliest claim to run out is still counted
+        assert outbox.next_due_at(session=s) == T0 + 2 * HOUR
