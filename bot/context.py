@@ -16,7 +16,7 @@ from bot.commands import CommandCall
 from bot.events import Inbound, Outbound
 from bot.routing import CommandSpec, Role
 from bot.settings import GridSettings, Settings
-from nlp.classifier import Classifier
+from nlp.classifier import Classification, Classifier
 from storage.db import Database
 
 if TYPE_CHECKING:
@@ -53,10 +53,18 @@ class Context:
     # Set by a handler that found an emergency: its replies (the number to call) go out
     # whatever the anti-flood limits say (bot/flood.py).
     urgent: bool = False
+    _classification: Classification | None = field(default=None, repr=False)
 
     @property
     def settings(self) -> Settings:
         return self.services.settings
+
+    def classified(self) -> Classification:
+        """The classifier's reading of the message's text, read once however often asked
+        (a handler's filter asks, then the handler)."""
+        if self._classification is None:
+            self._classification = self.services.classifier.classify(self.event.text)
+        return self._classification
 
     def reply(self, text: str, *, mention: bool = True) -> None:
         """Answer the sender where they spoke: in the group with an @mention, or privately."""

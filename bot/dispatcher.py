@@ -134,6 +134,11 @@ class Dispatcher:
                     display_name=event.sender_name,
                     at=now,
                 )
+            ctx = self._context(session, 0, event, grid, member_role, now=now)
+            # A message no handler would take (the filters read the message, never the
+            # database) is stored already handled: with nothing to do, there is nothing to
+            # lose between storing and handling it, and most group messages are chatter.
+            quiet = answer and not self._wanted(ctx)
             key = event.idempotency_key()
             stored = inbox.store(
                 session=session,
@@ -151,16 +156,19 @@ class Dispatcher:
                     "sent_at": event.ts,
                     "received_at": now,
                     "account": event.account,
+                    "status": MessageStatus.HANDLED if quiet else MessageStatus.PENDING,
+                    "handled_at": now if quiet else None,
                 },
             )
             if not stored.inserted and stored.status != MessageStatus.PENDING:
                 log.info("duplicate delivery of message %s ignored", key)
                 return None
-            if not stored.inserted:
-                member_role = None  # rolled back with the duplicate: asked again if needed
+            if quiet and stored.inserted:
+                return stored.id
             if answer:
                 # Stored and committed: handled in the same session, a new transaction.
-                await self._handle_in(session, stored.id, event, grid, member_role)
+                ctx.message_id = stored.id
+                await self._handle_in(ctx)
                 return stored.id
         self._finish(stored.id, [])
         return stored.id
@@ -308,37 +316,40 @@ class Dispatcher:
 
     async def _handle(self, message_id: int, event: Inbound, grid: GridSettings | None) -> None:
         with self.services.db.session() as session:
-            await self._handle_in(session, message_id, event, grid, None)
+            now = self.services.clock.now()
+            await self._handle_in(self._context(session, message_id, event, grid, None, now=now))
 
-    async def _handle_in(
+    def _context(
         self,
         session: Session,
         message_id: int,
         event: Inbound,
         grid: GridSettings | None,
         member_role: MemberRole | None,
-    ) -> None:
-        """Handle a stored message in ``session`` (no transaction of its own open).
-
-        ``member_role``: the sender's role in ``grid`` as the database has it, when the caller
-        has just read it; None: asked here."""
-        services = self.services
-        now = services.clock.now()
-        if not inbox.take_for_handling(session=session, message_id=message_id):
-            log.info("message %d is handled by another process", message_id)
-            return
+        *,
+        now: datetime,
+    ) -> Context:
+        """What the handlers of ``event`` see. ``member_role``: the sender's role in ``grid``
+        as the database has it, when the caller has just read it; None: asked here."""
         call = parse_command(event.text) if event.type == MessageType.TEXT else None
-        ctx = Context(
+        return Context(
             event=event,
             message_id=message_id,
             now=now,
             session=session,
-            services=services,
+            services=self.services,
             grid=grid,
             role=self._role(session, event, grid, member_role),
             command=self._resolve(call),
             commands=self.commands,
         )
+
+    async def _handle_in(self, ctx: Context) -> None:
+        """Handle a stored message in its context's session (no transaction open)."""
+        session, message_id, event, now = ctx.session, ctx.message_id, ctx.event, ctx.now
+        if not inbox.take_for_handling(session=session, message_id=message_id):
+            log.info("message %d is handled by another process", message_id)
+            return
         try:
             await self._run(ctx)
         except UserError as exc:
@@ -366,6 +377,24 @@ class Dispatcher:
         elif ctx.jobs and self.scheduler is not None:
             for job in ctx.jobs:
                 self.scheduler.add(job)
+
+    def _wanted(self, ctx: Context) -> bool:
+        """Whether any handler would take the message: a command named, or a handler whose
+        filters accept it (the first that runs may still pass it on: that is for
+        :meth:`_run` to find out)."""
+        unbound = not ctx.event.is_private and ctx.grid is None
+        for spec in self._handlers:
+            call = ctx.command
+            if spec.command is not None:
+                if (
+                    call is not None
+                    and call.name in spec.command.names
+                    and (call.prefixed or spec.command.bare)
+                ):
+                    return True
+            elif not unbound and all(accepts(ctx) for accepts in spec.filters):
+                return True
+        return False
 
     async def _run(self, ctx: Context) -> None:
         # A group that is in no grid is only listened to for the commands made for it

@@ -1,7 +1,7 @@
 """受理: a resident's request in the group becomes a ticket, answered once.
 
-Runs below every command and query, so only what nothing else took is classified. Chatter
-(anything the classifier doesn't call a request) passes on and gets no reply.
+Runs below every command and query. Chatter (anything the classifier doesn't call a request)
+is not taken and gets no reply.
 """
 
 from __future__ import annotations
@@ -39,10 +39,16 @@ MEDIA = {
 }
 
 
-def _plain_text_in_a_grid(ctx: Context) -> bool:
+def _request_in_a_grid(ctx: Context) -> bool:
+    """Plain text in a grid's group that the classifier reads as a request."""
     call = ctx.command
     is_command = call is not None and (call.prefixed or bool(call.name))
-    return ctx.grid is not None and ctx.event.type == MessageType.TEXT and not is_command
+    if ctx.grid is None or ctx.event.type != MessageType.TEXT or is_command:
+        return False
+    if len(ctx.event.text) > REQUEST_MAX_CHARS:
+        return False  # a pasted article or a flood, not a resident's request
+    result = ctx.classified()
+    return result.is_request and result.category is not None
 
 
 def _media_in_a_grid(ctx: Context) -> bool:
@@ -54,13 +60,10 @@ def _emergency_line(result: Classification) -> str:
     return f"情况紧急，请立即拨打 {number}！" if number else "情况紧急，请立即拨打 110 或 120！"
 
 
-@router.message(_plain_text_in_a_grid, priority=INTAKE_PRIORITY)
+@router.message(_request_in_a_grid, priority=INTAKE_PRIORITY)
 async def intake(ctx: Context) -> None:
-    if len(ctx.event.text) > REQUEST_MAX_CHARS:
-        raise SkipHandler  # a pasted article or a flood, not a resident's request
-    result = ctx.services.classifier.classify(ctx.event.text)
-    if not result.is_request or result.category is None:
-        raise SkipHandler
+    result = ctx.classified()
+    assert result.category is not None
     grid = ctx.grid
     assert grid is not None
     settings = ctx.settings.tickets

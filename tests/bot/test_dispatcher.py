@@ -156,6 +156,46 @@ async def test_every_message_is_stored_before_a_handler_sees_it(services: Servic
     assert row.sender_id == RESIDENT[0]
 
 
+async def test_a_message_no_handler_takes_is_stored_handled_in_one_transaction(
+    services: Services,
+) -> None:
+    router = Router("r")
+    asked: list[str] = []
+
+    def about_lamps(ctx: Context) -> bool:
+        asked.append(ctx.event.text)
+        return "路灯" in ctx.event.text
+
+    @router.message(about_lamps)
+    async def lamps(ctx: Context) -> None:
+        if "好了" in ctx.event.text:
+            raise SkipHandler  # taken by the filter, then passed on: handled the usual way
+        ctx.reply("收到")
+
+    @router.command("积分", bare=True, summary="查积分")
+    async def points(ctx: Context) -> None:
+        ctx.reply("0 分")
+
+    _, chat = make_chat(services, router)
+    commits = services.db.commits("inbound_message")
+    chatter = chat.message("今天天气不错")
+    assert await chat.feed(chatter) == []
+    # one commit: stored already handled, no second transaction to mark it
+    assert services.db.commits("inbound_message") == commits + 1
+    assert await chat.say("路灯修好了") == []
+    assert services.db.commits("inbound_message") == commits + 3
+    assert len(await chat.say("3栋路灯坏了")) == 1
+    assert len(await chat.say("积分")) == 1
+    # the filter is asked to decide, then again when the handlers run
+    assert asked == ["今天天气不错", "路灯修好了", "路灯修好了", "3栋路灯坏了", "3栋路灯坏了"]
+    rows = inbox_rows(services.db)
+    assert [(r.status, r.handled_at) for r in rows] == [("handled", r.sent_at) for r in rows]
+    assert len(rows) == 4
+    # a second delivery of the quiet message is recognised as such
+    assert await chat.feed(chatter) == []
+    assert len(inbox_rows(services.db)) == 4
+
+
 async def test_a_message_delivered_twice_is_handled_once(services: Services) -> None:
     router = Router("r")
 

@@ -6,17 +6,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session
 
 from bot.app import App, build_app
 from bot.channels.replay import JsonLinesSender, ReplayLineError, parse_line, replay
 from bot.clock import ManualClock
+from bot.context import Context
 from bot.events import Inbound, MessageType, Outbound
-from bot.settings import GridSettings, Settings
+from bot.settings import Settings
 from nlp.classifier import Classifier
 from storage import migrate
 from storage.db import Database
-from storage.models import MemberRole
 from tests.conftest import TZ
 
 
@@ -200,16 +199,10 @@ async def test_killed_while_handling_a_message_it_resumes_where_it_was(
     first, clock, out1 = new_app(settings, sqlite_db, classifier, JsonLinesSender)
     handle = first.dispatcher._handle_in
 
-    async def die_on_m2(
-        session: Session,
-        message_id: int,
-        event: Inbound,
-        grid: GridSettings | None,
-        role: MemberRole | None,
-    ) -> None:
-        if event.id == "m2":  # stored, not handled
+    async def die_on_m2(ctx: Context) -> None:
+        if ctx.event.id == "m2":  # stored, not handled
             raise Killed
-        await handle(session, message_id, event, grid, role)
+        await handle(ctx)
 
     monkeypatch.setattr(first.dispatcher, "_handle_in", die_on_m2)
     with pytest.raises(Killed):
