@@ -81,6 +81,7 @@ class Dispatcher:
         self._routers: list[Router] = []
         self._handlers: list[HandlerSpec] = []
         self._command_names: dict[str, CommandSpec] = {}
+        self._commands: tuple[CommandSpec, ...] = ()
         # (account, room or contact id, topic) already recorded by this process
         self._reach_noted: set[tuple[str, str, str | None]] = set()
         # Room id -> grid code, as bound in the database when this process's count of commits
@@ -104,13 +105,15 @@ class Dispatcher:
         handlers = [*self._handlers, *router.handlers]
         # Stable: equal priorities keep registration order.
         self._handlers = sorted(handlers, key=lambda h: -h.priority)
-
-    @property
-    def commands(self) -> list[CommandSpec]:
         seen: dict[str, CommandSpec] = {}
         for spec in self._command_names.values():
             seen.setdefault(spec.name, spec)
-        return list(seen.values())
+        self._commands = tuple(seen.values())
+
+    @property
+    def commands(self) -> tuple[CommandSpec, ...]:
+        """Every command once (under its first name), in registration order."""
+        return self._commands
 
     async def feed(self, event: Inbound, *, answer: bool = True) -> int | None:
         """Store and handle one message; return its inbox id, or None for a duplicate.
