@@ -8,6 +8,7 @@ leaves either all of them or none, and the message is handled again on restart.
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from collections.abc import Iterable
 from dataclasses import replace
@@ -35,6 +36,10 @@ SORRY = "抱歉，处理时出了点问题，请稍后再试。"
 NUL = "\x00"
 # the widths of the inbox's and the member table's columns (storage/models.py)
 NAME_CHARS, ROOM_CHARS, ID_CHARS = 100, 200, 128
+# On a server database, how long (seconds) this process trusts the room -> grid bindings it
+# read: a room bound or moved by another process (an administrator's /绑定) is followed here
+# within this time. SQLite serves one process, whose own bindings drop the cache at once.
+ROOMS_FRESH = 30.0
 
 
 def _name_of(spec: CommandSpec) -> str:
@@ -85,11 +90,13 @@ class Dispatcher:
         # (account, room or contact id, topic) already recorded by this process
         self._reach_noted: set[tuple[str, str, str | None]] = set()
         # Room id -> grid code, as bound in the database when this process's count of commits
-        # to the grid table was ``_rooms_stamp``. Only on SQLite, where this process is the
-        # only writer: on a server database another process may bind or move a room.
+        # to the grid table was ``_rooms_stamp``, read at ``_rooms_read_at`` (monotonic). On
+        # a server database another process may bind or move a room: the cache is then
+        # also dropped every ROOMS_FRESH seconds.
         self._rooms: dict[str, str] = {}
         self._rooms_stamp = -1
-        self._rooms_cached = services.db.url.get_backend_name() == "sqlite"
+        self._rooms_read_at = 0.0
+        self._rooms_shared = services.db.url.get_backend_name() != "sqlite"
         for router in routers:
             self.include(router)
 
@@ -267,12 +274,13 @@ class Dispatcher:
 
     def _bound_grid(self, session: Session, room_id: str) -> str | None:
         """The code of the grid bound to ``room_id``: asked for every group message."""
-        if not self._rooms_cached:
-            return grid_store.grid_code_by_room_id(session=session, room_id=room_id)
         stamp = self.services.db.commits("grid")
-        if stamp != self._rooms_stamp:
+        now = time.monotonic()
+        if stamp != self._rooms_stamp or (
+            self._rooms_shared and now - self._rooms_read_at > ROOMS_FRESH
+        ):
             self._rooms.clear()
-            self._rooms_stamp = stamp
+            self._rooms_stamp, self._rooms_read_at = stamp, now
         code = self._rooms.get(room_id)
         if code is None:
             code = grid_store.grid_code_by_room_id(session=session, room_id=room_id)

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -32,6 +33,10 @@ RETRY_DELAYS = (timedelta(seconds=5), timedelta(seconds=30), timedelta(minutes=2
 # How often a process says that messages wait for another account (that account's process
 # is down, or no running account is in the group): they are kept, and a leader would ask.
 STRANDED_REPORT_EVERY = timedelta(minutes=10)
+# On a server database, how long (seconds, real time) a due time read stays good for this
+# process's own steps: a replay steps the outbox several times per message, and the rows
+# other processes queue meanwhile wait at most this long (serve() reads afresh anyway).
+SHARED_DUE_FRESH = 0.05
 
 
 def queue_outbound(
@@ -103,10 +108,11 @@ class OutboxSender:
         self._progress = asyncio.Event()  # set whenever a send succeeded or failed
         self._stranded_reported_at: datetime | None = None
         # What the outbox's next due time was when last read: (the database's count of this
-        # process's writes to the tables it depends on, the account, the time). While the
-        # count stands, a replay's every step need not ask again; serve() always asks, for
-        # the rows other processes queue.
-        self._known_due: tuple[int, str, datetime | None] | None = None
+        # process's writes to the tables it depends on, the account, the time, when it was
+        # read by the monotonic clock). While the count stands, a replay's every step need
+        # not ask again (on a server database: for SHARED_DUE_FRESH); serve() always asks,
+        # for the rows other processes queue.
+        self._known_due: tuple[int, str, datetime | None, float] | None = None
         self._shared_db = db.url.get_backend_name() != "sqlite"
 
     def notify(self) -> None:
@@ -118,25 +124,39 @@ class OutboxSender:
         known = self._known_due
         if known is None or known[:2] != (self._db.commits(*_OUTBOX_TABLES), self.account):
             return False, None
-        if self._shared_db:
+        if self._shared_db and time.monotonic() - known[3] > SHARED_DUE_FRESH:
             # A server database is there to be shared: another bot process (another account)
             # may have queued messages for this one, which this process's count can't see.
             return False, None
         return True, known[2]
 
-    def _read_due_at(self, session: Session) -> datetime | None:
+    def _read_due_at(self, session: Session | None) -> datetime | None:
         # Counted before reading: a write that lands meanwhile makes the next look ask again.
         stamp = self._db.commits(*_OUTBOX_TABLES)
-        due_at = outbox_store.next_due_at(
-            session=session, account=self.account, handover=self._claim_time
-        )
-        self._known_due = (stamp, self.account, due_at)
+        if self._shared_db:
+            due_at = self._read_shared_due_at()
+        else:
+            assert session is not None
+            due_at = outbox_store.next_due_at(
+                session=session, account=self.account, handover=self._claim_time
+            )
+        self._known_due = (stamp, self.account, due_at, time.monotonic())
         return due_at
+
+    def _read_shared_due_at(self) -> datetime | None:
+        # In autocommit: a checkout and the SELECT, without BEGIN and ROLLBACK round trips.
+        with self._db.engine.connect() as connection:
+            reader = connection.execution_options(isolation_level="AUTOCOMMIT")
+            return outbox_store.next_due_at(
+                session=reader, account=self.account, handover=self._claim_time
+            )
 
     def next_send_at(self) -> datetime | None:
         """When the next message can go (its own time, or the throttle's), None if none waits."""
         known, due_at = self._cached_due_at()
-        if not known:
+        if not known and self._shared_db:
+            due_at = self._read_due_at(None)
+        elif not known:
             with self._db.session() as session:
                 due_at = self._read_due_at(session)
         if due_at is None:

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
+    Connection,
     Insert,
     Update,
     and_,
@@ -150,10 +151,20 @@ def _next_due_select() -> Select[datetime | None, datetime | None, datetime | No
 
 
 def next_due_at(
-    *, session: Session, account: str = DEFAULT_ACCOUNT, handover: timedelta = timedelta(0)
+    *,
+    session: Session | Connection,
+    account: str = DEFAULT_ACCOUNT,
+    handover: timedelta = timedelta(0),
 ) -> datetime | None:
-    """When the earliest message ``account`` can deliver may go, or None when none waits."""
-    row: Any = execute_core(session, _next_due_select(), {"p_account": account}).one()
+    """When the earliest message ``account`` can deliver may go, or None when none waits.
+
+    ``session``: a session, or a connection (an autocommit one reads without a transaction).
+    """
+    params = {"p_account": account}
+    if isinstance(session, Connection):
+        row: Any = session.execute(_next_due_select(), params).one()
+    else:
+        row = execute_core(session, _next_due_select(), params).one()
     mine, others, claimed = row[0], row[1], row[2]
     times = [t for t in (mine, others and others + handover, claimed) if t is not None]
     return min(times) if times else None

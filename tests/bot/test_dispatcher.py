@@ -5,8 +5,10 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from sqlmodel import select
+from sqlalchemy import update
+from sqlmodel import col, select
 
+from bot import dispatcher as dispatcher_module
 from bot.app import App, build_app
 from bot.clock import ManualClock
 from bot.context import Context, Services
@@ -403,6 +405,39 @@ async def test_a_room_is_bound_by_topic_once_and_a_look_alike_is_ignored(
     await chat.feed(replace(chat.message("c"), room_id="room@1", room_topic="新群名"))
     assert grids == ["G03", "G03"]
     assert [r.grid_code for r in inbox_rows(services.db)] == ["G03", None, "G03"]
+
+
+async def test_a_room_moved_by_another_process_is_followed_on_a_server_database(
+    settings: Settings,
+    clock: ManualClock,
+    db: Database,
+    classifier: Classifier,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    services = build_app(
+        settings, clock=clock, db=db, sender=RecordingSender(), classifier=classifier
+    ).services
+    router = Router("r")
+    grids: list[str | None] = []
+
+    @router.message()
+    async def record(ctx: Context) -> None:
+        grids.append(ctx.grid.code if ctx.grid else None)
+
+    _, chat = make_chat(services, router)
+    await chat.feed(replace(chat.message("a"), room_id="room@1"))  # bound by its topic
+    await chat.feed(replace(chat.message("a2"), room_id="room@1"))  # found by its id
+    # another process (past this one's count of commits) moves the room to grid G04
+    with db.engine.begin() as other:
+        other.execute(update(Grid).where(col(Grid.code) == "G03").values(room_id=None))
+        other.execute(update(Grid).where(col(Grid.code) == "G04").values(room_id="room@1"))
+    await chat.feed(replace(chat.message("b"), room_id="room@1"))
+    monkeypatch.setattr(dispatcher_module, "ROOMS_FRESH", 0.0)
+    await chat.feed(replace(chat.message("c"), room_id="room@1"))
+    if db.url.get_backend_name() == "postgresql":
+        assert grids == ["G03", "G03", "G03", "G04"]  # followed once the cache is too old
+    else:
+        assert grids == ["G03"] * 4  # SQLite serves one process: its own writes drop the cache
 
 
 async def test_members_are_recorded_with_their_latest_display_name(services: Services) -> None:

@@ -5,9 +5,11 @@ import itertools
 import random
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import event, insert
 from sqlmodel import select
 
+from bot import outbox as outbox_module
 from bot.clock import ManualClock
 from bot.outbox import RETRY_DELAYS, OutboxSender
 from bot.settings import SendingSettings
@@ -201,3 +203,23 @@ async def test_serve_looks_at_the_database_for_other_processes_messages(
         assert sender.texts() == ["from elsewhere"]
     finally:
         task.cancel()
+
+
+async def test_a_message_another_process_queues_is_seen_on_a_server_database(
+    db: Database, clock: ManualClock, sender: RecordingSender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outbox = OutboxSender(db, clock, sender, UNTHROTTLED)
+    assert outbox.next_send_at() is None
+    # queued past this process's count of commits, as another process's would be
+    with db.engine.begin() as other:
+        other.execute(
+            insert(OutboundMessage).values(
+                room_topic="群", text="别的进程", created_at=clock.now(), not_before=clock.now()
+            )
+        )
+    monkeypatch.setattr(outbox_module, "SHARED_DUE_FRESH", 0.0)
+    if db.url.get_backend_name() == "postgresql":
+        assert outbox.next_send_at() == clock.now()
+        assert await outbox.flush() == 1
+    else:  # SQLite serves one process: a step trusts its own count; serve() reads afresh
+        assert outbox.next_send_at() is None
