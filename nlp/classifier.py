@@ -16,10 +16,12 @@ urgent cue. The roles of the cues: problem words say something is wrong (坏了,
 words that something is wanted (怎么办, 吗); no-ask words that nothing is (修好了, 虚惊一场,
 通知) and courtesy words that the message is a thank-you or greeting (谢谢, 大家注意); calm
 words that a danger is not happening now (万一, 昨天, 怕). Courtesy doesn't calm an urgency:
-"大家注意 5栋着火了" is an emergency. A danger that is not current counts only a little toward
-the request: its words count through their category. When a message is urgent, its urgency
-also counts (x `thresholds.emergency_evidence`) for its kind's category, so a fight in
-progress is filed as security even when the words are a family quarrel's.
+"大家注意 5栋着火了" is an emergency. No-ask and courtesy cues before the last contrast word
+(不过, 可是, 但是) don't count: "谢谢 路灯修好了 不过隔壁的灯也不亮" is a request. A danger
+that is not current counts only a little toward the request: its words count through their
+category. When a message is urgent, its urgency also counts (x
+`thresholds.emergency_evidence`) for its kind's category, so a fight in progress is filed as
+security even when the words are a family quarrel's.
 `Classification.keywords` lists the terms that counted: the chosen category's, the problem,
 ask, no-ask and courtesy cues, and urgency cues, in text order.
 """
@@ -99,9 +101,18 @@ class Classifier:
         sections = self._matcher.sections
         thresholds = self.vocabulary.thresholds
         scores = [0.0] * self._n_sections
+        # No-ask and courtesy cues before the last "but" (不过, 可是) don't count: they
+        # settle or thank for what came before it, not for what follows.
+        cutoff = -1
         for hit in hits:
+            if sections.contrast in hit.sections:
+                cutoff = hit.position
+        dropped = (sections.no_ask, sections.courtesy)
+        for hit in hits:
+            before = hit.position < cutoff
             for section, weight in zip(hit.sections, hit.weights, strict=True):
-                scores[section] += weight
+                if not (before and section in dropped):
+                    scores[section] += weight
 
         kind, urgency = 0, 0.0
         for k, section in enumerate(sections.urgency):
@@ -158,7 +169,12 @@ class Classifier:
         shown = {best, sections.ask, sections.no_ask, sections.courtesy, sections.problem}
         if urgency > 0:
             shown.update((sections.urgency[kind], sections.urgency_boost, sections.calm))
-        keywords = tuple(h.term for h in hits if not shown.isdisjoint(h.sections))
+        keywords = tuple(
+            h.term
+            for h in hits
+            if not shown.isdisjoint(h.sections)
+            and not (h.position < cutoff and set(h.sections) <= set(dropped))
+        )
         return Classification(
             is_request=is_request,
             category=category,

@@ -173,6 +173,10 @@ class Vocabulary(BaseModel):
     # (昨天, 去年), hearsay. They are subtracted from the urgency score only: "河边没护栏
     # 怕小孩掉下去" is still a request, but not an emergency.
     calm: TermSet | None = None
+    # "But" words (不过, 可是, 但是): the no-ask and courtesy cues before the last of them
+    # don't count, because what follows is not settled: "谢谢 路灯修好了 不过隔壁那条街的灯
+    # 也不亮" is a request. Their weights are not used.
+    contrast: TermSet | None = None
 
     @field_validator("categories")
     @classmethod
@@ -227,6 +231,8 @@ class Vocabulary(BaseModel):
             out.append(("urgency_boost", self.urgency_boost))
         if self.calm is not None:
             out.append(("calm", self.calm))
+        if self.contrast is not None:
+            out.append(("contrast", self.contrast))
         return out
 
     def all_terms(self) -> set[str]:

@@ -197,6 +197,38 @@ def test_a_risk_is_still_a_request(classifier: Classifier, text: str) -> None:
     assert result.category == "safety"
 
 
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("感谢师傅修好了路灯 不过隔壁那条街的灯也不亮 麻烦也看看", "facility"),
+        ("谢谢网格员 可是我们单元的水压还是很小 楼上几层都上不去", "facility"),
+    ],
+)
+def test_thanks_or_settled_before_a_but_dont_cancel_what_follows(
+    classifier: Classifier, text: str, category: str
+) -> None:
+    result = classifier.classify(text)
+    assert result.is_request, result
+    assert result.category == category
+    # the thanks and the "fixed" before the "but" did not count, so they are not shown
+    assert "修好了" not in result.keywords
+    assert not {"谢谢", "感谢"} & set(result.keywords)
+
+
+def test_a_but_only_drops_the_cues_before_it(
+    vocabulary_data: dict[str, Any], jieba_cache_dir: Path
+) -> None:
+    vocabulary_data["contrast"] = {"keywords": {"不过": 1}}
+    classifier = Classifier(Vocabulary.model_validate(vocabulary_data), cache_dir=jieba_cache_dir)
+    # settled after the "but": still settled
+    assert not classifier.classify("师傅来过了 不过路灯已经修好了 谢谢").is_request
+    assert classifier.classify("路灯修好了 谢谢 不过还是不亮").is_request
+    # without a contrast section the same message is read as settled
+    del vocabulary_data["contrast"]
+    plain = Classifier(Vocabulary.model_validate(vocabulary_data), cache_dir=jieba_cache_dir)
+    assert not plain.classify("路灯修好了 谢谢 不过还是不亮").is_request
+
+
 def test_keywords_explain_the_decision(classifier: Classifier) -> None:
     result = classifier.classify("路灯不亮好几天了,麻烦处理")
     assert result.keywords[:2] == ("路灯", "不亮")

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from nlp.matcher import TermMatcher, _trie_pattern
+from nlp.matcher import TermMatcher, _PhraseTrie
 from nlp.tokenizer import Tokenizer
-from nlp.vocabulary import Vocabulary
+from nlp.vocabulary import TermSet, Vocabulary
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +80,16 @@ def test_a_term_counts_for_every_section_that_lists_it(matcher: TermMatcher) -> 
     assert sorted(zip(names, hit.weights, strict=True)) == [("safety", 3.0), ("urgency:fire", 2.0)]
 
 
+def test_contrast_words_have_their_own_section(small_vocabulary: Vocabulary) -> None:
+    contrast = TermSet.model_validate({"keywords": {"不过": 1}})
+    matcher = TermMatcher(small_vocabulary.model_copy(update={"contrast": contrast}))
+    hits = {h.term: h for h in matcher.match("谢谢 不过不亮", ["谢谢", " ", "不过", "不亮"])}
+    assert [matcher.sections.names[s] for s in hits["不过"].sections] == ["contrast"]
+    assert matcher.sections.contrast not in (*matcher.sections.urgency, matcher.sections.no_ask)
+    # the urgency kinds come after every cue section
+    assert matcher.sections.names[matcher.sections.urgency[0]] == "urgency:fire"
+
+
 @pytest.fixture(scope="module")
 def overlap_vocabulary(shipped_vocabulary_data: dict[str, Any]) -> Vocabulary:
     """Terms that overlap: a one-character phrase inside keywords, a keyword inside a phrase."""
@@ -118,15 +128,25 @@ def test_a_term_inside_a_longer_matched_term_does_not_count_again(
     assert _terms(matcher, tokenizer, "好的") == ["好的"]
 
 
-def test_trie_pattern_finds_what_a_longest_first_alternation_finds() -> None:
+def test_phrase_trie_finds_what_a_longest_first_alternation_finds() -> None:
     rng = random.Random(7)
     alphabet = "修好了灯不亮坏掉"
     words = {"".join(rng.choice(alphabet) for _ in range(rng.randint(1, 4))) for _ in range(60)}
     flat = re.compile("|".join(re.escape(w) for w in sorted(words, key=lambda w: (-len(w), w))))
-    trie = re.compile(_trie_pattern(words))
+    trie = _PhraseTrie(words)
     for _ in range(300):
         text = "".join(rng.choice(alphabet + "的了") for _ in range(rng.randint(0, 20)))
-        assert [m.span() for m in trie.finditer(text)] == [m.span() for m in flat.finditer(text)]
+        expected = [(m.start(), m.end(), m.group()) for m in flat.finditer(text)]
+        assert trie.find(text) == expected
+
+
+def test_phrase_trie_edges() -> None:
+    trie = _PhraseTrie(["修好了", "好了", "修", "了吗"])
+    assert trie.find("") == []
+    assert trie.find("修好了吗") == [(0, 3, "修好了")]  # 了吗 overlaps the longer match
+    assert trie.find("修好") == [(0, 1, "修")]  # a dead end falls back to the last phrase
+    assert trie.find("好了好了") == [(0, 2, "好了"), (2, 4, "好了")]
+    assert _PhraseTrie([]).find("修好了") == []
 
 
 def test_single_characters_are_not_boosted_in_the_dictionary(jieba_cache_dir: Any) -> None:

@@ -137,11 +137,12 @@ def test_defaults_for_optional_sections(vocabulary_data: dict[str, Any]) -> None
 
 
 def test_newer_sections_and_thresholds_are_optional(vocabulary_data: dict[str, Any]) -> None:
-    for section in ("problem", "courtesy", "calm"):
+    for section in ("problem", "courtesy", "calm", "contrast"):
         vocabulary_data.pop(section, None)
     vocabulary_data["thresholds"] = {}
     vocabulary = Vocabulary.model_validate(vocabulary_data)
     assert vocabulary.problem is vocabulary.courtesy is vocabulary.calm is None
+    assert vocabulary.contrast is None
     assert vocabulary.thresholds.emergency_evidence == 0.0
     assert vocabulary.thresholds.hazard_cap == 50.0
 
@@ -153,6 +154,8 @@ def test_shipped_vocabulary_gives_every_cue_a_role(vocabulary: Vocabulary) -> No
     assert {"谢谢", "大家注意"} <= set(vocabulary.courtesy.terms())
     assert vocabulary.calm is not None
     assert {"万一", "昨天"} <= set(vocabulary.calm.terms())
+    assert vocabulary.contrast is not None
+    assert {"不过", "可是", "但是"} <= set(vocabulary.contrast.terms())
 
 
 def test_dictionary_words_are_the_keywords_of_two_characters_or_more(
