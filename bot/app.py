@@ -44,7 +44,7 @@ def open_database(url: str, *, auto_upgrade: bool | None = None) -> Database:
     if auto_upgrade is None:
         auto_upgrade = db.url.get_backend_name() == "sqlite"
     if auto_upgrade:
-        migrate.upgrade(db.engine)
+        migrate.upgrade_if_behind(db.engine)
     elif not migrate.is_up_to_date(db.engine):
         db.dispose()
         raise SchemaOutOfDate(db.url.render_as_string(hide_password=True))
