@@ -224,15 +224,7 @@ def claim_next(
     session.commit()
     if row is None:
         return None
-    return Claimed(
-        id=row.id,
-        room_id=row.room_id,
-        room_topic=row.room_topic,
-        to_id=row.to_id,
-        text=row.text,
-        mentions=row.mentions,
-        attempts=row.attempts,
-    )
+    return Claimed(**row._mapping)  # RETURNING names Claimed's fields
 
 
 @functools.cache

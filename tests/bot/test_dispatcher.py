@@ -385,9 +385,8 @@ async def test_rooms_in_no_grid_are_stored_and_never_answered(services: Services
     assert (row.room_topic, row.grid_code, row.status) == ("别的群", None, "handled")
 
 
-async def test_a_room_is_bound_by_topic_once_and_a_look_alike_is_ignored(
-    services: Services,
-) -> None:
+def grid_recorder() -> tuple[Router, list[str | None]]:
+    """A router whose handler notes the grid each message was found in."""
     router = Router("r")
     grids: list[str | None] = []
 
@@ -395,6 +394,13 @@ async def test_a_room_is_bound_by_topic_once_and_a_look_alike_is_ignored(
     async def record(ctx: Context) -> None:
         grids.append(ctx.grid.code if ctx.grid else None)
 
+    return router, grids
+
+
+async def test_a_room_is_bound_by_topic_once_and_a_look_alike_is_ignored(
+    services: Services,
+) -> None:
+    router, grids = grid_recorder()
     _, chat = make_chat(services, router)
     await chat.feed(replace(chat.message("a"), room_id="room@1"))
     with services.db.session() as s:
@@ -417,13 +423,7 @@ async def test_a_room_moved_by_another_process_is_followed_on_a_server_database(
     services = build_app(
         settings, clock=clock, db=db, sender=RecordingSender(), classifier=classifier
     ).services
-    router = Router("r")
-    grids: list[str | None] = []
-
-    @router.message()
-    async def record(ctx: Context) -> None:
-        grids.append(ctx.grid.code if ctx.grid else None)
-
+    router, grids = grid_recorder()
     _, chat = make_chat(services, router)
     await chat.feed(replace(chat.message("a"), room_id="room@1"))  # bound by its topic
     await chat.feed(replace(chat.message("a2"), room_id="room@1"))  # found by its id
