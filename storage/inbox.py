@@ -40,7 +40,7 @@ def store(*, session: Session, values: Mapping[str, Any]) -> Stored:
     inserted = execute_core(session, _insert_new(dialect), values).scalar()
     if inserted is not None:
         session.commit()
-        return Stored(inserted, True, MessageStatus.PENDING)
+        return Stored(inserted, True, values.get("status", MessageStatus.PENDING))
     existing = execute_core(session, _by_key(), {"p_key": values["key"]}).one()
     session.rollback()
     return Stored(existing.id, False, existing.status)

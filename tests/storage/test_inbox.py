@@ -40,6 +40,9 @@ def test_store_once_under_a_key(db: Database) -> None:
         inbox.mark_handled(session=s, message_id=first.id, at=T0)
         s.commit()
         assert inbox.store(session=s, values=message("k1")).status == "handled"
+        # stored as handled at once (a message nothing is to be done with): said so
+        quiet = inbox.store(session=s, values={**message("k9"), "status": "handled"})
+        assert (quiet.inserted, quiet.status) == (True, "handled")
         row = s.get_one(InboundMessage, first.id)
     assert row.text == "3栋路灯坏了"
     assert row.mentions == ["wxid_b"]
