@@ -48,6 +48,26 @@ def _name_of(spec: CommandSpec) -> str:
     return f"/{spec.name}"
 
 
+def _unbound(ctx: Context) -> bool:
+    # A group that is in no grid is only listened to for the commands made for it (an
+    # administrator's /绑定); everything else there is stored and not answered.
+    return not ctx.event.is_private and ctx.grid is None
+
+
+def _takes(spec: HandlerSpec, ctx: Context, *, unbound: bool) -> bool:
+    """Whether ``spec`` is for this message: its command named (as typed: with "/" or bare
+    where allowed), or all its filters accepting it."""
+    if spec.command is None:
+        return not unbound and all(accepts(ctx) for accepts in spec.filters)
+    call = ctx.command
+    return (
+        (not unbound or spec.command.unbound_rooms)
+        and call is not None
+        and call.name in spec.command.names
+        and (call.prefixed or spec.command.bare)
+    )
+
+
 def _storable(event: Inbound) -> Inbound:
     """``event`` as the database can hold it: NUL characters replaced by U+FFFD (PostgreSQL's
     text refuses them) and names, rooms and ids cut to their columns' widths (PostgreSQL
@@ -392,35 +412,18 @@ class Dispatcher:
                 self.scheduler.add(job)
 
     def _wanted(self, ctx: Context) -> bool:
-        """Whether any handler would take the message: a command named, or a handler whose
-        filters accept it (the first that runs may still pass it on: that is for
-        :meth:`_run` to find out)."""
-        unbound = not ctx.event.is_private and ctx.grid is None
-        for spec in self._handlers:
-            call = ctx.command
-            if spec.command is not None:
-                if (
-                    call is not None
-                    and call.name in spec.command.names
-                    and (call.prefixed or spec.command.bare)
-                ):
-                    return True
-            elif not unbound and all(accepts(ctx) for accepts in spec.filters):
-                return True
-        return False
+        """Whether any handler would take the message (the first that runs may still pass it
+        on: that is for :meth:`_run` to find out)."""
+        unbound = _unbound(ctx)
+        return any(_takes(spec, ctx, unbound=unbound) for spec in self._handlers)
 
     async def _run(self, ctx: Context) -> None:
-        # A group that is in no grid is only listened to for the commands made for it
-        # (an administrator's /绑定); everything else there is stored and not answered.
-        unbound = not ctx.event.is_private and ctx.grid is None
+        unbound = _unbound(ctx)
         for spec in self._handlers:
-            if unbound and not (spec.command is not None and spec.command.unbound_rooms):
+            if not _takes(spec, ctx, unbound=unbound):
                 continue
             if spec.command is not None:
-                if ctx.command is None or ctx.command.name not in spec.command.names:
-                    continue
-                if not (ctx.command.prefixed or spec.command.bare):
-                    continue
+                assert ctx.command is not None
                 refusal = self._refusal(spec.command, ctx)
                 if refusal is not None:
                     audit.warning(
@@ -442,8 +445,6 @@ class Dispatcher:
                         ctx.grid.code if ctx.grid else "private",
                         ctx.command.args,
                     )
-            elif not all(accepts(ctx) for accepts in spec.filters):
-                continue
             try:
                 await spec.callback(ctx)
             except SkipHandler:
