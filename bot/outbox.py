@@ -130,35 +130,28 @@ class OutboxSender:
             return False, None
         return True, known[2]
 
-    def _read_due_at(self, session: Session | None) -> datetime | None:
+    def _read_due_at(self) -> datetime | None:
         # Counted before reading: a write that lands meanwhile makes the next look ask again.
         stamp = self._db.commits(*_OUTBOX_TABLES)
-        if self._shared_db:
-            due_at = self._read_shared_due_at()
-        else:
-            assert session is not None
+        with self._db.engine.connect() as connection:
+            # On a server database in autocommit: the SELECT alone, without BEGIN and
+            # ROLLBACK round trips.
+            reader = (
+                connection.execution_options(isolation_level="AUTOCOMMIT")
+                if self._shared_db
+                else connection
+            )
             due_at = outbox_store.next_due_at(
-                session=session, account=self.account, handover=self._claim_time
+                connection=reader, account=self.account, handover=self._claim_time
             )
         self._known_due = (stamp, self.account, due_at, time.monotonic())
         return due_at
 
-    def _read_shared_due_at(self) -> datetime | None:
-        # In autocommit: a checkout and the SELECT, without BEGIN and ROLLBACK round trips.
-        with self._db.engine.connect() as connection:
-            reader = connection.execution_options(isolation_level="AUTOCOMMIT")
-            return outbox_store.next_due_at(
-                session=reader, account=self.account, handover=self._claim_time
-            )
-
     def next_send_at(self) -> datetime | None:
         """When the next message can go (its own time, or the throttle's), None if none waits."""
         known, due_at = self._cached_due_at()
-        if not known and self._shared_db:
-            due_at = self._read_due_at(None)
-        elif not known:
-            with self._db.session() as session:
-                due_at = self._read_due_at(session)
+        if not known:
+            due_at = self._read_due_at()
         if due_at is None:
             return None
         return self._throttle.next_slot(max(due_at, self._clock.now()))
@@ -177,7 +170,7 @@ class OutboxSender:
                 if not known:
                     # Asked before claiming: most looks find nothing due, and a read is
                     # cheaper than a claim (an UPDATE and a commit).
-                    due_at = self._read_due_at(session)
+                    due_at = self._read_due_at()
                 if due_at is None or due_at > now:
                     self._report_stranded(session, now)
                     return sent
@@ -190,7 +183,7 @@ class OutboxSender:
                 )
                 if claimed is None:  # another process took it, or it waits for another account
                     self._report_stranded(session, now)
-                    self._read_due_at(session)
+                    self._read_due_at()
                     return sent
                 message = to_outbound(claimed)
                 sent += await self._deliver(session, claimed.id, message, claimed.attempts)

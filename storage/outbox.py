@@ -152,19 +152,16 @@ def _next_due_select() -> Select[datetime | None, datetime | None, datetime | No
 
 def next_due_at(
     *,
-    session: Session | Connection,
+    connection: Connection,
     account: str = DEFAULT_ACCOUNT,
     handover: timedelta = timedelta(0),
 ) -> datetime | None:
     """When the earliest message ``account`` can deliver may go, or None when none waits.
 
-    ``session``: a session, or a connection (an autocommit one reads without a transaction).
+    Read on a connection of its own (a read: nothing to share a transaction with), which on
+    a server database may be in autocommit.
     """
-    params = {"p_account": account}
-    if isinstance(session, Connection):
-        row: Any = session.execute(_next_due_select(), params).one()
-    else:
-        row = execute_core(session, _next_due_select(), params).one()
+    row: Any = connection.execute(_next_due_select(), {"p_account": account}).one()
     mine, others, claimed = row[0], row[1], row[2]
     times = [t for t in (mine, others and others + handover, claimed) if t is not None]
     return min(times) if times else None

@@ -38,7 +38,7 @@ def test_due_in_time_order_and_next_due_at(db: Database) -> None:
             "+1",
             "+5",
         ]
-        assert outbox.next_due_at(session=s) == T0
+        assert outbox.next_due_at(connection=s.connection()) == T0
 
 
 def test_sent_and_failed_rows_are_no_longer_due(db: Database) -> None:
@@ -51,7 +51,7 @@ def test_sent_and_failed_rows_are_no_longer_due(db: Database) -> None:
         )
         s.commit()
         assert outbox.due(session=s, now=T0) == []
-        assert outbox.next_due_at(session=s) == T0 + timedelta(minutes=1)
+        assert outbox.next_due_at(connection=s.connection()) == T0 + timedelta(minutes=1)
         rows = {r.id: r for r in outbox.due(session=s, now=T0 + timedelta(minutes=1))}
         assert list(rows) == [third]
         assert rows[third].attempts == 1
@@ -61,7 +61,7 @@ def test_sent_and_failed_rows_are_no_longer_due(db: Database) -> None:
 
 def test_next_due_at_when_empty(db: Database) -> None:
     with db.session() as s:
-        assert outbox.next_due_at(session=s) is None
+        assert outbox.next_due_at(connection=s.connection()) is None
 
 
 def queue_to(
@@ -157,8 +157,11 @@ def test_a_reply_goes_from_the_account_that_received_the_message_unless_it_is_do
     assert due_for(db, "B", handover=handover) == []
     assert due_for(db, "B", T0 + handover, handover=handover) == [reply]
     with db.session() as s:
-        assert outbox.next_due_at(session=s, account="A", handover=handover) == T0
-        assert outbox.next_due_at(session=s, account="B", handover=handover) == T0 + handover
+        assert outbox.next_due_at(connection=s.connection(), account="A", handover=handover) == T0
+        assert (
+            outbox.next_due_at(connection=s.connection(), account="B", handover=handover)
+            == T0 + handover
+        )
         until = T0 + handover
         assert (
             outbox.claim_next(session=s, now=T0, until=until, account="B", handover=handover)
@@ -176,8 +179,12 @@ def test_next_due_at_counts_only_what_the_account_can_deliver(db: Database) -> N
     queue_to(db, room="r3", minutes=1)
     queue_to(db, room="r1", minutes=5)
     with db.session() as s:
-        assert outbox.next_due_at(session=s, account="A") == T0 + timedelta(minutes=5)
-        assert outbox.next_due_at(session=s, account="B") == T0 + timedelta(minutes=1)
+        assert outbox.next_due_at(connection=s.connection(), account="A") == T0 + timedelta(
+            minutes=5
+        )
+        assert outbox.next_due_at(connection=s.connection(), account="B") == T0 + timedelta(
+            minutes=1
+        )
 
 
 def test_claim_next_takes_in_order_and_returns_what_the_channel_needs(db: Database) -> None:
@@ -216,8 +223,8 @@ def test_next_due_at_counts_claims_that_run_out(db: Database) -> None:
     with db.session() as s:
         # a process takes the first and stops before saying "sent": due again when its claim ends
         assert outbox.claim_next(session=s, now=T0, until=T0 + timedelta(minutes=2))
-        assert outbox.next_due_at(session=s) == T0 + timedelta(minutes=2)
+        assert outbox.next_due_at(connection=s.connection()) == T0 + timedelta(minutes=2)
         assert outbox.claim_next(session=s, now=T0 + HOUR, until=T0 + 2 * HOUR)
         assert outbox.claim_next(session=s, now=T0 + HOUR, until=T0 + 2 * HOUR)
         # nothing pending: the earliest claim to run out is still counted
-        assert outbox.next_due_at(session=s) == T0 + 2 * HOUR
+        assert outbox.next_due_at(connection=s.connection()) == T0 + 2 * HOUR
