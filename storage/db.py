@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import CursorResult, Engine, event
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import ORMExecuteState, sessionmaker
-from sqlalchemy.sql.base import Executable
-from sqlalchemy.sql.dml import UpdateBase
 from sqlmodel import Session, create_engine
 
 
@@ -63,18 +61,9 @@ def _note_statement(state: ORMExecuteState) -> None:
     )
 
 
-def execute_core(
-    session: Session, statement: Executable, params: Mapping[str, Any] | Sequence[Mapping[str, Any]]
-) -> CursorResult[Any]:
-    """Run a Core statement on the session's connection, in its transaction.
-
-    The hot paths go past the ORM (its per-statement cost is several times the statement's);
-    a write still counts for :meth:`Database.commits` like one made through the session.
-    """
-    if isinstance(statement, UpdateBase):
-        name = getattr(statement.table, "name", None)
-        session.info.setdefault(_WRITTEN, set()).add(name if isinstance(name, str) else _ANY_TABLE)
-    return session.connection().execute(statement, params)
+def note_written(session: Session, table: str) -> None:
+    """Count ``table`` as written by ``session``'s transaction, for a write made past the ORM."""
+    session.info.setdefault(_WRITTEN, set()).add(table)
 
 
 def _forget_written(session: Session) -> None:

@@ -6,14 +6,13 @@ import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Update, bindparam, update
+from sqlalchemy import bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, func, select
-from sqlmodel.sql.expression import SelectOfScalar
 
 from storage.models import Grid, Member, MemberRole
+from storage.prepared import Prepared
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,13 +67,15 @@ def active_grids(*, session: Session) -> Sequence[Grid]:
 # are built once, with bind parameters, and the first two run on the session's connection
 # (in its transaction) without the ORM, which costs several times the query itself.
 @functools.cache
-def _grid_code_by_room() -> SelectOfScalar[str]:
-    return select(Grid.code).where(Grid.room_id == bindparam("p_room_id"), col(Grid.active))
+def _grid_code_by_room() -> Prepared:
+    return Prepared(
+        select(Grid.code).where(Grid.room_id == bindparam("p_room_id"), col(Grid.active))
+    )
 
 
 @functools.cache
-def _seen_update() -> Update:
-    return (
+def _seen_update() -> Prepared:
+    return Prepared(
         update(Member)
         .where(
             col(Member.contact_id) == bindparam("p_contact_id"),
@@ -86,16 +87,22 @@ def _seen_update() -> Update:
 
 
 @functools.cache
-def _role_select() -> SelectOfScalar[str]:
-    return select(Member.role).where(
-        Member.contact_id == bindparam("p_contact_id"), Member.grid_code == bindparam("p_grid_code")
+def _role_select() -> Prepared:
+    return Prepared(
+        select(Member.role).where(
+            Member.contact_id == bindparam("p_contact_id"),
+            Member.grid_code == bindparam("p_grid_code"),
+        )
     )
 
 
 @functools.cache
-def _name_select() -> SelectOfScalar[str]:
-    return select(Member.display_name).where(
-        Member.contact_id == bindparam("p_contact_id"), Member.grid_code == bindparam("p_grid_code")
+def _name_select() -> Prepared:
+    return Prepared(
+        select(Member.display_name).where(
+            Member.contact_id == bindparam("p_contact_id"),
+            Member.grid_code == bindparam("p_grid_code"),
+        )
     )
 
 
@@ -103,15 +110,13 @@ def display_name(*, session: Session, contact_id: str, grid_code: str) -> str | 
     """The name ``contact_id`` last had in ``grid_code``'s group, None if never seen there."""
     # Past the ORM (a new ticket's reply names the leader): members are written past it too.
     params = {"p_contact_id": contact_id, "p_grid_code": grid_code}
-    name: str | None = session.connection().execute(_name_select(), params).scalar()
+    name: str | None = _name_select().scalar(session, params)
     return name
 
 
 def grid_code_by_room_id(*, session: Session, room_id: str) -> str | None:
     """The code of the active grid bound to ``room_id``, None when there is none."""
-    code: str | None = (
-        session.connection().execute(_grid_code_by_room(), {"p_room_id": room_id}).scalar()
-    )
+    code: str | None = _grid_code_by_room().scalar(session, {"p_room_id": room_id})
     return code
 
 
@@ -125,15 +130,14 @@ def member_seen(
     unflushed ``Member`` of this contact and grid."""
     params = {"p_contact_id": contact_id, "p_grid_code": grid_code, "p_name": display_name,
               "p_at": at}  # fmt: skip
-    connection = session.connection()
-    role = connection.execute(_seen_update(), params).scalar()
+    role = _seen_update().scalar(session, params)
     if role is None:
-        role = connection.execute(_seen_upsert(connection.dialect.name), params).scalar_one()
+        role = _seen_upsert(session.connection().dialect.name).scalar(session, params)
     return MemberRole(role)
 
 
 @functools.cache
-def _seen_upsert(dialect: str) -> Any:
+def _seen_upsert(dialect: str) -> Prepared:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = insert(Member).values(
         contact_id=bindparam("p_contact_id"),
@@ -143,10 +147,12 @@ def _seen_upsert(dialect: str) -> Any:
         first_seen=bindparam("p_at"),
         last_seen=bindparam("p_at"),
     )
-    return stmt.on_conflict_do_update(
-        index_elements=["contact_id", "grid_code"],
-        set_={"display_name": stmt.excluded.display_name, "last_seen": stmt.excluded.last_seen},
-    ).returning(col(Member.role))
+    return Prepared(
+        stmt.on_conflict_do_update(
+            index_elements=["contact_id", "grid_code"],
+            set_={"display_name": stmt.excluded.display_name, "last_seen": stmt.excluded.last_seen},
+        ).returning(col(Member.role))
+    )
 
 
 def bind_room(*, session: Session, grid_code: str, room_id: str) -> None:
@@ -176,7 +182,7 @@ def member_role(*, session: Session, contact_id: str, grid_code: str) -> MemberR
     # Asked for every message: past the ORM (after flushing the session's own writes).
     session.flush()
     params = {"p_contact_id": contact_id, "p_grid_code": grid_code}
-    role = session.connection().execute(_role_select(), params).scalar()
+    role = _role_select().scalar(session, params)
     return MemberRole(role) if role else MemberRole.RESIDENT
 
 

@@ -7,14 +7,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, Update, bindparam, update
+from sqlalchemy import bindparam, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, func, select
-from sqlmodel.sql.expression import SelectOfScalar
 
-from storage.db import execute_core
 from storage.models import InboundMessage, MessageStatus
+from storage.prepared import Prepared
 
 MAX_ERROR_CHARS = 4000
 
@@ -37,30 +36,31 @@ def store(*, session: Session, values: Mapping[str, Any]) -> Stored:
     # commit makes both, or neither, stick.
     session.flush()
     dialect = session.connection().dialect.name
-    inserted = execute_core(session, _insert_new(dialect), values).scalar()
+    inserted = _insert_new(dialect).scalar(session, values)
     if inserted is not None:
         session.commit()
         return Stored(inserted, True, values.get("status", MessageStatus.PENDING))
-    existing = execute_core(session, _by_key(), {"p_key": values["key"]}).one()
+    existing = _BY_KEY.first(session, {"p_key": values["key"]})
+    assert existing is not None  # the insert met its key
     session.rollback()
-    return Stored(existing.id, False, existing.status)
+    return Stored(existing[0], False, existing[1])
 
 
 @functools.cache
-def _insert_new(dialect: str) -> Any:
+def _insert_new(dialect: str) -> Prepared:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return (
+    return Prepared(
         insert(InboundMessage)
         .on_conflict_do_nothing(index_elements=["key"])
         .returning(col(InboundMessage.id))
     )
 
 
-@functools.cache
-def _by_key() -> Select[int | None, str]:
-    return sa_select(col(InboundMessage.id), col(InboundMessage.status)).where(
+_BY_KEY = Prepared(
+    sa_select(col(InboundMessage.id), col(InboundMessage.status)).where(
         col(InboundMessage.key) == bindparam("p_key")
     )
+)
 
 
 def take_for_handling(*, session: Session, message_id: int) -> bool:
@@ -76,38 +76,29 @@ def take_for_handling(*, session: Session, message_id: int) -> bool:
     process, which handles one message at a time.
     """
     session.flush()  # the statement below goes past the ORM: it must see the session's writes
-    row = execute_core(session, _take_select(), {"p_id": message_id}).first()
-    return row is not None
+    return _TAKE.first(session, {"p_id": message_id}) is not None
 
 
 def mark_handled(*, session: Session, message_id: int, at: datetime) -> None:
     # Past the ORM, in the session's transaction: an instance of the row the session holds
     # is expired, so it reads the new status.
-    execute_core(session, _handled_update(), {"p_id": message_id, "p_at": at})
+    _HANDLED.rows(session, {"p_id": message_id, "p_at": at})
     held = session.identity_map.get(session.identity_key(InboundMessage, message_id))
     if held is not None:
         session.expire(held)
 
 
-# Run for every message: built once, with bind parameters (building costs more than running).
-@functools.cache
-def _take_select() -> SelectOfScalar[int | None]:
-    return (
-        select(col(InboundMessage.id))
-        .where(
-            InboundMessage.id == bindparam("p_id"), InboundMessage.status == MessageStatus.PENDING
-        )
-        .with_for_update()  # waits: see take_for_handling
-    )
-
-
-@functools.cache
-def _handled_update() -> Update:
-    return (
-        update(InboundMessage)
-        .where(col(InboundMessage.id) == bindparam("p_id"))
-        .values(status=MessageStatus.HANDLED, handled_at=bindparam("p_at"), error=None)
-    )
+# Run for every message: compiled once (building and compiling cost more than running).
+_TAKE = Prepared(
+    select(col(InboundMessage.id))
+    .where(InboundMessage.id == bindparam("p_id"), InboundMessage.status == MessageStatus.PENDING)
+    .with_for_update()  # waits: see take_for_handling
+)
+_HANDLED = Prepared(
+    update(InboundMessage)
+    .where(col(InboundMessage.id) == bindparam("p_id"))
+    .values(status=MessageStatus.HANDLED, handled_at=bindparam("p_at"), error=None)
+)
 
 
 def mark_failed(*, session: Session, message_id: int, at: datetime, error: str) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
 from storage.models import InboundMessage, LimitHit, LimitKind, OutboundMessage, Ticket
+from storage.prepared import Prepared
 from storage.types import UTCDateTime
 
 
@@ -23,11 +24,11 @@ def tickets_opened_since(*, session: Session, contact_id: str, since: datetime) 
     (reports linked to someone else's ticket are not tickets of theirs)."""
     session.flush()  # read past the ORM (asked for every new ticket): the session's writes first
     params = {"contact_id": contact_id, "since": since}
-    opened: int = session.connection().execute(_TICKETS_SINCE, params).scalar_one()
+    opened: int = _TICKETS_SINCE.scalar(session, params)
     return opened
 
 
-_TICKETS_SINCE = (
+_TICKETS_SINCE = Prepared(
     sa_select(func.count())
     .select_from(Ticket)
     .where(
@@ -39,7 +40,7 @@ _TICKETS_SINCE = (
 
 # Built once: this runs for every reply to a resident, and building the statement costs
 # more than running it (bench/flood.py).
-_ANSWERED_SINCE = (
+_ANSWERED_SINCE = Prepared(
     sa_select(col(InboundMessage.received_at))
     .where(
         col(InboundMessage.sender_id) == bindparam("contact_id"),
@@ -66,10 +67,8 @@ def answered_since(
     the replies the limit counts.
     """
     # On the session's connection (its transaction), past the ORM layer the count doesn't need.
-    result = session.connection().execute(
-        _ANSWERED_SINCE, {"contact_id": contact_id, "since": since, "limit": limit}
-    )
-    return list(result.scalars().all())
+    params = {"contact_id": contact_id, "since": since, "limit": limit}
+    return [row[0] for row in _ANSWERED_SINCE.rows(session, params)]
 
 
 def last_hit(

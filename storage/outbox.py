@@ -13,8 +13,6 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Connection,
-    Insert,
-    Update,
     and_,
     bindparam,
     case,
@@ -25,11 +23,11 @@ from sqlalchemy import (
     update,
 )
 from sqlmodel import Session, col, func, select
-from sqlmodel.sql.expression import Select, SelectOfScalar
+from sqlmodel.sql.expression import SelectOfScalar
 
 from storage.accounts import DEFAULT_ACCOUNT
-from storage.db import execute_core
 from storage.models import ContactAccount, OutboundMessage, OutboundStatus, RoomAccount
+from storage.prepared import Prepared
 
 
 def enqueue(*, session: Session, message: OutboundMessage) -> OutboundMessage:
@@ -42,12 +40,10 @@ def enqueue_values(*, session: Session, rows: Sequence[Mapping[str, Any]]) -> No
     (a reply is queued for most requests and commands; the ORM's flush costs several times
     the statement)."""
     if rows:
-        execute_core(session, _insert(), list(rows))
+        _INSERT.many(session, rows)
 
 
-@functools.cache
-def _insert() -> Insert:
-    return insert(OutboundMessage)
+_INSERT = Prepared(insert(OutboundMessage))
 
 
 def _reachable_by(account: str | BindParameter[Any]) -> ColumnElement[bool]:
@@ -136,18 +132,20 @@ def _due_select(limit: int) -> SelectOfScalar[OutboundMessage]:
 
 
 @functools.cache
-def _next_due_select() -> Select[datetime | None, datetime | None, datetime | None]:
+def _next_due_select() -> Prepared:
     """(earliest pending for the account, earliest pending for another account, earliest
     claim to run out), among what the account can reach: one statement, asked often."""
     reachable = _reachable_by(_ACCOUNT)
     claimed = select(func.min(OutboundMessage.claimed_until)).where(
         OutboundMessage.status == OutboundStatus.SENDING, reachable
     )
-    return select(
-        func.min(case((_mine(_ACCOUNT), col(OutboundMessage.not_before)))),
-        func.min(case((not_(_mine(_ACCOUNT)), col(OutboundMessage.not_before)))),
-        claimed.scalar_subquery(),
-    ).where(OutboundMessage.status == OutboundStatus.PENDING, reachable)
+    return Prepared(
+        select(
+            func.min(case((_mine(_ACCOUNT), col(OutboundMessage.not_before)))),
+            func.min(case((not_(_mine(_ACCOUNT)), col(OutboundMessage.not_before)))),
+            claimed.scalar_subquery(),
+        ).where(OutboundMessage.status == OutboundStatus.PENDING, reachable)
+    )
 
 
 def next_due_at(
@@ -161,8 +159,7 @@ def next_due_at(
     Read on a connection of its own (a read: nothing to share a transaction with), which on
     a server database may be in autocommit.
     """
-    row: Any = connection.execute(_next_due_select(), {"p_account": account}).one()
-    mine, others, claimed = row[0], row[1], row[2]
+    (mine, others, claimed), *_ = _next_due_select().rows_on(connection, {"p_account": account})
     times = [t for t in (mine, others and others + handover, claimed) if t is not None]
     return min(times) if times else None
 
@@ -217,15 +214,15 @@ def claim_next(
         "p_account": account,
         "p_handed_over": now - handover,
     }
-    row = execute_core(session, _claim_next_update(), params).first()
+    row = _claim_next_update().first(session, params)
     session.commit()
     if row is None:
         return None
-    return Claimed(**row._mapping)  # RETURNING names Claimed's fields
+    return Claimed(*row)  # RETURNING gives Claimed's fields, in order
 
 
 @functools.cache
-def _claim_next_update() -> Update:
+def _claim_next_update() -> Prepared:
     out = OutboundMessage
     first_due = (
         select(col(out.id))
@@ -235,7 +232,7 @@ def _claim_next_update() -> Update:
         .with_for_update(skip_locked=True)
         .scalar_subquery()
     )
-    return (
+    return Prepared(
         update(out)
         .where(col(out.id) == first_due, _due(_NOW, _ACCOUNT, _HANDED_OVER))
         .values(status=OutboundStatus.SENDING, claimed_until=bindparam("p_until"))
@@ -253,12 +250,12 @@ def _claim_next_update() -> Update:
 
 def mark_sent(*, session: Session, message_id: int, at: datetime) -> None:
     # One UPDATE, not a load and a flush: it runs after every message sent.
-    execute_core(session, _sent_update(), {"p_message_id": message_id, "p_at": at})
+    _sent_update().rows(session, {"p_message_id": message_id, "p_at": at})
 
 
 @functools.cache
-def _sent_update() -> Update:
-    return (
+def _sent_update() -> Prepared:
+    return Prepared(
         update(OutboundMessage)
         .where(col(OutboundMessage.id) == bindparam("p_message_id"))
         .values(

@@ -8,13 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, Insert, Select, bindparam, func, insert
+from sqlalchemy import ColumnElement, bindparam, func, insert, or_
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.sql.dml import ReturningInsert
 from sqlmodel import Session, col, select
 
-from storage.db import execute_core
 from storage.models import (
     CategoryCorrection,
     Ticket,
@@ -23,6 +21,7 @@ from storage.models import (
     TicketReporter,
     TicketStatus,
 )
+from storage.prepared import Prepared
 from storage.types import UTCDateTime
 
 # Being worked on: counted as "open" in lists, candidates for duplicates and deadlines.
@@ -68,19 +67,17 @@ def create(*, session: Session, ticket: Ticket) -> Ticket:
     # Three Core INSERTs: a request that opens a ticket is the commonest write the bot makes,
     # and the ORM's unit of work costs several times the statements.
     values = {c.key: getattr(ticket, c.key) for c in _TICKET_COLUMNS}
-    ticket_id = execute_core(session, _ticket_insert(), values).scalar_one()
+    ticket_id = _TICKET_INSERT.scalar(session, values)
     ticket.id = ticket_id
     make_transient_to_detached(ticket)
     session.add(ticket)
     at, reporter = ticket.created_at, ticket.reporter_id
-    execute_core(
+    _REPORTER_INSERT.rows(
         session,
-        _reporter_insert(),
         {"ticket_id": ticket_id, "contact_id": reporter, "name": ticket.reporter_name, "at": at},
     )
-    execute_core(
+    _EVENT_INSERT.rows(
         session,
-        _event_insert(),
         {"ticket_id": ticket_id, "at": at, "actor_id": reporter, "action": "created",
          "from_status": ticket.status, "to_status": ticket.status, "note": ticket.text,
          "message_id": ticket.source_message_id},
@@ -91,19 +88,9 @@ def create(*, session: Session, ticket: Ticket) -> Ticket:
 _TICKET_COLUMNS = [c for c in Ticket.__table__.columns if c.key != "id"]  # type: ignore[attr-defined]
 
 
-@functools.cache
-def _ticket_insert() -> ReturningInsert[tuple[int]]:
-    return insert(Ticket).returning(col(Ticket.id))
-
-
-@functools.cache
-def _reporter_insert() -> Insert:
-    return insert(TicketReporter)
-
-
-@functools.cache
-def _event_insert() -> Insert:
-    return insert(TicketEvent)
+_TICKET_INSERT = Prepared(insert(Ticket).returning(col(Ticket.id)))
+_REPORTER_INSERT = Prepared(insert(TicketReporter))
+_EVENT_INSERT = Prepared(insert(TicketEvent))
 
 
 def get(*, session: Session, ticket_id: int) -> Ticket | None:
@@ -128,20 +115,23 @@ def active_in_grid(
     """The grid's active tickets (created since ``since``, of ``category``), oldest first."""
     session.flush()  # read past the ORM: the session's own writes first
     params = {"p_grid": grid_code, "p_since": since, "p_category": category}
-    rows = execute_core(session, _active_select(since is not None, category is not None), params)
+    rows = _active_select(since is not None, category is not None).rows(session, params)
     return [Candidate._make(row) for row in rows]
 
 
 @functools.cache
-def _active_select(since: bool, category: bool) -> Select[int | None, str, datetime]:
+def _active_select(since: bool, category: bool) -> Prepared:
+    # OR of equalities, not IN: IN's list is expanded at each execution, which a prepared
+    # statement does without
+    active = or_(*(col(Ticket.status) == status for status in ACTIVE))
     query = sa_select(col(Ticket.id), col(Ticket.text), col(Ticket.created_at)).where(
-        col(Ticket.grid_code) == bindparam("p_grid"), col(Ticket.status).in_(ACTIVE)
+        col(Ticket.grid_code) == bindparam("p_grid"), active
     )
     if since:
         query = query.where(col(Ticket.created_at) >= bindparam("p_since", type_=UTCDateTime()))
     if category:
         query = query.where(col(Ticket.category) == bindparam("p_category"))
-    return query.order_by(col(Ticket.id))
+    return Prepared(query.order_by(col(Ticket.id)))
 
 
 def _listed(
