@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import random
-import re
 from typing import Any
 
 import pytest
@@ -128,25 +127,52 @@ def test_a_term_inside_a_longer_matched_term_does_not_count_again(
     assert _terms(matcher, tokenizer, "好的") == ["好的"]
 
 
-def test_phrase_trie_finds_what_a_longest_first_alternation_finds() -> None:
+def _longest_at_each_position(words: set[str], text: str) -> list[tuple[int, int, str]]:
+    """The reference: at each position the longest word starting there, dropped when it lies
+    inside a word kept before it."""
+    found: list[tuple[int, int, str]] = []
+    reach = 0
+    for i in range(len(text)):
+        here = [w for w in words if text.startswith(w, i)]
+        if here:
+            word = max(here, key=len)
+            if i + len(word) > reach:
+                found.append((i, i + len(word), word))
+                reach = i + len(word)
+    return found
+
+
+def test_phrase_trie_finds_the_longest_phrase_at_each_position() -> None:
     rng = random.Random(7)
     alphabet = "修好了灯不亮坏掉"
     words = {"".join(rng.choice(alphabet) for _ in range(rng.randint(1, 4))) for _ in range(60)}
-    flat = re.compile("|".join(re.escape(w) for w in sorted(words, key=lambda w: (-len(w), w))))
     trie = _PhraseTrie(words)
     for _ in range(300):
         text = "".join(rng.choice(alphabet + "的了") for _ in range(rng.randint(0, 20)))
-        expected = [(m.start(), m.end(), m.group()) for m in flat.finditer(text)]
-        assert trie.find(text) == expected
+        assert trie.find(text) == _longest_at_each_position(words, text)
 
 
 def test_phrase_trie_edges() -> None:
     trie = _PhraseTrie(["修好了", "好了", "修", "了吗"])
     assert trie.find("") == []
-    assert trie.find("修好了吗") == [(0, 3, "修好了")]  # 了吗 overlaps the longer match
+    assert trie.find("修好了") == [(0, 3, "修好了")]  # 好了 lies inside it: not again
+    # 了吗 starts inside 修好了 and ends beyond it: both are read
+    assert trie.find("修好了吗") == [(0, 3, "修好了"), (2, 4, "了吗")]
     assert trie.find("修好") == [(0, 1, "修")]  # a dead end falls back to the last phrase
     assert trie.find("好了好了") == [(0, 2, "好了"), (2, 4, "好了")]
     assert _PhraseTrie([]).find("修好了") == []
+
+
+def test_a_phrase_starting_inside_another_is_not_hidden_by_it(
+    small_vocabulary: Vocabulary,
+) -> None:
+    problem = TermSet.model_validate({"phrases": {"都没": 0.5}})
+    categories = dict(small_vocabulary.categories)
+    categories["facility"] = categories["facility"].model_copy(update={"phrases": {"没来水": 2.0}})
+    vocabulary = small_vocabulary.model_copy(update={"problem": problem, "categories": categories})
+    matcher = TermMatcher(vocabulary)
+    hits = matcher.match("一天都没来水", ["一天", "都", "没", "来水"])
+    assert [(h.term, h.position) for h in hits] == [("都没", 2), ("没来水", 3)]
 
 
 def test_single_characters_are_not_boosted_in_the_dictionary(jieba_cache_dir: Any) -> None:
