@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, bindparam, func, insert, or_
+from sqlalchemy import ColumnElement, bindparam, func, insert, or_, union
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, col, select
@@ -139,19 +139,27 @@ def _listed(
 ) -> list[ColumnElement[bool]]:
     if overdue_at is not None:  # active and past their deadline
         conditions = [col(Ticket.status).in_(ACTIVE), col(Ticket.due_at) <= overdue_at]
+    elif closed_since is not None:
+        # A union of three index searches, not one OR: with the grid's condition beside it, an
+        # OR is read by scanning the grid's whole history (bench/tickets.py: 10.6 -> 2.4 ms
+        # for `/工单 全部` in a grid with 10,000 closed tickets).
+        parts = [
+            col(Ticket.status).in_(_LISTED),
+            col(Ticket.closed_at) >= closed_since,
+            col(Ticket.resolved_at) >= closed_since,
+        ]
+        in_grid = [col(Ticket.grid_code) == grid_code] if grid_code is not None else []
+        ids = union(*(sa_select(col(Ticket.id)).where(*in_grid, part) for part in parts))
+        return [col(Ticket.id).in_(ids)]
     else:
-        wanted = [*ACTIVE, TicketStatus.RESOLVED]
-        condition: ColumnElement[bool] = col(Ticket.status).in_(wanted)
-        if closed_since is not None:
-            condition = (
-                condition
-                | (col(Ticket.closed_at) >= closed_since)
-                | (col(Ticket.resolved_at) >= closed_since)
-            )
-        conditions = [condition]
+        conditions = [col(Ticket.status).in_(_LISTED)]
     if grid_code is not None:
         conditions.append(col(Ticket.grid_code) == grid_code)
     return conditions
+
+
+# what a listing shows besides the tickets closed lately
+_LISTED = (*ACTIVE, TicketStatus.RESOLVED)
 
 
 def listing(

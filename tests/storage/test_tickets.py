@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
 from storage import tickets
@@ -231,3 +232,48 @@ def test_the_listing_counts_and_pages_what_it_lists(db: Database) -> None:
         page = tickets.listing(session=s, grid_code="G03", closed_since=T0, limit=2)
         assert [t.id for t in page] == [early.id, closed.id]
         assert late.id not in [t.id for t in page]
+
+
+def _close(db: Database, ticket: Ticket, *, resolved: datetime | None, closed: datetime) -> None:
+    with db.session() as s:
+        row = s.get_one(Ticket, ticket.id)
+        row.status, row.resolved_at, row.closed_at = TicketStatus.ARCHIVED, resolved, closed
+        s.commit()
+
+
+def test_tickets_closed_lately_are_listed_once_and_only_in_their_grid(db: Database) -> None:
+    setup(db)
+    waiting = open_ticket(db)
+    both = open_ticket(db)  # resolved and closed this month: one row, not two
+    _close(db, both, resolved=T0 + timedelta(hours=1), closed=T0 + timedelta(hours=2))
+    resolved_lately = open_ticket(db)  # resolved this month, closed today
+    _close(db, resolved_lately, resolved=T0 + timedelta(hours=1), closed=T0 + timedelta(days=9))
+    old = open_ticket(db)
+    _close(db, old, resolved=T0 - timedelta(days=40), closed=T0 - timedelta(days=38))
+    elsewhere = open_ticket(db, grid="G04")
+    _close(db, elsewhere, resolved=None, closed=T0 + timedelta(hours=2))
+    with db.session() as s:
+        listed = tickets.listing(session=s, grid_code="G03", closed_since=T0, limit=10)
+        everywhere = tickets.listing(session=s, grid_code=None, closed_since=T0, limit=10)
+        counted = tickets.count_listing(session=s, grid_code="G03", closed_since=T0)
+    assert [t.id for t in listed].count(both.id) == 1
+    assert {t.id for t in listed} == {waiting.id, both.id, resolved_lately.id}
+    assert counted == len(listed) == 3
+    assert {t.id for t in everywhere} == {waiting.id, both.id, resolved_lately.id, elsewhere.id}
+
+
+def test_tickets_closed_lately_are_found_by_index_not_by_reading_the_history(
+    sqlite_db: Database,
+) -> None:
+    setup(sqlite_db)
+    ran: list[tuple[str, object]] = []
+    event.listen(sqlite_db.engine, "before_cursor_execute",
+                 lambda _c, _cur, sql, params, *_: ran.append((sql, params)))  # fmt: skip
+    with sqlite_db.session() as s:
+        tickets.listing(session=s, grid_code="G03", closed_since=T0, limit=10)
+        sql, params = next((sql, p) for sql, p in ran if sql.lstrip().startswith("SELECT"))
+        driver = s.connection().connection.dbapi_connection
+        assert driver is not None
+        plan = " ".join(row[-1] for row in driver.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+    assert "ix_ticket_grid_closed" in plan
+    assert "ix_ticket_grid_resolved" in plan
