@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, exc
+from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -119,8 +119,8 @@ class Prepared:
 def _compile(statement: Executable, dialect: Dialect, names: tuple[str, ...]) -> _Compiled:
     compiled = statement.compile(dialect=dialect, column_keys=list(names))  # type: ignore[attr-defined]
     assert isinstance(compiled, SQLCompiler)
-    # What SQLAlchemy does at execution time for these has no shortcut worth keeping here:
-    # such statements are run the usual way.
+    # These need work SQLAlchemy does at each execution (expanding an IN list, rendering
+    # literals, renaming binds): such statements stay on `session.execute`, refused here.
     if (
         compiled.literal_execute_params
         or compiled.post_compile_params
@@ -134,8 +134,8 @@ def _compile(statement: Executable, dialect: Dialect, names: tuple[str, ...]) ->
         if not bind.required and name not in names
     }
     defaults = tuple(
-        (column.key, _default_of(column))
-        for column in (*compiled.insert_prefetch, *compiled.update_prefetch)
+        [(column.key, _made(column.default)) for column in compiled.insert_prefetch]
+        + [(column.key, _made(column.onupdate)) for column in compiled.update_prefetch]
     )
     from_driver = tuple(
         column.type._cached_result_processor(dialect, None) for column in compiled._result_columns
@@ -155,8 +155,8 @@ def _compile(statement: Executable, dialect: Dialect, names: tuple[str, ...]) ->
     )
 
 
-def _default_of(column: Column[Any]) -> Callable[[], Any]:
-    default = column.onupdate if column.onupdate is not None else column.default
+def _made(default: Any) -> Callable[[], Any]:
+    """A column's Python-side default (or on-update value) as a function of nothing."""
     if isinstance(default, ScalarElementColumnDefault):
         value = default.arg
         return lambda: value
@@ -164,7 +164,7 @@ def _default_of(column: Column[Any]) -> Callable[[], Any]:
         # SQLAlchemy calls it with its execution context; the tables' defaults take none
         make: Callable[[Any], Any] = default.arg
         return lambda: make(None)
-    raise ValueError(f"column {column.key} has a default made by SQLAlchemy's execution")
+    raise ValueError(f"a default made by SQLAlchemy's execution: {default!r}")
 
 
 def _run(
@@ -174,6 +174,7 @@ def _run(
     assert dbapi_connection is not None
     cursor = dbapi_connection.cursor()
     sent: Any = parameters if many else parameters[0]
+    # the test SQLAlchemy's own execution makes before calling the listeners
     if connection._has_events or connection.engine._has_events:
         for listener in connection.dispatch.before_cursor_execute:
             listener(connection, cursor, compiled.sql, sent, None, many)
