@@ -205,6 +205,20 @@ def _where(column: str) -> dict[str, Any]:
     return {"sqlite_where": condition, "postgresql_where": condition}
 
 
+class Counter(SQLModel, table=True):
+    """Numbers handed out in order and without gaps, under a name ("ticket").
+
+    Residents and leaders are told a ticket's number and type it in commands; a number skipped
+    would read as a deleted ticket. A server's sequence skips the numbers of transactions that
+    rolled back (a process killed while opening a ticket): this row, taken in the opening
+    transaction, does not, and serialises the processes opening tickets at the same moment.
+    """
+
+    __tablename__ = "counter"
+    name: str = Field(primary_key=True, max_length=32)
+    value: int = 0
+
+
 class Ticket(SQLModel, table=True):
     __tablename__ = "ticket"
     __table_args__ = (

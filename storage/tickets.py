@@ -8,13 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, bindparam, func, insert, or_, union
+from sqlalchemy import ColumnElement, bindparam, case, func, insert, or_, union
 from sqlalchemy import select as sa_select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, col, select
 
 from storage.models import (
     CategoryCorrection,
+    Counter,
     Ticket,
     TicketAttachment,
     TicketEvent,
@@ -25,6 +27,7 @@ from storage.prepared import Prepared
 from storage.types import UTCDateTime
 
 # Being worked on: counted as "open" in lists, candidates for duplicates and deadlines.
+TICKET_COUNTER = "ticket"  # the Counter row that numbers tickets
 ACTIVE = (TicketStatus.OPEN, TicketStatus.ASSIGNED, TicketStatus.ESCALATED)
 # Done with: nothing more happens to them.
 FINAL = (TicketStatus.ARCHIVED, TicketStatus.DISMISSED, TicketStatus.MERGED)
@@ -64,10 +67,12 @@ def record(
 def create(*, session: Session, ticket: Ticket) -> Ticket:
     """Write a new ticket, its first reporter and its "created" event; return it numbered and
     in the session (changes to it are written at the next flush, as for a loaded one)."""
-    # Three Core INSERTs: a request that opens a ticket is the commonest write the bot makes,
-    # and the ORM's unit of work costs several times the statements.
+    # Prepared statements past the ORM: a request that opens a ticket is the commonest write
+    # the bot makes, and the ORM's unit of work costs several times the statements.
+    dialect = session.connection().dialect.name
+    ticket_id = _next_number(dialect).scalar(session, {})
     values = {c.key: getattr(ticket, c.key) for c in _TICKET_COLUMNS}
-    ticket_id = _TICKET_INSERT.scalar(session, values)
+    _TICKET_INSERT.rows(session, {"id": ticket_id, **values})
     ticket.id = ticket_id
     make_transient_to_detached(ticket)
     session.add(ticket)
@@ -88,7 +93,25 @@ def create(*, session: Session, ticket: Ticket) -> Ticket:
 _TICKET_COLUMNS = [c for c in Ticket.__table__.columns if c.key != "id"]  # type: ignore[attr-defined]
 
 
-_TICKET_INSERT = Prepared(insert(Ticket).returning(col(Ticket.id)))
+_TICKET_INSERT = Prepared(insert(Ticket))
+
+
+@functools.cache
+def _next_number(dialect: str) -> Prepared:
+    """The next ticket number, taken in the caller's transaction (see :class:`Counter`): one
+    past the counter, or past the highest ticket if rows were written without it."""
+    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    highest = sa_select(func.coalesce(func.max(col(Ticket.id)), 0)).scalar_subquery()
+    counted = col(Counter.value)
+    statement = insert_(Counter).values(name=TICKET_COUNTER, value=highest + 1)
+    return Prepared(
+        statement.on_conflict_do_update(
+            index_elements=["name"],
+            set_={"value": case((counted > highest, counted), else_=highest) + 1},
+        ).returning(counted)
+    )
+
+
 _REPORTER_INSERT = Prepared(insert(TicketReporter))
 _EVENT_INSERT = Prepared(insert(TicketEvent))
 
