@@ -23,7 +23,7 @@ import yaml
 
 from bot.app import App, build_app
 from bot.clock import ManualClock
-from bot.settings import Settings
+from bot.settings import Settings, deep_merge
 from nlp.classifier import Classifier
 from nlp.vocabulary import Vocabulary
 from storage import migrate
@@ -109,9 +109,32 @@ def sqlite_db(tmp_path: Path) -> Iterator[Database]:
     database.dispose()
 
 
+def shipped_points() -> dict[str, Any]:
+    data = yaml.safe_load((files("config") / "points.yaml").read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def settings_with_points(override: dict[str, Any]) -> Settings:
+    """The test settings with ``override`` merged over the shipped points section, as a
+    city's config file would be."""
+    data = copy.deepcopy(SETTINGS)
+    data["points"] = deep_merge(shipped_points(), override)
+    return Settings.model_validate(data)
+
+
 @pytest.fixture
-def settings() -> Settings:
-    return Settings.model_validate(SETTINGS)
+def points_config() -> dict[str, Any] | None:
+    """Overrides of the shipped points rules (``{}``: the rules as shipped) for the tests of
+    a module that sets it, or one case of a parametrize; None: the test settings as they are."""
+    return None
+
+
+@pytest.fixture
+def settings(points_config: dict[str, Any] | None) -> Settings:
+    if points_config is None:
+        return Settings.model_validate(SETTINGS)
+    return settings_with_points(points_config)
 
 
 @pytest.fixture

@@ -2,36 +2,17 @@
 
 from __future__ import annotations
 
-import copy
 from datetime import datetime
-from importlib.resources import files
-from typing import Any
 
-import yaml
 from sqlmodel import Session, func, select
 
-from bot.settings import Settings, deep_merge
 from storage import grids as grid_store
 from storage import inbox
 from storage.db import Database
 from storage.models import Member, PointsEntry
-from tests.conftest import SETTINGS, TZ
+from tests.conftest import TZ
 
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=TZ)
-
-
-def shipped_points() -> dict[str, Any]:
-    data = yaml.safe_load((files("config") / "points.yaml").read_text(encoding="utf-8"))
-    assert isinstance(data, dict)
-    return data
-
-
-def settings_with_points(override: dict[str, Any]) -> Settings:
-    """The test settings with ``override`` merged over the shipped points section, as a
-    city's config file would be."""
-    data = copy.deepcopy(SETTINGS)
-    data["points"] = deep_merge(shipped_points(), override)
-    return Settings.model_validate(data)
 
 
 def add_members(db: Database, *people: tuple[str, str, str]) -> dict[str, int]:

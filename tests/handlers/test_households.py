@@ -7,11 +7,10 @@ import pytest
 from sqlmodel import select
 
 from bot.clock import ManualClock
-from bot.settings import Settings
 from storage.db import Database
 from storage.models import PointsEntry
 from tests.auxil.chat import ADMIN, LEADER, NEIGHBOUR, RESIDENT, Chat
-from tests.auxil.points import entry_count, settings_with_points
+from tests.auxil.points import entry_count
 from tests.conftest import TZ
 
 ZHANG, WANG = RESIDENT[0], NEIGHBOUR[0]
@@ -27,12 +26,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def points_config() -> dict[str, Any]:
-    return {}
-
-
-@pytest.fixture
-def settings(points_config: dict[str, Any]) -> Settings:
-    return settings_with_points(points_config)
+    return {}  # the points rules as shipped
 
 
 @pytest.fixture

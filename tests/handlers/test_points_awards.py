@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from bot.settings import Settings
 from storage.db import Database
 from storage.models import PointsEntry
 from tests.auxil.chat import (
@@ -19,7 +18,7 @@ from tests.auxil.chat import (
     RESIDENT,
     Chat,
 )
-from tests.auxil.points import entry_count, member_id, settings_with_points
+from tests.auxil.points import entry_count, member_id
 
 ZHANG, WANG = RESIDENT[0], NEIGHBOUR[0]
 NO_RULE = "这个积分规则。请写规则名（发送「积分规则」查看）或 1 到 50 的整数分值。"
@@ -27,12 +26,7 @@ NO_RULE = "这个积分规则。请写规则名（发送「积分规则」查看
 
 @pytest.fixture
 def points_config() -> dict[str, Any]:
-    return {}
-
-
-@pytest.fixture
-def settings(points_config: dict[str, Any]) -> Settings:
-    return settings_with_points(points_config)
+    return {}  # the points rules as shipped
 
 
 @pytest.fixture

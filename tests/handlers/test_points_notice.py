@@ -12,8 +12,7 @@ from handlers import points_notice
 from storage import points
 from storage.db import Database
 from tests.auxil.chat import LEADER, NEIGHBOUR, OTHER_LEADER, OTHER_ROOM, RESIDENT, Chat
-from tests.auxil.points import settings_with_points
-from tests.conftest import TZ
+from tests.conftest import TZ, settings_with_points
 
 ZHANG, WANG = RESIDENT[0], NEIGHBOUR[0]
 DEC_1 = datetime(2026, 12, 1, 9, 0, tzinfo=TZ)
@@ -27,12 +26,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def points_config() -> dict[str, Any]:
-    return {}
-
-
-@pytest.fixture
-def settings(points_config: dict[str, Any]) -> Settings:
-    return settings_with_points(points_config)
+    return {}  # the points rules as shipped
 
 
 @pytest.fixture

@@ -4,8 +4,7 @@ from datetime import datetime
 
 from handlers.points_text import entry_line, month_change, rules_text
 from storage.models import PointsEntry
-from tests.auxil.points import settings_with_points
-from tests.conftest import TZ
+from tests.conftest import TZ, settings_with_points
 
 AT = datetime(2026, 11, 22, 9, 0, tzinfo=TZ)
 

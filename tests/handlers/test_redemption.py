@@ -6,11 +6,10 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bot.settings import Settings
 from storage.db import Database
 from storage.models import OrderStatus, PointsOrder
 from tests.auxil.chat import ADMIN, LEADER, NEIGHBOUR, OTHER_LEADER, OTHER_ROOM, RESIDENT, Chat
-from tests.auxil.points import entry_count, settings_with_points
+from tests.auxil.points import entry_count
 
 ZHANG, WANG = RESIDENT[0], NEIGHBOUR[0]
 
@@ -18,11 +17,6 @@ ZHANG, WANG = RESIDENT[0], NEIGHBOUR[0]
 @pytest.fixture
 def points_config() -> dict[str, Any]:
     return {"catalogue": {"cooking_oil": {"stock": 1}}}
-
-
-@pytest.fixture
-def settings(points_config: dict[str, Any]) -> Settings:
-    return settings_with_points(points_config)
 
 
 @pytest.fixture
