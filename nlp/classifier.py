@@ -4,8 +4,11 @@ The decision is a sum of the weights of matched terms, so it can be read back:
 
     category score  = sum of the matched terms of that category; the best one counts at most
                       `thresholds.topic_cap`
-    urgency score   = sum of the matched terms of an urgency kind (best kind wins), plus the
-                      urgency boosters (快, 救命) when that kind has a cue of its own
+    urgency score   = sum of the matched terms of an urgency kind (best kind wins), plus its
+                      danger elements (烟, 晕, 塌) when combined: with the boosters
+                      reaching `thresholds.immediacy` (快, 还在, 不得了, !), with each
+                      other, or with a cue of the kind (see `_urgency`); plus the boosters
+                      when the kind has a cue
     urgent cue      = urgency - no-ask cues - calm cues >= `thresholds.urgent`
     request score   = best category score + problem cues + ask cues - no-ask - courtesy
                       + urgency when urgent, else at most `thresholds.hazard_cap`
@@ -114,12 +117,7 @@ class Classifier:
                 if not (before and section in dropped):
                     scores[section] += weight
 
-        kind, urgency = 0, 0.0
-        for k, section in enumerate(sections.urgency):
-            if scores[section] > urgency:
-                kind, urgency = k, scores[section]
-        if urgency > 0:
-            urgency += scores[sections.urgency_boost]
+        kind, urgency = self._urgency(scores)
         no_ask = scores[sections.no_ask]
         urgent_cue = urgency - no_ask - scores[sections.calm] >= thresholds.urgent
 
@@ -168,7 +166,14 @@ class Classifier:
 
         shown = {best, sections.ask, sections.no_ask, sections.courtesy, sections.problem}
         if urgency > 0:
-            shown.update((sections.urgency[kind], sections.urgency_boost, sections.calm))
+            shown.update(
+                (
+                    sections.urgency[kind],
+                    sections.danger[kind],
+                    sections.urgency_boost,
+                    sections.calm,
+                )
+            )
         keywords = tuple(
             h.term
             for h in hits
@@ -183,3 +188,33 @@ class Classifier:
             keywords=keywords,
             emergency_number=self._kind_number[kind] if urgent else None,
         )
+
+    def _urgency(self, scores: list[float]) -> tuple[int, float]:
+        """The best urgency kind and its score.
+
+        A kind's danger elements (烟, 晕, 塌, 没影) are what a danger is made of; they count
+        only in combination with a second element: an immediacy cue (the boosters 快, 还在,
+        救命, ! reaching `thresholds.immediacy`), another danger element of the kind (together
+        reaching `thresholds.urgent`), or, for the best kind when its own cues fall short of
+        the threshold, a cue of the kind itself. Alone they are a topic, not an alarm
+        ("烟花", "头晕好几天了")."""
+        sections = self._matcher.sections
+        thresholds = self.vocabulary.thresholds
+        boost = scores[sections.urgency_boost]
+        immediate = boost >= thresholds.immediacy
+        kind, urgency = 0, 0.0
+        for k, (section, elements) in enumerate(
+            zip(sections.urgency, sections.danger, strict=True)
+        ):
+            score = scores[section]
+            if immediate or scores[elements] >= thresholds.urgent:
+                score += scores[elements]
+            if score > urgency:
+                kind, urgency = k, score
+        if urgency > 0:
+            urgency += boost
+            own = scores[sections.danger[kind]]
+            if urgency < thresholds.urgent and not (immediate or own >= thresholds.urgent):
+                # the kind's own cue is the second element: its danger elements back it
+                urgency += own
+        return kind, urgency

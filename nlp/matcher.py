@@ -1,10 +1,11 @@
 """Finding the vocabulary's terms in a normalised message.
 
 Every term belongs to one or more *sections*: a category, the problem, ask, no-ask, courtesy,
-calm or contrast cues, the urgency boosters, or an urgency kind. The matcher reports each
-distinct term once, with every section it counts for, in the order the terms appear in the
-text, so the classifier can both score and explain. Where one matched term lies inside
-another (骗 in 被骗, 好的 in 说好的, 修好了 over 好了), only the longer counts.
+calm or contrast cues, the urgency boosters, an urgency kind or its danger elements. The
+matcher reports each distinct term once, with every section it counts for, in the order the
+terms appear in the text, so the classifier can both score and explain. Where one matched
+term lies inside another (骗 in 被骗, 好的 in 说好的, 修好了 over 好了), only the longer
+counts.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ class Sections:
     calm: int
     contrast: int
     urgency: tuple[int, ...]
+    # danger elements of each urgency kind, in the order of `urgency`
+    danger: tuple[int, ...]
 
     @classmethod
     def of(cls, vocabulary: Vocabulary) -> Sections:
@@ -77,12 +80,15 @@ class Sections:
             CALM,
             CONTRAST,
             *kinds,
+            *(f"danger:{kind}" for kind in vocabulary.urgency),
         )
         n = len(CATEGORY_CODES)
         first_kind = n + 7
+        first_danger = first_kind + len(kinds)
         return cls(
             names, n, n, n + 1, n + 2, n + 3, n + 4, n + 5, n + 6,
-            tuple(range(first_kind, first_kind + len(kinds))),
+            tuple(range(first_kind, first_danger)),
+            tuple(range(first_danger, first_danger + len(kinds))),
         )  # fmt: skip
 
 
@@ -183,6 +189,12 @@ class TermMatcher:
             (vocabulary.contrast, self.sections.contrast),
         )
         pairs += [(terms, section) for terms, section in optional if terms is not None]
+        danger = vocabulary.danger or {}
+        pairs += [
+            (danger[kind], section)
+            for kind, section in zip(vocabulary.urgency, self.sections.danger, strict=True)
+            if kind in danger
+        ]
         self._keywords = _index(pairs, phrases=False)
         self._longest = max((len(k) for k in self._keywords), default=0)
         self._inner: dict[str, tuple[tuple[int, str], ...]] = {}

@@ -144,6 +144,9 @@ class Thresholds(BaseModel):
     # Urgency cues of a message that is not urgent (a risk, the past, a notice) count at most
     # this much in the request score; an urgent message's count in full.
     hazard_cap: Annotated[float, Field(ge=0, le=50)] = 50.0
+    # Booster (immediacy) score a message needs before its danger elements count toward
+    # their urgency kind: 烟 or 血 alone is no alarm, 烟 with 快/还在/119 is.
+    immediacy: Annotated[float, Field(gt=0, le=50)] = 0.5
 
 
 class Vocabulary(BaseModel):
@@ -173,6 +176,12 @@ class Vocabulary(BaseModel):
     # (昨天, 去年), hearsay. They are subtracted from the urgency score only: "河边没护栏
     # 怕小孩掉下去" is still a request, but not an emergency.
     calm: TermSet | None = None
+    # Danger elements, by urgency kind: what the danger is made of (火/烟, 煤气/味, 血/晕/
+    # 喘不上, 刀/砍, 塌/压着, 淹/灌, 困/出不去) rather than whole alarm wordings. They count
+    # toward their kind only in combination with an immediacy cue (the urgency boosters:
+    # 快, 还在, 救命, 不得了, !) reaching `thresholds.immediacy`. So "楼道里全是烟 快下楼"
+    # is an alarm although no listed alarm wording says so, and "烟" alone is none.
+    danger: dict[str, TermSet] | None = None
     # "But" words (不过, 可是, 但是): the no-ask and courtesy cues before the last of them
     # don't count, because what follows is not settled: "谢谢 路灯修好了 不过隔壁那条街的灯
     # 也不亮" is a request. Their weights are not used.
@@ -194,6 +203,23 @@ class Vocabulary(BaseModel):
             msg = "at least one urgency kind is needed, or emergencies are never flagged"
             raise ValueError(msg)
         return value
+
+    @model_validator(mode="after")
+    def _danger_of_known_kinds(self) -> Self:
+        unknown = sorted(set(self.danger or {}) - set(self.urgency))
+        if unknown:
+            msg = (
+                f"danger: {', '.join(unknown)} is not an urgency kind; "
+                f"the kinds are {', '.join(self.urgency)}"
+            )
+            raise ValueError(msg)
+        for kind, elements in (self.danger or {}).items():
+            # A term that is both would count twice for the kind whenever it is immediate.
+            twice = sorted(set(elements.terms()) & set(self.urgency[kind].terms()))
+            if twice:
+                msg = f"danger.{kind}: {twice} already listed in urgency.{kind}; keep one"
+                raise ValueError(msg)
+        return self
 
     @model_validator(mode="after")
     def _one_kind_per_term(self) -> Self:
@@ -231,6 +257,7 @@ class Vocabulary(BaseModel):
             out.append(("urgency_boost", self.urgency_boost))
         if self.calm is not None:
             out.append(("calm", self.calm))
+        out += [(f"danger.{k}", s) for k, s in (self.danger or {}).items()]
         if self.contrast is not None:
             out.append(("contrast", self.contrast))
         return out

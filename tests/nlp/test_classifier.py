@@ -271,3 +271,102 @@ def test_tuning_the_yaml_changes_the_decision(
     assert result.is_request
     assert result.category == "facility"
     assert "扫不了码" in result.keywords
+
+
+def _danger_vocabulary(**thresholds: float) -> Vocabulary:
+    """A small vocabulary whose fire kind has one weak cue of its own (冒火, 1) and danger
+    elements (烟 1.5, 焦味 1, 火苗 1), and whose medical kind has one element (晕 1.5)."""
+    categories = {
+        code: {"name": code, "time_limit_hours": 24, "urgent_time_limit_hours": 2,
+               "keywords": {f"{code}词": 1}}
+        for code in CATEGORY_CODES
+    }  # fmt: skip
+    return Vocabulary.model_validate(
+        {
+            "thresholds": thresholds,
+            "categories": categories,
+            "ask": {"keywords": {"怎么办": 1}},
+            "no_ask": {"phrases": {"灭了": 3}},
+            "calm": {"keywords": {"昨天": 2}},
+            "urgency_boost": {"keywords": {"快": 0.5, "救命": 1}},
+            "urgency": {
+                "fire": {"emergency_number": "119", "category": "safety", "keywords": {"冒火": 1}},
+                "medical": {
+                    "emergency_number": "120",
+                    "category": "assistance",
+                    "keywords": {"抽搐": 2},
+                },
+            },
+            "danger": {
+                "fire": {"phrases": {"烟": 1.5, "焦味": 1, "火苗": 1}},
+                "medical": {"phrases": {"晕": 1.5}},
+            },
+        }
+    )
+
+
+def test_a_danger_element_alone_is_no_alarm(jieba_cache_dir: Path) -> None:
+    classifier = Classifier(_danger_vocabulary(), cache_dir=jieba_cache_dir)
+    assert not classifier.classify("楼道里有烟").urgent
+    assert not classifier.classify("我有点晕").urgent
+
+
+def test_a_danger_element_with_an_immediacy_cue_is_an_alarm(jieba_cache_dir: Path) -> None:
+    classifier = Classifier(_danger_vocabulary(), cache_dir=jieba_cache_dir)
+    fire = classifier.classify("楼道里有烟 快")
+    assert fire.urgent, fire
+    assert (fire.category, fire.emergency_number) == ("safety", "119")
+    assert fire.keywords == ("烟", "快")
+    # the element decides the kind: 晕 is medical
+    faint = classifier.classify("他晕了 救命")
+    assert faint.urgent, faint
+    assert (faint.category, faint.emergency_number) == ("assistance", "120")
+    assert faint.keywords == ("晕", "救命")
+
+
+def test_two_danger_elements_of_one_kind_are_an_alarm(jieba_cache_dir: Path) -> None:
+    classifier = Classifier(_danger_vocabulary(), cache_dir=jieba_cache_dir)
+    assert classifier.classify("有烟 一股焦味").urgent
+    # 焦味 and 火苗 (1 + 1) reach the threshold together; 焦味 alone doesn't
+    assert classifier.classify("一股焦味 有火苗").urgent
+    assert not classifier.classify("一股焦味").urgent
+
+
+def test_a_cue_of_the_kind_backs_its_danger_elements(jieba_cache_dir: Path) -> None:
+    classifier = Classifier(_danger_vocabulary(), cache_dir=jieba_cache_dir)
+    assert not classifier.classify("那边冒火").urgent  # the cue alone is too weak (1)
+    result = classifier.classify("那边冒火 一股焦味")
+    assert result.urgent, result
+    assert result.keywords == ("冒火", "焦味")
+    # an element of another kind doesn't back it
+    assert not classifier.classify("那边冒火 我晕").urgent
+
+
+def test_calm_and_settled_cues_still_hold_a_combined_alarm_back(jieba_cache_dir: Path) -> None:
+    classifier = Classifier(_danger_vocabulary(), cache_dir=jieba_cache_dir)
+    assert classifier.classify("楼道里有烟 快").urgent
+    assert not classifier.classify("昨天楼道里有烟 快").urgent
+    assert not classifier.classify("楼道里有烟 快 已经灭了").urgent
+
+
+def test_the_immediacy_threshold_is_configurable(jieba_cache_dir: Path) -> None:
+    strict = Classifier(_danger_vocabulary(immediacy=1.0), cache_dir=jieba_cache_dir)
+    assert not strict.classify("楼道里有烟 快").urgent  # 快 is 0.5
+    assert strict.classify("楼道里有烟 救命").urgent  # 救命 is 1
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [("楼道里全是白烟 快下楼", "119"), ("我奶奶头昏 站不住了 快来人", "120")],
+)
+def test_shipped_danger_elements_combine_with_immediacy(
+    classifier: Classifier, text: str, number: str
+) -> None:
+    result = classifier.classify(text)
+    assert result.urgent, result
+    assert result.emergency_number == number
+
+
+@pytest.mark.parametrize("text", ["楼道里全是白烟", "我奶奶头昏好几天了", "烟花真好看"])
+def test_shipped_danger_elements_alone_are_not_urgent(classifier: Classifier, text: str) -> None:
+    assert not classifier.classify(text).urgent

@@ -166,3 +166,28 @@ def test_dictionary_words_are_the_keywords_of_two_characters_or_more(
     assert "灯" not in words  # one character
     assert "说了也不听" not in words  # a phrase: found in the text, not by jieba
     assert words < vocabulary.all_terms()
+
+
+def test_danger_elements_need_a_known_urgency_kind(vocabulary_data: dict[str, Any]) -> None:
+    vocabulary_data["danger"]["meteor"] = {"phrases": {"陨石": 1}}
+    message = _error(vocabulary_data)
+    assert "danger: meteor is not an urgency kind" in message
+
+
+def test_a_danger_element_may_not_also_be_a_cue_of_its_kind(
+    vocabulary_data: dict[str, Any],
+) -> None:
+    vocabulary_data["danger"]["fire"]["phrases"]["着火"] = 1
+    message = _error(vocabulary_data)
+    assert "danger.fire: ['着火'] already listed in urgency.fire" in message
+
+
+def test_danger_elements_are_optional(vocabulary_data: dict[str, Any]) -> None:
+    del vocabulary_data["danger"]
+    assert Vocabulary.model_validate(vocabulary_data).danger is None
+
+
+def test_shipped_danger_elements_cover_every_urgency_kind(vocabulary: Vocabulary) -> None:
+    assert vocabulary.danger is not None
+    assert set(vocabulary.danger) == set(vocabulary.urgency)
+    assert vocabulary.thresholds.immediacy == 0.5
