@@ -138,15 +138,15 @@ TARGETS = {
 }
 # Targets the frozen test part does not reach yet (figures in docs/classification.md). strict:
 # when one starts passing, this list must be updated, and the docs with it.
-MISSED_ON_TEST = {"urgent recall"}
+MISSED_ON_TEST: set[str] = set()
 # Floors a little under today's test figures: a vocabulary change that makes things worse fails.
-# (Today, measurement #5 in docs/classification.md: precision 0.952, recall 0.952, category
-# 0.920, urgent recall 0.946 = 35/37, urgent precision 0.972, traditional - simplified +0.064.)
+# (Today, measurement #6 in docs/classification.md: precision 0.952, recall 0.952, category
+# 0.920, urgent recall 0.973 = 36/37, urgent precision 0.973, traditional - simplified +0.060.)
 FLOORS_ON_TEST = {
     "request precision": 0.94,
     "request recall": 0.94,
     "category accuracy": 0.90,
-    "urgent recall": 0.91,
+    "urgent recall": 0.94,
     "urgent precision": 0.95,
     "traditional minus simplified": -0.03,
 }
