@@ -167,10 +167,11 @@ class Dispatcher:
                     at=now,
                 )
             ctx = self._context(session, 0, event, grid, member_role, now=now)
-            # A message no handler would take (the filters read the message, never the
-            # database) is stored already handled: with nothing to do, there is nothing to
-            # lose between storing and handling it, and most group messages are chatter.
-            quiet = answer and not self._wanted(ctx)
+            # A message nothing will run for (history not to answer, or no handler would take
+            # it: the filters read the message, never the database) is stored already handled:
+            # there is nothing to lose between storing and handling it, and most group
+            # messages are chatter.
+            quiet = not answer or not self._wanted(ctx)
             key = event.idempotency_key()
             stored = inbox.store(
                 session=session,
@@ -202,6 +203,7 @@ class Dispatcher:
                 ctx.message_id = stored.id
                 await self._handle_in(ctx)
                 return stored.id
+        # history delivered again while its first copy waits unhandled: settled, not answered
         self._finish(stored.id, [])
         return stored.id
 
