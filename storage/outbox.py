@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -218,7 +218,7 @@ def claim_next(
     session.commit()
     if row is None:
         return None
-    return Claimed(*row)  # RETURNING gives Claimed's fields, in order
+    return Claimed(*row)  # RETURNING names Claimed's fields, in order
 
 
 @functools.cache
@@ -236,15 +236,7 @@ def _claim_next_update() -> Prepared:
         update(out)
         .where(col(out.id) == first_due, _due(_NOW, _ACCOUNT, _HANDED_OVER))
         .values(status=OutboundStatus.SENDING, claimed_until=bindparam("p_until"))
-        .returning(
-            col(out.id),
-            col(out.room_id),
-            col(out.room_topic),
-            col(out.to_id),
-            col(out.text),
-            col(out.mentions),
-            col(out.attempts),
-        )
+        .returning(*(col(getattr(out, field.name)) for field in fields(Claimed)))
     )
 
 
