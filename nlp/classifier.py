@@ -202,19 +202,22 @@ class Classifier:
         thresholds = self.vocabulary.thresholds
         boost = scores[sections.urgency_boost]
         immediate = boost >= thresholds.immediacy
+
+        def combined(elements: int) -> bool:
+            # with immediacy, or with each other
+            return immediate or scores[elements] >= thresholds.urgent
+
         kind, urgency = 0, 0.0
         for k, (section, elements) in enumerate(
             zip(sections.urgency, sections.danger, strict=True)
         ):
-            score = scores[section]
-            if immediate or scores[elements] >= thresholds.urgent:
-                score += scores[elements]
+            score = scores[section] + (scores[elements] if combined(elements) else 0.0)
             if score > urgency:
                 kind, urgency = k, score
         if urgency > 0:
             urgency += boost
-            own = scores[sections.danger[kind]]
-            if urgency < thresholds.urgent and not (immediate or own >= thresholds.urgent):
+            elements = sections.danger[kind]
+            if urgency < thresholds.urgent and not combined(elements):
                 # the kind's own cue is the second element: its danger elements back it
-                urgency += own
+                urgency += scores[elements]
         return kind, urgency
