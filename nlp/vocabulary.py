@@ -178,9 +178,10 @@ class Vocabulary(BaseModel):
     calm: TermSet | None = None
     # Danger elements, by urgency kind: what the danger is made of (火/烟, 煤气/味, 血/晕/
     # 喘不上, 刀/砍, 塌/压着, 淹/灌, 困/出不去) rather than whole alarm wordings. They count
-    # toward their kind only in combination with an immediacy cue (the urgency boosters:
-    # 快, 还在, 救命, 不得了, !) reaching `thresholds.immediacy`. So "楼道里全是烟 快下楼"
-    # is an alarm although no listed alarm wording says so, and "烟" alone is none.
+    # toward their kind only in combination: with an immediacy cue (the urgency boosters:
+    # 快, 还在, 救命, 不得了, !) reaching `thresholds.immediacy`, with each other, or with a
+    # cue of the kind (Classifier._urgency). So "楼道里全是烟 快下楼" is an alarm although no
+    # listed alarm wording says so, and "烟" alone is none.
     danger: dict[str, TermSet] | None = None
     # "But" words (不过, 可是, 但是): the no-ask and courtesy cues before the last of them
     # don't count, because what follows is not settled: "谢谢 路灯修好了 不过隔壁那条街的灯
