@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from bot.channels.base import Sender
@@ -55,11 +55,34 @@ def open_database(url: str, *, auto_upgrade: bool | None = None) -> Database:
 
 
 @dataclass
+class _Shared:
+    """What the apps of one process's accounts share past their services: every account's
+    outbox (a scheduled notice may go from any of them), and how many of them are started,
+    because the scheduler and the recovery of the previous run's leftovers run once."""
+
+    outboxes: list[OutboxSender] = field(default_factory=list)
+    started: int = 0
+
+    def notify_all(self) -> None:
+        for outbox in self.outboxes:
+            outbox.notify()
+
+
+@dataclass
 class App:
+    """The bot as one account serves it. Several accounts in one process are sibling apps
+    (:meth:`add_account`): one dispatcher, scheduler, classifier and database, an outbox
+    sender each."""
+
     services: Services
     dispatcher: Dispatcher
     outbox: OutboxSender
     scheduler: Scheduler
+    _shared: _Shared = field(default_factory=_Shared, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.outbox not in self._shared.outboxes:
+            self._shared.outboxes.append(self.outbox)
 
     @property
     def account(self) -> str:
@@ -68,6 +91,9 @@ class App:
 
     def set_account(self, account: str) -> None:
         """Serve as ``account`` from now on: the WeChat channel learns it at login."""
+        if any(o.account == account for o in self._shared.outboxes if o is not self.outbox):
+            # Two tokens of one WeChat account: both send, each message once (a claim).
+            log.error("account %s is logged in twice in this process", account)
         self.outbox.account = account
 
     def saw(self, event: Inbound) -> None:
@@ -85,19 +111,45 @@ class App:
         await self.dispatcher.feed(event, answer=answer)
         self.outbox.notify()
 
+    def add_account(self, sender: Sender, account: str) -> App:
+        """A sibling app serving ``account`` through ``sender`` in this process: it shares
+        this app's dispatcher, scheduler and services, and has an outbox sender of its own.
+
+        One process serves many accounts this way at the cost of one connection each, where
+        a process per account would load the classifier (most of a process's memory) again."""
+        if any(outbox.account == account for outbox in self._shared.outboxes):
+            raise ValueError(f"account {account!r} is already served by this process")
+        outbox = OutboxSender(
+            self.services.db,
+            self.services.clock,
+            sender,
+            self.services.settings.sending,
+            rng=_jitter(self.services.clock, seed=len(self._shared.outboxes)),
+            account=account,
+        )
+        return App(self.services, self.dispatcher, outbox, self.scheduler, self._shared)
+
     async def start(self) -> None:
         """Start the scheduler, then finish what a previous run left: messages stored but
-        not handled, replies not sent."""
-        with self.services.db.session() as session:
-            jobs = all_jobs(self.services.settings, session)
-        self.scheduler.start(jobs)
-        recovered = await self.dispatcher.recover()
-        if recovered:
-            log.warning("handled %d message(s) left over from the previous run", recovered)
+        not handled, replies not sent. Of sibling apps the first to start does the first two
+        for all; each sends its own account's leftovers."""
+        shared = self._shared
+        shared.started += 1
+        if shared.started == 1:
+            with self.services.db.session() as session:
+                jobs = all_jobs(self.services.settings, session)
+            self.scheduler.start(jobs)
+            recovered = await self.dispatcher.recover()
+            if recovered:
+                log.warning("handled %d message(s) left over from the previous run", recovered)
         await self.outbox.flush()
 
     def stop(self) -> None:
-        self.scheduler.shutdown()
+        """Stop; the scheduler stops with the last of the sibling apps that were started."""
+        shared = self._shared
+        shared.started = max(0, shared.started - 1)
+        if shared.started == 0:
+            self.scheduler.shutdown()
 
     async def drain(self, clock: ManualClock) -> None:
         """Move a manual clock on until every queued message has gone (the end of a replay:
@@ -128,6 +180,11 @@ class App:
             clock.set(until)
         await self.scheduler.run_due(until)
         await self.outbox.flush()
+
+
+def _jitter(clock: Clock, *, seed: int) -> random.Random:
+    # On a manual clock the throttle's jitter is drawn from a fixed seed: replays repeat.
+    return random.Random(seed) if isinstance(clock, ManualClock) else random.Random()
 
 
 def build_classifier(settings: Settings) -> Classifier:
@@ -161,13 +218,18 @@ def build_app(
         classifier=classifier or build_classifier(settings),
     )
     dispatcher = Dispatcher(services, all_routers())
-    # A manual clock only moves when told: then the scheduler is stepped along with it, and
-    # the throttle's jitter is drawn from a fixed seed so replays repeat exactly.
-    stepped = isinstance(clock, ManualClock)
-    rng = random.Random(0) if stepped else random.Random()
     outbox = OutboxSender(
-        db, clock, sender, settings.sending, rng=rng, account=account or DEFAULT_ACCOUNT
+        db,
+        clock,
+        sender,
+        settings.sending,
+        rng=_jitter(clock, seed=0),
+        account=account or DEFAULT_ACCOUNT,
     )
-    scheduler = Scheduler(services, clock, stepped=stepped, on_done=outbox.notify)
+    # A manual clock only moves when told: then the scheduler is stepped along with it.
+    stepped = isinstance(clock, ManualClock)
+    shared = _Shared([outbox])
+    # A job's messages (a notice to many groups) may go from any account's outbox.
+    scheduler = Scheduler(services, clock, stepped=stepped, on_done=shared.notify_all)
     dispatcher.scheduler = scheduler
-    return App(services, dispatcher, outbox, scheduler)
+    return App(services, dispatcher, outbox, scheduler, shared)

@@ -73,7 +73,8 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="console: chat with the bot in this terminal; wechaty: serve real WeChat groups "
         "through the puppet service at $WECHATY_PUPPET_SERVICE_ENDPOINT, with the token "
-        "$WECHATY_PUPPET_SERVICE_TOKEN (default: wechaty if that token is set, else console)",
+        "$WECHATY_PUPPET_SERVICE_TOKEN, or as each account of the config's wechat.accounts "
+        "(default: wechaty if that token is set or accounts are configured, else console)",
     )
 
     replay = sub.add_parser(
@@ -153,7 +154,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     token = os.environ.get("WECHATY_PUPPET_SERVICE_TOKEN", "").strip()
-    if args.channel == "wechaty" or (args.channel is None and token):
+    wechat = bool(token or settings.wechat.accounts)
+    if args.channel == "wechaty" or (args.channel is None and wechat):
         return _run_wechaty(args, settings)
     _setup_logging(args.log_level, "WARNING")
     db = open_database(settings.database)
@@ -190,16 +192,20 @@ def _run_wechaty(args: argparse.Namespace, settings: Settings) -> int:
         )
         return EXIT_USAGE
     try:
-        config = wechaty.config_from_env(settings)
+        configs = wechaty.configs_from_env(settings)
     except wechaty.WechatyConfigError as exc:
         print(f"gridbot: {exc}", file=sys.stderr)
         return EXIT_USAGE
     _setup_logging(args.log_level, "INFO")  # a service: its log is how one watches it
     db = open_database(settings.database)
-    channel = wechaty.WechatyChannel(config)
-    app = build_app(settings, clock=SystemClock(settings.tz), db=db, sender=channel)
+    channels = [wechaty.WechatyChannel(config) for config in configs]
+    app = build_app(settings, clock=SystemClock(settings.tz), db=db, sender=channels[0])
+    # Each account serves as its logged-in contact id from login on; until then, by name.
+    runs = [(app, channels[0])] + [
+        (app.add_account(channel, channel.config.name), channel) for channel in channels[1:]
+    ]
     try:
-        stopped_by = wechaty.serve(app, channel)
+        stopped_by = wechaty.serve(runs)
     except (wechaty.WechatyAuthError, ImportError) as exc:
         print(f"gridbot: {exc}", file=sys.stderr)
         return EXIT_USAGE

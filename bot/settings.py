@@ -251,14 +251,61 @@ def _endpoint(value: str) -> str:
     return value
 
 
+_ACCOUNT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}$")
+
+
+class WechatAccount(_Strict):
+    """One of several WeChat accounts a process serves. Its token is never in the config:
+    ``token_env`` names the environment variable that holds it."""
+
+    name: str  # in the log's lines about this account
+    token_env: str
+    # host:port of this account's puppet service (default: the channel's endpoint)
+    endpoint: Annotated[str, AfterValidator(_endpoint)] | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if not _ACCOUNT_NAME.match(value):
+            raise PydanticCustomError(
+                "account_name", "lower-case letters, digits, '-' or '_' (max 32)"
+            )
+        return value
+
+    @field_validator("token_env")
+    @classmethod
+    def _check_token_env(cls, value: str) -> str:
+        if not _ENV_NAME.match(value):
+            raise PydanticCustomError(
+                "token_env", "an environment variable's name, e.g. GRIDBOT_TOKEN_1"
+            )
+        return value
+
+
 class WechatSettings(_Strict):
-    """The real WeChat channel (`gridbot run --channel wechaty`). The token is never in the
-    config: it comes from WECHATY_PUPPET_SERVICE_TOKEN."""
+    """The real WeChat channel (`gridbot run --channel wechaty`). Tokens are never in the
+    config: the one account's comes from WECHATY_PUPPET_SERVICE_TOKEN, and with ``accounts``
+    each account's from the variable it names."""
 
     # host:port of the puppet service; WECHATY_PUPPET_SERVICE_ENDPOINT overrides it
     endpoint: Annotated[str, AfterValidator(_endpoint)] | None = None
     # how often the log gets a health line (connected or not, messages in/out, outbox)
     health_log_minutes: Annotated[int, Field(ge=1, le=1440)] = 10
+    # Several accounts served by this one process (one classifier, scheduler and database
+    # connection pool for all); empty: the one account of WECHATY_PUPPET_SERVICE_TOKEN.
+    accounts: list[WechatAccount] = []
+
+    @model_validator(mode="after")
+    def _distinct_accounts(self) -> WechatSettings:
+        for key in ("name", "token_env"):
+            seen: set[str] = set()
+            for i, account in enumerate(self.accounts):
+                value = getattr(account, key)
+                if value in seen:
+                    raise _at(("wechat", "accounts", i, key), f"'{value}' is given twice")
+                seen.add(value)
+        return self
 
 
 def shipped_vocabulary() -> Vocabulary:

@@ -11,8 +11,9 @@ Importing this module changes nothing; :func:`load_wechaty` applies the workarou
 imports ``wechaty`` and returns it. It is idempotent and thread-safe. Once it has run, plain
 ``import wechaty`` / ``import wechaty_puppet`` elsewhere get the already patched modules, but
 keep such imports inside the channel package so that this is the only place that knows about
-the SDK's defects. :func:`reset_object_pools` clears the SDK's process-wide object caches
-before a second ``Wechaty`` instance is created in the same process (see its docstring).
+the SDK's defects. :func:`own_object_pools` gives a ``Wechaty`` instance object caches of its
+own, so that several can live in one process; :func:`reset_object_pools` clears the
+process-wide ones (see their docstrings).
 Checked on CPython 3.11.7, 3.12.1 and 3.13.0.
 
 What it fixes, each with the exact error seen without it:
@@ -80,6 +81,7 @@ __all__ = [
     "WechatyImportError",
     "forget_room_payloads",
     "load_wechaty",
+    "own_object_pools",
     "reset_object_pools",
     "route_sdk_logging",
 ]
@@ -232,6 +234,21 @@ def reset_object_pools() -> None:
     helper.SingleIdContainer._instance = None
 
 
+def own_object_pools(bot: object) -> None:
+    """Give ``bot`` (a ``Wechaty`` after ``init_puppet()``) ``Contact``, ``ContactSelf``,
+    ``Room`` and ``Tag`` object caches of its own.
+
+    ``init_puppet()`` binds a subclass of each to the instance's puppet ("to serve multi bot
+    instances"), but ``load()`` caches in ``cls._pool``, which those subclasses inherit from
+    the SDK's base class: a room loaded by one instance would be returned, bound to that
+    instance's puppet, to every other, and a reply would go out from the wrong account.
+    """
+    for name in ("Contact", "ContactSelf", "Room", "Tag"):
+        cls = getattr(bot, name)
+        if "_pool" not in vars(cls):
+            cls._pool = {}
+
+
 # The format wechaty_puppet.logger.get_logger() gives the handler it puts on every SDK logger.
 _SDK_LOG_FORMAT: Final = "%(asctime)s - %(name)s - %(levelname)s - %(message)s"
 
@@ -268,19 +285,27 @@ def route_sdk_logging(level: int = logging.WARNING, secrets: Iterable[str] = ())
     and the level of ``$WECHATY_LOG`` (default INFO: a line per message and per send). And
     ``PuppetService()`` logs the token in clear at WARNING (``there are endpoint<...> and
     token<...>``). Call after :func:`load_wechaty` and before creating a ``Wechaty``; calling
-    again replaces the secrets.
+    again adds the secrets to those masked before (each account of a process has a token).
     """
     load_wechaty()
-    redact = _Redact(secrets)
-    for logger in list(logging.Logger.manager.loggerDict.values()):
-        if not isinstance(logger, logging.Logger) or not _is_sdk_logger(logger):
-            continue
+    loggers = [
+        logger
+        for logger in list(logging.Logger.manager.loggerDict.values())
+        if isinstance(logger, logging.Logger) and _is_sdk_logger(logger)
+    ]
+    known = {s for logger in loggers for f in _redactions(logger) for s in f.secrets}
+    redact = _Redact([*sorted(known), *secrets])
+    for logger in loggers:
         logger.handlers = []
         logger.propagate = True
         logger.setLevel(level)
-        for old in [f for f in logger.filters if isinstance(f, _Redact)]:
+        for old in _redactions(logger):
             logger.removeFilter(old)
         logger.addFilter(redact)
+
+
+def _redactions(logger: logging.Logger) -> list[_Redact]:
+    return [f for f in logger.filters if isinstance(f, _Redact)]
 
 
 def forget_room_payloads(rooms: Iterable[object]) -> None:

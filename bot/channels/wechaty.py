@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from bot.channels.base import SendError
@@ -28,6 +28,7 @@ from bot.channels.wechaty_config import (
     WechatyConfig,
     WechatyConfigError,
     config_from_env,
+    configs_from_env,
     token_configured,
 )
 from bot.channels.wechaty_connection import (
@@ -51,6 +52,7 @@ __all__ = [
     "WechatyConfig",
     "WechatyConfigError",
     "config_from_env",
+    "configs_from_env",
     "serve",
     "token_configured",
 ]
@@ -68,6 +70,8 @@ class WechatyChannel:
 
     def __init__(self, config: WechatyConfig) -> None:
         self.config = config
+        # What its log lines start with: which account, when a process serves several.
+        self.label = f"wechaty[{config.name}]" if config.name else "wechaty"
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._rooms: RoomDirectory | None = None
         self._connection = PuppetConnection(
@@ -110,7 +114,8 @@ class WechatyChannel:
                     # A warning, not an error: after a gateway restart this is mostly the echo
                     # of the bot's own last message, which the new gateway doesn't know.
                     log.warning(
-                        "wechaty: message %s can't be read (%s): skipped",
+                        "%s: message %s can't be read (%s): skipped",
+                        self.label,
                         message_id,
                         describe(exc),
                     )
@@ -134,7 +139,8 @@ class WechatyChannel:
         answer = event.ts.timestamp() >= self._started_at - HISTORY_GRACE
         if not answer:
             log.info(
-                "wechaty: message %s was sent %s, before the bot started: stored, not answered",
+                "%s: message %s was sent %s, before the bot started: stored, not answered",
+                self.label,
                 message_id,
                 event.ts.isoformat(timespec="seconds"),
             )
@@ -148,7 +154,7 @@ class WechatyChannel:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("wechaty: message %s could not be handled", message_id)
+                log.exception("%s: message %s could not be handled", self.label, message_id)
 
     # --- outbound ------------------------------------------------------------------------------
 
@@ -186,7 +192,8 @@ class WechatyChannel:
             raise
         except Exception as exc:
             log.warning(
-                "wechaty: the group list can't be read (%s); groups are learned from messages",
+                "%s: the group list can't be read (%s); groups are learned from messages",
+                self.label,
                 describe(exc),
             )
             return
@@ -194,14 +201,14 @@ class WechatyChannel:
         if not found:
             # An empty answer from a gateway that is still syncing must not make the bot
             # forget its groups (their messages would wait for another account).
-            log.warning("wechaty: the group list is empty; kept the groups known before")
+            log.warning("%s: the group list is empty; kept the groups known before", self.label)
             return
         with app.services.db.session() as session:
             account_store.set_rooms(
                 session=session, account=self_id, rooms=found, at=app.services.clock.now()
             )
             session.commit()
-        log.info("wechaty: serving as %s in %d group(s)", self_id, len(found))
+        log.info("%s: serving as %s in %d group(s)", self.label, self_id, len(found))
 
     async def _serve_outbox(self, app: App) -> None:
         """Run the outbox only while online: offline, messages wait instead of failing."""
@@ -231,7 +238,7 @@ class WechatyChannel:
         received, sent = self._received, self._sent
         self._received = self._sent = 0
         return (
-            f"wechaty: {self._connection.state()}; {received} in, {sent} out since last; "
+            f"{self.label}: {self._connection.state()}; {received} in, {sent} out since last; "
             f"outbox pending {pending}"
         )
 
@@ -241,7 +248,7 @@ class WechatyChannel:
             try:
                 log.info("%s", self.health_line(app))
             except Exception:  # a database hiccup must not end the bot
-                log.exception("wechaty: health check failed")
+                log.exception("%s: health check failed", self.label)
 
     # --- running -------------------------------------------------------------------------------
 
@@ -254,7 +261,7 @@ class WechatyChannel:
         would use up one of the message's retries.
         """
         self._started_at = app.services.clock.now().timestamp()
-        log.info("wechaty: connecting to the puppet service at %s", self.config.endpoint)
+        log.info("%s: connecting to the puppet service at %s", self.label, self.config.endpoint)
         await self._connection.create()
         self._rooms = RoomDirectory(self._connection.bot.Room)
         connection = asyncio.create_task(self._connection.run(), name="wechaty-connection")
@@ -282,7 +289,7 @@ class WechatyChannel:
             self._connection.close()
             if started:
                 app.stop()
-            log.info("wechaty: stopped")
+            log.info("%s: stopped", self.label)
 
 
 async def _first(*waitables: Awaitable[Any]) -> None:
@@ -304,9 +311,14 @@ async def _first(*waitables: Awaitable[Any]) -> None:
             raise failure
 
 
-def serve(app: App, channel: WechatyChannel) -> int | None:
-    """Run ``channel`` until SIGINT or SIGTERM; return the signal's number (None if the run
-    ended otherwise). Raises :class:`WechatyAuthError`."""
+def serve(runs: Sequence[tuple[App, WechatyChannel]]) -> int | None:
+    """Run each channel with its app (one pair per account, the apps siblings: see
+    :meth:`App.add_account`) until SIGINT or SIGTERM; return the signal's number (None if
+    the runs ended otherwise).
+
+    A token refused ends only its own account's run, with an error in the log, while the
+    other accounts serve on; :class:`WechatyAuthError` is raised when every account's was.
+    Any other failure stops every run and is raised."""
     received: list[int] = []
 
     async def main() -> None:
@@ -320,10 +332,34 @@ def serve(app: App, channel: WechatyChannel) -> int | None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop_on, sig)
         try:
-            await channel.run(app, stop)
+            await _run_all(runs, stop)
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
 
     asyncio.run(main())
     return received[0] if received else None
+
+
+async def _run_all(runs: Sequence[tuple[App, WechatyChannel]], stop: asyncio.Event) -> None:
+    channels = {
+        asyncio.create_task(channel.run(app, stop), name=channel.label): channel
+        for app, channel in runs
+    }
+    refused: list[WechatyAuthError] = []
+    running = set(channels)
+    try:
+        while running:
+            done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                failure = task.exception()
+                if isinstance(failure, WechatyAuthError) and len(channels) > 1:
+                    refused.append(failure)
+                    log.error("%s: %s; the other accounts serve on", channels[task].label, failure)
+                elif failure is not None:
+                    raise failure
+    finally:
+        stop.set()
+        await asyncio.gather(*running, return_exceptions=True)
+    if refused and len(refused) == len(channels):
+        raise refused[0]

@@ -30,7 +30,7 @@ from grpclib.const import Status
 from grpclib.exceptions import GRPCError, ProtocolError, StreamTerminatedError
 
 from bot.channels.wechaty_config import TOKEN_VARIABLE, WechatyConfig
-from bot.wechaty_compat import load_wechaty, reset_object_pools, route_sdk_logging
+from bot.wechaty_compat import load_wechaty, own_object_pools, route_sdk_logging
 
 # The channel's logger: every "wechaty: ..." line comes from one place, whichever module.
 log = logging.getLogger("bot.channels.wechaty")
@@ -232,7 +232,6 @@ class PuppetConnection:
         route_sdk_logging(logging.ERROR, secrets=[self.config.token])
         puppet_module = importlib.import_module("wechaty_puppet")
         scheduler_module = importlib.import_module("apscheduler.schedulers.asyncio")
-        reset_object_pools()  # one Wechaty per process: nothing cached may belong to another
         options = wechaty.WechatyOptions(
             # A fresh PuppetOptions: the class default is one shared instance (compat fix 1).
             puppet_options=puppet_module.PuppetOptions(
@@ -246,6 +245,7 @@ class PuppetConnection:
         )
         bot = wechaty.Wechaty(options)
         await bot.init_puppet()  # binds bot.Room, bot.Contact, bot.Message to its puppet
+        own_object_pools(bot)  # other instances in this process (accounts) cache their own
         self._listen(bot.puppet)
         self.bot = bot
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import cast
 from zoneinfo import ZoneInfo
@@ -8,8 +9,8 @@ import pytest
 from sqlalchemy import inspect
 from sqlmodel import select
 
-from bot.app import SchemaOutOfDate, build_app, open_database
-from bot.clock import ManualClock
+from bot.app import App, SchemaOutOfDate, build_app, open_database
+from bot.clock import ManualClock, SystemClock
 from bot.events import Inbound
 from bot.settings import Settings
 from nlp.classifier import Classifier
@@ -90,20 +91,26 @@ async def test_advance_delivers_each_message_at_its_own_time(
     assert stamps[-1] == "10:30 c"
 
 
+@pytest.mark.parametrize("one_process", [False, True], ids=["two-processes", "one-process"])
 async def test_two_accounts_in_one_group_handle_its_message_once_and_send_only_where_they_are(
-    settings: Settings, db: Database, classifier: Classifier
+    settings: Settings, db: Database, classifier: Classifier, one_process: bool
 ) -> None:
-    apps, senders = {}, {}
+    """Two accounts on one database: two processes' apps, or one process's sibling apps."""
+    apps: dict[str, App] = {}
+    senders: dict[str, RecordingSender] = {}
     for account in ("A", "B"):
         senders[account] = RecordingSender()
-        apps[account] = build_app(
-            settings,
-            clock=ManualClock(datetime(2026, 11, 22, 9, 0, tzinfo=TZ)),
-            db=db,
-            sender=senders[account],
-            classifier=classifier,
-            account=account,
-        )
+        if one_process and apps:
+            apps[account] = apps["A"].add_account(senders[account], account)
+        else:
+            apps[account] = build_app(
+                settings,
+                clock=ManualClock(datetime(2026, 11, 22, 9, 0, tzinfo=TZ)),
+                db=db,
+                sender=senders[account],
+                classifier=classifier,
+                account=account,
+            )
         await apps[account].start()
     try:
         at = datetime(2026, 11, 22, 9, 0, 5, tzinfo=TZ)
@@ -176,3 +183,74 @@ async def test_two_accounts_in_one_group_handle_its_message_once_and_send_only_w
     finally:
         for app in apps.values():
             app.stop()
+
+
+async def test_sibling_apps_share_all_but_the_outbox_and_run_one_scheduler(
+    settings: Settings, db: Database, classifier: Classifier
+) -> None:
+    app = build_app(
+        settings,
+        clock=SystemClock(settings.tz),
+        db=db,
+        sender=RecordingSender(),
+        classifier=classifier,
+        account="a",
+    )
+    sibling = app.add_account(RecordingSender(), "b")
+    assert (sibling.services, sibling.dispatcher, sibling.scheduler) == (
+        app.services,
+        app.dispatcher,
+        app.scheduler,
+    )
+    assert sibling.outbox is not app.outbox
+    assert (app.account, sibling.account) == ("a", "b")
+    with pytest.raises(ValueError, match="already served"):
+        app.add_account(RecordingSender(), "b")
+    # A live scheduler refuses a second start in one process: the siblings start it once,
+    # and it runs until the last of them stops.
+    await app.start()
+    await sibling.start()
+    assert app.scheduler._aps.running
+    app.stop()
+    await asyncio.sleep(0)  # APScheduler's asyncio flavour shuts down in the loop's next turn
+    assert app.scheduler._aps.running
+    sibling.stop()
+    await asyncio.sleep(0)
+    assert not app.scheduler._aps.running
+
+
+async def test_a_scheduled_notice_goes_out_from_the_account_in_each_group(
+    settings: Settings, db: Database, classifier: Classifier
+) -> None:
+    """A notice to every grid: each grid's group is reached by one of the process's two
+    accounts, and each account's outbox sends into its own group."""
+    notice = {
+        "id": "winter",
+        "title": "冬季安全",
+        "text": "冬季用火用电安全提醒",
+        "targets": {"all": True},
+        "at": "2026-11-22T09:30:00+08:00",
+    }
+    settings = Settings.model_validate({**settings.model_dump(mode="json"), "notices": [notice]})
+    start = datetime(2026, 11, 22, 9, 0, tzinfo=TZ)
+    clock = ManualClock(start, settings.tz)
+    senders = {"A": RecordingSender(), "B": RecordingSender()}
+    app_a = build_app(
+        settings, clock=clock, db=db, sender=senders["A"], classifier=classifier, account="A"
+    )
+    app_b = app_a.add_account(senders["B"], "B")
+    for app, room in ((app_a, "幸福社区第3网格"), (app_b, "幸福社区第4网格")):
+        app.saw(Inbound(ts=start, sender_id="x", sender_name="x", text="", room_id=room))
+        await app.start()
+    try:
+        await app_a.advance(clock, start + timedelta(hours=1))
+        await app_b.outbox.flush()
+        assert [(m.room_id, m.text[:6]) for m in senders["A"].sent] == [
+            ("幸福社区第3网格", "冬季用火用电")
+        ]
+        assert [(m.room_id, m.text[:6]) for m in senders["B"].sent] == [
+            ("幸福社区第4网格", "冬季用火用电")
+        ]
+    finally:
+        app_a.stop()
+        app_b.stop()

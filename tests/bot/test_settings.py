@@ -269,6 +269,33 @@ def test_the_wechat_section(tmp_path: Path) -> None:
     ]
 
 
+def test_several_wechat_accounts(tmp_path: Path) -> None:
+    accounts = [
+        {"name": "east-1", "token_env": "GRIDBOT_TOKEN_EAST_1"},
+        {"name": "east-2", "token_env": "GRIDBOT_TOKEN_EAST_2", "endpoint": "10.0.0.6:8788"},
+    ]
+    data = minimal() | {"wechat": {"accounts": accounts}}
+    wechat = load_settings(write(tmp_path, yaml.safe_dump(data, allow_unicode=True))).wechat
+    assert [(a.name, a.token_env, a.endpoint) for a in wechat.accounts] == [
+        ("east-1", "GRIDBOT_TOKEN_EAST_1", None),
+        ("east-2", "GRIDBOT_TOKEN_EAST_2", "10.0.0.6:8788"),
+    ]
+    twice = [accounts[0], {"name": "east-1", "token_env": "GRIDBOT_TOKEN_EAST_1"}]
+    assert problems_of(tmp_path, minimal() | {"wechat": {"accounts": twice}}) == [
+        "wechat.accounts[1].name: 'east-1' is given twice"
+    ]
+    same_token = [accounts[0], {"name": "east-3", "token_env": "GRIDBOT_TOKEN_EAST_1"}]
+    assert problems_of(tmp_path, minimal() | {"wechat": {"accounts": same_token}}) == [
+        "wechat.accounts[1].token_env: 'GRIDBOT_TOKEN_EAST_1' is given twice"
+    ]
+    bad = [{"name": "East 1", "token_env": "token-1", "token": "s3cret"}]
+    assert problems_of(tmp_path, minimal() | {"wechat": {"accounts": bad}}) == [
+        "wechat.accounts[0].name: lower-case letters, digits, '-' or '_' (max 32)",
+        "wechat.accounts[0].token_env: an environment variable's name, e.g. GRIDBOT_TOKEN_1",
+        "wechat.accounts[0].token: unknown key (check the spelling)",
+    ]
+
+
 NOTICE = {
     "id": "n1",
     "title": "提醒",

@@ -147,10 +147,38 @@ def test_sdk_logs_go_through_the_application_with_the_token_masked(
     assert [r.getMessage() for r in caplog.records if r.name == "PuppetService"] == [
         "there are endpoint<gw:1> and token<***>"
     ]
-    # Again with another secret: the old filter is replaced, not stacked.
+    # Again with another account's secret: one filter, masking both.
     wechaty_compat.route_sdk_logging(logging.ERROR, secrets=["other"])
     assert len(sdk_logger.filters) == 1
     assert sdk_logger.level == logging.ERROR
+    caplog.clear()
+    sdk_logger.error("tokens <%s> <%s>", "s3cret-token", "other")
+    assert [r.getMessage() for r in caplog.records if r.name == "PuppetService"] == [
+        "tokens <***> <***>"
+    ]
+
+
+def test_own_object_pools_keep_each_instances_objects_apart() -> None:
+    wechaty = load_wechaty()
+    user = importlib.import_module("wechaty.user")
+
+    class Bot:  # as Wechaty.init_puppet() binds them: a subclass of each per instance
+        def __init__(self) -> None:
+            for name in ("Contact", "ContactSelf", "Room", "Tag"):
+                setattr(self, name, type(name, (getattr(user, name),), {}))
+
+    first, second = Bot(), Bot()
+    for bot in (first, second):
+        wechaty_compat.own_object_pools(bot)
+    first.Room._pool["x@chatroom"] = "first's"  # type: ignore[attr-defined]
+    first.Contact._pool["wxid_x"] = "first's"  # type: ignore[attr-defined]
+    assert "x@chatroom" not in second.Room._pool  # type: ignore[attr-defined]
+    assert "wxid_x" not in second.Contact._pool  # type: ignore[attr-defined]
+    assert "wxid_x" not in second.ContactSelf._pool  # type: ignore[attr-defined]
+    assert "x@chatroom" not in wechaty.Room._pool
+    pool = first.Room._pool  # type: ignore[attr-defined]
+    wechaty_compat.own_object_pools(first)  # again: the pools it has are kept
+    assert first.Room._pool is pool  # type: ignore[attr-defined]
 
 
 def test_forget_room_payloads() -> None:

@@ -10,6 +10,7 @@ from bot.channels.wechaty_config import (
     WechatyConfig,
     WechatyConfigError,
     config_from_env,
+    configs_from_env,
     token_configured,
 )
 from bot.settings import Settings
@@ -65,3 +66,35 @@ def test_the_token_is_never_shown() -> None:
     config = WechatyConfig(endpoint="127.0.0.1:1", token="s3cret")
     assert "s3cret" not in repr(config)
     assert "s3cret" not in str(config)
+
+
+def test_one_account_without_accounts_in_the_config(settings: Settings) -> None:
+    [config] = configs_from_env(settings, ENV)
+    assert (config.name, config.endpoint, config.token) == ("", "gw:8788", "s3cret")
+
+
+def test_each_configured_account_with_its_own_token_and_endpoint() -> None:
+    settings = with_wechat(
+        endpoint="10.0.0.5:9001",
+        accounts=[
+            {"name": "east-1", "token_env": "TOKEN_EAST_1"},
+            {"name": "east-2", "token_env": "TOKEN_EAST_2", "endpoint": "10.0.0.6:9001"},
+        ],
+    )
+    env = {"TOKEN_EAST_1": "t1 ", "TOKEN_EAST_2": "t2", "WECHATY_PUPPET_SERVICE_TOKEN": "t0"}
+    configs = configs_from_env(settings, env)
+    assert [(c.name, c.endpoint, c.token) for c in configs] == [
+        ("east-1", "10.0.0.5:9001", "t1"),
+        ("east-2", "10.0.0.6:9001", "t2"),
+    ]
+    assert "t1" not in repr(configs[0])
+    with pytest.raises(WechatyConfigError, match=r"no puppet-service token in TOKEN_EAST_2$"):
+        configs_from_env(settings, {"TOKEN_EAST_1": "t1", "TOKEN_EAST_2": " "})
+
+
+def test_an_account_without_an_endpoint_needs_the_default_one() -> None:
+    settings = with_wechat(accounts=[{"name": "a", "token_env": "TOKEN_A"}])
+    with pytest.raises(WechatyConfigError, match="no puppet-service endpoint"):
+        configs_from_env(settings, {"TOKEN_A": "t"})
+    env = {"TOKEN_A": "t", "WECHATY_PUPPET_SERVICE_ENDPOINT": "gw:1"}
+    assert [c.endpoint for c in configs_from_env(settings, env)] == ["gw:1"]
