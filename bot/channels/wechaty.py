@@ -53,6 +53,7 @@ __all__ = [
     "WechatyConfigError",
     "config_from_env",
     "configs_from_env",
+    "run_accounts",
     "serve",
     "token_configured",
 ]
@@ -332,7 +333,7 @@ def serve(runs: Sequence[tuple[App, WechatyChannel]]) -> int | None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop_on, sig)
         try:
-            await _run_all(runs, stop)
+            await run_accounts(runs, stop)
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
@@ -341,7 +342,8 @@ def serve(runs: Sequence[tuple[App, WechatyChannel]]) -> int | None:
     return received[0] if received else None
 
 
-async def _run_all(runs: Sequence[tuple[App, WechatyChannel]], stop: asyncio.Event) -> None:
+async def run_accounts(runs: Sequence[tuple[App, WechatyChannel]], stop: asyncio.Event) -> None:
+    """Run the channels until ``stop`` is set, as :func:`serve` does (which see)."""
     channels = {
         asyncio.create_task(channel.run(app, stop), name=channel.label): channel
         for app, channel in runs

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import AsyncIterator
@@ -38,6 +39,38 @@ ZHANG = "wxid_resident_zhang"
 WANG = "wxid_resident_wang"
 LEADER = "wxid_leader_li"
 ADMIN = "wxid_street_admin"
+
+# A second account's WeChat (east_world): its bot, its own group, and a resident of it.
+EAST_BOT = "wxid_gridbot_east"
+FOURTH_ROOM, FOURTH_ROOM_ID = "幸福社区第4网格", "10004@chatroom"
+QIAN = "wxid_resident_qian"
+
+
+def east_world(folder: Path) -> Path:
+    """A second account's WeChat: another bot, alone in the 4th grid's group and with the
+    first one in the 3rd grid's (the same group: room ids are global)."""
+    world = {
+        "self": {"id": EAST_BOT, "name": "网格助手二号"},
+        "contacts": [
+            {"id": QIAN, "name": "钱奶奶"},
+            {"id": WANG, "name": "王大爷"},
+            {"id": "wxid_leader_zhao", "name": "赵网格长"},
+        ],
+        "rooms": [
+            {
+                "id": FOURTH_ROOM_ID,
+                "topic": FOURTH_ROOM,
+                "owner": "wxid_leader_zhao",
+                "members": [EAST_BOT, QIAN, "wxid_leader_zhao"],
+            },
+            {"id": GRID_ROOM_ID, "topic": GRID_ROOM, "members": [EAST_BOT, WANG]},
+        ],
+        "autoLogin": True,
+        "echoSelf": True,
+    }
+    path = folder / "east-world.json"
+    path.write_text(json.dumps(world, ensure_ascii=False), encoding="utf-8")
+    return path
 
 
 @dataclass

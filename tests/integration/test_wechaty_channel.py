@@ -9,6 +9,7 @@ mention as "@name " in front of the text, as WeChat shows it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -20,25 +21,34 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
+from bot.app import build_app, open_database
 from bot.channels.base import SendError
-from bot.channels.wechaty import WechatyAuthError
+from bot.channels.wechaty import WechatyAuthError, WechatyChannel, WechatyConfig, run_accounts
+from bot.clock import SystemClock
 from bot.events import Inbound, MessageType, Outbound
 from bot.settings import Settings
 from nlp.classifier import Classifier
-from storage.models import MessageStatus, OutboundMessage, RoomAccount
+from storage.db import Database
+from storage.models import InboundMessage, MessageStatus, OutboundMessage, RoomAccount
 from tests.auxil.wechat import (
     ADMIN,
     BOT_ID,
     DANCE_ROOM,
     DANCE_ROOM_ID,
+    EAST_BOT,
     ESCALATION_ROOM,
     ESCALATION_ROOM_ID,
+    FOURTH_ROOM,
+    FOURTH_ROOM_ID,
     GRID_ROOM,
     GRID_ROOM_ID,
     LEADER,
+    QIAN,
+    SDK_CACHE_DIR,
     WANG,
     ZHANG,
     RunningBot,
+    east_world,
     running_bot,
     wait_until,
 )
@@ -474,3 +484,119 @@ async def test_the_bot_serves_as_the_logged_in_account_in_its_groups(
     await gateway.next_sent(within=10)
     [stored] = bot.inbound()
     assert stored.account == BOT_ID
+
+
+# ------------------------------------------------------------------------------------------------
+# Several accounts in one process
+# ------------------------------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def two_accounts(
+    gateways: list[tuple[harness.Gateway, str]],
+    settings: Settings,
+    classifier: Classifier,
+    tmp_path: Path,
+) -> AsyncIterator[tuple[list[WechatyChannel], asyncio.Task[None], Database]]:
+    """One process serving an account per (gateway, token), as `gridbot run` does with
+    ``wechat.accounts``: sibling apps, run together until the end of the block."""
+    db = open_database(f"sqlite:///{tmp_path}/bot.db")
+    channels = [
+        WechatyChannel(
+            WechatyConfig(
+                endpoint=gw.endpoint, token=token, name=f"acct-{i}", cache_dir=SDK_CACHE_DIR
+            )
+        )
+        for i, (gw, token) in enumerate(gateways)
+    ]
+    app = build_app(
+        settings, clock=SystemClock(settings.tz), db=db, sender=channels[0], classifier=classifier
+    )
+    runs = [(app, channels[0])] + [
+        (app.add_account(channel, channel.config.name), channel) for channel in channels[1:]
+    ]
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_accounts(runs, stop), name="accounts")
+    try:
+        yield channels, task, db
+    finally:
+        stop.set()
+        try:
+            await asyncio.wait_for(task, 15)
+        finally:
+            db.dispose()
+
+
+async def test_one_process_serves_two_accounts_each_in_its_own_groups(
+    gateway: harness.Gateway, settings: Settings, classifier: Classifier, tmp_path: Path
+) -> None:
+    async with (
+        harness.Gateway(world=east_world(tmp_path)) as east,
+        two_accounts(
+            [(gateway, gateway.token), (east, east.token)], settings, classifier, tmp_path
+        ) as (channels, task, db),
+    ):
+        await wait_until(lambda: all(c.online for c in channels) or task.done(), what="online")
+        assert not task.done()
+        await east.say(QIAN, "5单元的电梯坏了两天了，麻烦派人修一下", room=FOURTH_ROOM)
+        east_reply = await east.next_sent(within=10)
+        assert east_reply["text"].startswith("@钱奶奶 已受理，工单 #1")
+        assert east_reply["room_id"] == FOURTH_ROOM_ID
+        # In the group both are in, each answers what it received, through its own gateway.
+        await gateway.say(ZHANG, "积分", room=GRID_ROOM)
+        west_reply = await gateway.next_sent(within=10)
+        assert west_reply["text"].startswith("@张阿姨 您现有积分")
+        assert west_reply["room_id"] == GRID_ROOM_ID
+        await east.say(WANG, "积分", room=GRID_ROOM)
+        east_reply = await east.next_sent(within=10)
+        assert east_reply["text"].startswith("@王大爷 您现有积分")
+        assert east_reply["room_id"] == GRID_ROOM_ID
+        with db.session() as session:
+            stored = session.exec(select(InboundMessage.account, InboundMessage.room_id))
+            assert sorted(stored) == [
+                (BOT_ID, GRID_ROOM_ID),
+                (EAST_BOT, GRID_ROOM_ID),
+                (EAST_BOT, FOURTH_ROOM_ID),
+            ]
+        for gw in (gateway, east):
+            with pytest.raises(TimeoutError):
+                await gw.next_sent(within=0.5)
+
+
+async def test_a_refused_token_ends_only_its_accounts_run(
+    gateway: harness.Gateway,
+    settings: Settings,
+    classifier: Classifier,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An account's token can be revoked (WeChat bans accounts): the others serve on."""
+    async with (
+        harness.Gateway(world=east_world(tmp_path)) as east,
+        two_accounts(
+            [(gateway, gateway.token), (east, "revoked-token")], settings, classifier, tmp_path
+        ) as (channels, task, _),
+    ):
+        await east.wait_for("auth_failed", within=10)
+        await wait_until(
+            lambda: (
+                "wechaty[acct-1]: the puppet service at" in caplog.text
+                and "refused the token" in caplog.text
+            ),
+            what="the refusal logged",
+        )
+        await wait_until(lambda: channels[0].online, what="the first account online")
+        await gateway.say(WANG, "积分", room=GRID_ROOM)
+        sent = await gateway.next_sent(within=10)
+        assert sent["text"].startswith("@王大爷 您现有积分")
+        assert not task.done()
+
+
+async def test_every_token_refused_ends_the_run(
+    gateway: harness.Gateway, settings: Settings, classifier: Classifier, tmp_path: Path
+) -> None:
+    with pytest.raises(WechatyAuthError, match="refused the token"):
+        async with two_accounts(
+            [(gateway, "wrong-1"), (gateway, "wrong-2")], settings, classifier, tmp_path
+        ) as (_, task, _):
+            await asyncio.wait_for(asyncio.shield(task), 20)

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -17,7 +18,15 @@ from sqlmodel import col, func, select
 
 from storage.db import Database
 from storage.models import InboundMessage, MessageStatus, OutboundMessage, OutboundStatus
-from tests.auxil.wechat import GRID_ROOM, LEADER, WANG, ZHANG
+from tests.auxil.wechat import (
+    FOURTH_ROOM,
+    GRID_ROOM,
+    LEADER,
+    QIAN,
+    WANG,
+    ZHANG,
+    east_world,
+)
 from tests.conftest import SETTINGS
 from tests.gateway import harness
 
@@ -29,27 +38,28 @@ GRIDBOT = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "bot.cl
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def write_config(tmp_path: Path) -> Path:
+def write_config(tmp_path: Path, more: dict[str, Any]) -> Path:
     path = tmp_path / "city.yaml"
     # Two residents ask 积分 34 times in a burst here, to load the channel: over the anti-flood
     # limit (tested in tests/bot/test_flood.py), which is lifted for this test.
-    config = {**SETTINGS, "limits": {"replies": 100}}
+    config = {**SETTINGS, "limits": {"replies": 100}, **more}
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     return path
 
 
 @contextlib.asynccontextmanager
 async def gridbot_run(
-    tmp_path: Path, env: dict[str, str], *args: str
+    tmp_path: Path, env: dict[str, str], *args: str, config: dict[str, Any] | None = None
 ) -> AsyncIterator[asyncio.subprocess.Process]:
-    """`gridbot run ...` with its stderr in tmp_path/stderr.log; killed if still running."""
+    """`gridbot run ...` with its stderr in tmp_path/stderr.log; killed if still running.
+    ``config``: keys to add to the test settings."""
     full_env = {**os.environ, "GRIDBOT_CACHE_DIR": str(tmp_path / "cache"), **env}
     with (tmp_path / "stderr.log").open("wb") as stderr:
         proc = await asyncio.create_subprocess_exec(
             *GRIDBOT,
             "run",
             "--config",
-            str(write_config(tmp_path)),
+            str(write_config(tmp_path, config or {})),
             "--db",
             f"sqlite:///{tmp_path}/bot.db",
             *args,
@@ -154,3 +164,35 @@ async def test_a_wrong_token_exits_with_2_and_one_line(
         "(check WECHATY_PUPPET_SERVICE_TOKEN)"
     )
     assert "not-the-token" not in log
+
+
+async def test_one_process_serves_the_configured_accounts(
+    gateway: harness.Gateway, tmp_path: Path
+) -> None:
+    """Two accounts in the config, each with its own gateway and token variable: no
+    WECHATY_PUPPET_SERVICE_TOKEN and no --channel; both answer, and SIGTERM stops both."""
+    async with harness.Gateway(world=east_world(tmp_path)) as east:
+        accounts = [
+            {"name": "west", "token_env": "GRIDBOT_TOKEN_WEST", "endpoint": gateway.endpoint},
+            {"name": "east", "token_env": "GRIDBOT_TOKEN_EAST", "endpoint": east.endpoint},
+        ]
+        env = {
+            "WECHATY_PUPPET_SERVICE_TOKEN": "",
+            "GRIDBOT_TOKEN_WEST": gateway.token,
+            "GRIDBOT_TOKEN_EAST": east.token,
+        }
+        async with gridbot_run(tmp_path, env, config={"wechat": {"accounts": accounts}}) as proc:
+            for gw in (gateway, east):
+                await gw.wait_for("client", state="connected", within=60)
+            await gateway.say(ZHANG, "积分", room=GRID_ROOM)
+            await east.say(QIAN, "积分", room=FOURTH_ROOM)
+            assert (await gateway.next_sent(within=30))["text"].startswith("@张阿姨 您现有积分")
+            assert (await east.next_sent(within=30))["text"].startswith("@钱奶奶 您现有积分")
+            proc.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(proc.wait(), 30) == 0, stderr_of(tmp_path)
+    log = stderr_of(tmp_path)
+    assert "Traceback" not in log
+    assert gateway.token not in log
+    assert east.token not in log
+    assert "wechaty[west]: stopped" in log
+    assert "wechaty[east]: stopped" in log
