@@ -150,11 +150,11 @@ def _setup_logging(level: str | None, default: str) -> None:
 def _cmd_run(args: argparse.Namespace) -> int:
     from bot.app import build_app, open_database
     from bot.channels.console import ConsoleChannel
+    from bot.channels.wechaty_config import token_configured
     from bot.clock import SystemClock
 
     settings = _settings(args)
-    token = os.environ.get("WECHATY_PUPPET_SERVICE_TOKEN", "").strip()
-    wechat = bool(token or settings.wechat.accounts)
+    wechat = token_configured() or bool(settings.wechat.accounts)
     if args.channel == "wechaty" or (args.channel is None and wechat):
         return _run_wechaty(args, settings)
     _setup_logging(args.log_level, "WARNING")
