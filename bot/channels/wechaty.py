@@ -107,7 +107,11 @@ class WechatyChannel:
         for attempt in range(1, READ_ATTEMPTS + 1):
             msg = bot.Message.load(message_id)
             try:
-                await asyncio.wait_for(msg.ready(), READ_TIMEOUT)
+                # asyncio.timeout, not wait_for (here and below): on Python 3.11 wait_for can
+                # swallow a cancel that lands as the call completes, and a stopping worker
+                # would then wait for the next message forever.
+                async with asyncio.timeout(READ_TIMEOUT):
+                    await msg.ready()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -122,7 +126,8 @@ class WechatyChannel:
                     )
                     return None
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._connection.wait_online(), 60.0)
+                    async with asyncio.timeout(60.0):
+                        await self._connection.wait_online()
                 continue
             return msg
         return None

@@ -253,7 +253,9 @@ class PuppetConnection:
         """Raise OSError unless the endpoint accepts TCP connections. The SDK checks this
         too, with a blocking connect that would freeze the event loop for up to 3 s."""
         host, _, port = self.config.endpoint.rpartition(":")
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), 5.0)
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancel.
+        async with asyncio.timeout(5.0):
+            _, writer = await asyncio.open_connection(host, int(port))
         writer.close()
         with contextlib.suppress(OSError):
             await writer.wait_closed()
@@ -278,7 +280,8 @@ class PuppetConnection:
                 await asyncio.sleep(interval - quiet)
                 continue
             try:
-                await asyncio.wait_for(puppet.ding("gridbot"), self.config.probe_timeout)
+                async with asyncio.timeout(self.config.probe_timeout):
+                    await puppet.ding("gridbot")
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
