@@ -199,8 +199,11 @@ def _run_wechaty(args: argparse.Namespace, settings: Settings) -> int:
     _setup_logging(args.log_level, "INFO")  # a service: its log is how one watches it
     db = open_database(settings.database)
     channels = [wechaty.WechatyChannel(config) for config in configs]
-    app = build_app(settings, clock=SystemClock(settings.tz), db=db, sender=channels[0])
     # Each account serves as its logged-in contact id from login on; until then, by name.
+    first = channels[0].config.name or None
+    app = build_app(
+        settings, clock=SystemClock(settings.tz), db=db, sender=channels[0], account=first
+    )
     runs = [(app, channels[0])] + [
         (app.add_account(channel, channel.config.name), channel) for channel in channels[1:]
     ]
