@@ -7,7 +7,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,12 +15,13 @@ from typing import Any
 from sqlmodel import col, select
 
 from bot.app import App, build_app, open_database
-from bot.channels.wechaty import WechatyChannel, WechatyConfig
+from bot.channels.wechaty import WechatyChannel, WechatyConfig, run_accounts
 from bot.clock import SystemClock
 from bot.settings import Settings
 from nlp.classifier import Classifier
 from storage.db import Database
 from storage.models import InboundMessage
+from tests.gateway.harness import Gateway
 
 # The SDK creates its cache folder (CACHE_DIR, default ./.wechaty) on import: not in the repo.
 SDK_CACHE_DIR = Path(
@@ -123,15 +124,52 @@ async def running_bot(
     app = build_app(
         settings, clock=SystemClock(settings.tz), db=db, sender=channel, classifier=classifier
     )
-    stop = asyncio.Event()
-    task = asyncio.create_task(channel.run(app, stop), name="bot")
-    bot = RunningBot(app, channel, db, task)
-    try:
+    async with _until_stopped(lambda stop: channel.run(app, stop), db, "bot") as task:
         if wait_online:
             await wait_until(lambda: channel.online or task.done(), what="the bot online")
             if task.done():
                 task.result()
-        yield bot
+        yield RunningBot(app, channel, db, task)
+
+
+@contextlib.asynccontextmanager
+async def running_accounts(
+    gateways: list[tuple[Gateway, str]],
+    settings: Settings,
+    classifier: Classifier,
+    tmp_path: Path,
+) -> AsyncIterator[tuple[list[WechatyChannel], asyncio.Task[None], Database]]:
+    """One process serving an account per (gateway, token), as `gridbot run` does with
+    ``wechat.accounts``: sibling apps, run together (``run_accounts``) until the block ends."""
+    db = open_database(f"sqlite:///{tmp_path}/bot.db")
+    channels = [
+        WechatyChannel(
+            WechatyConfig(
+                endpoint=gw.endpoint, token=token, name=f"acct-{i}", cache_dir=SDK_CACHE_DIR
+            )
+        )
+        for i, (gw, token) in enumerate(gateways)
+    ]
+    app = build_app(
+        settings, clock=SystemClock(settings.tz), db=db, sender=channels[0], classifier=classifier
+    )
+    runs = [(app, channels[0])] + [
+        (app.add_account(channel, channel.config.name), channel) for channel in channels[1:]
+    ]
+    async with _until_stopped(lambda stop: run_accounts(runs, stop), db, "accounts") as task:
+        yield channels, task, db
+
+
+@contextlib.asynccontextmanager
+async def _until_stopped(
+    run: Callable[[asyncio.Event], Coroutine[Any, Any, None]], db: Database, name: str
+) -> AsyncIterator[asyncio.Task[None]]:
+    """``run(stop)`` as a task; at the end ``stop`` is set, the task must end within 15 s,
+    and the database is closed."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(run(stop), name=name)
+    try:
+        yield task
     finally:
         stop.set()
         try:

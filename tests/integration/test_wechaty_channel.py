@@ -9,7 +9,6 @@ mention as "@name " in front of the text, as WeChat shows it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import re
@@ -21,14 +20,11 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from bot.app import build_app, open_database
 from bot.channels.base import SendError
-from bot.channels.wechaty import WechatyAuthError, WechatyChannel, WechatyConfig, run_accounts
-from bot.clock import SystemClock
+from bot.channels.wechaty import WechatyAuthError
 from bot.events import Inbound, MessageType, Outbound
 from bot.settings import Settings
 from nlp.classifier import Classifier
-from storage.db import Database
 from storage.models import InboundMessage, MessageStatus, OutboundMessage, RoomAccount
 from tests.auxil.wechat import (
     ADMIN,
@@ -44,11 +40,11 @@ from tests.auxil.wechat import (
     GRID_ROOM_ID,
     LEADER,
     QIAN,
-    SDK_CACHE_DIR,
     WANG,
     ZHANG,
     RunningBot,
     east_world,
+    running_accounts,
     running_bot,
     wait_until,
 )
@@ -491,48 +487,12 @@ async def test_the_bot_serves_as_the_logged_in_account_in_its_groups(
 # ------------------------------------------------------------------------------------------------
 
 
-@contextlib.asynccontextmanager
-async def two_accounts(
-    gateways: list[tuple[harness.Gateway, str]],
-    settings: Settings,
-    classifier: Classifier,
-    tmp_path: Path,
-) -> AsyncIterator[tuple[list[WechatyChannel], asyncio.Task[None], Database]]:
-    """One process serving an account per (gateway, token), as `gridbot run` does with
-    ``wechat.accounts``: sibling apps, run together until the end of the block."""
-    db = open_database(f"sqlite:///{tmp_path}/bot.db")
-    channels = [
-        WechatyChannel(
-            WechatyConfig(
-                endpoint=gw.endpoint, token=token, name=f"acct-{i}", cache_dir=SDK_CACHE_DIR
-            )
-        )
-        for i, (gw, token) in enumerate(gateways)
-    ]
-    app = build_app(
-        settings, clock=SystemClock(settings.tz), db=db, sender=channels[0], classifier=classifier
-    )
-    runs = [(app, channels[0])] + [
-        (app.add_account(channel, channel.config.name), channel) for channel in channels[1:]
-    ]
-    stop = asyncio.Event()
-    task = asyncio.create_task(run_accounts(runs, stop), name="accounts")
-    try:
-        yield channels, task, db
-    finally:
-        stop.set()
-        try:
-            await asyncio.wait_for(task, 15)
-        finally:
-            db.dispose()
-
-
 async def test_one_process_serves_two_accounts_each_in_its_own_groups(
     gateway: harness.Gateway, settings: Settings, classifier: Classifier, tmp_path: Path
 ) -> None:
     async with (
         harness.Gateway(world=east_world(tmp_path)) as east,
-        two_accounts(
+        running_accounts(
             [(gateway, gateway.token), (east, east.token)], settings, classifier, tmp_path
         ) as (channels, task, db),
     ):
@@ -573,7 +533,7 @@ async def test_a_refused_token_ends_only_its_accounts_run(
     """An account's token can be revoked (WeChat bans accounts): the others serve on."""
     async with (
         harness.Gateway(world=east_world(tmp_path)) as east,
-        two_accounts(
+        running_accounts(
             [(gateway, gateway.token), (east, "revoked-token")], settings, classifier, tmp_path
         ) as (channels, task, _),
     ):
@@ -596,7 +556,7 @@ async def test_every_token_refused_ends_the_run(
     gateway: harness.Gateway, settings: Settings, classifier: Classifier, tmp_path: Path
 ) -> None:
     with pytest.raises(WechatyAuthError, match="refused the token"):
-        async with two_accounts(
+        async with running_accounts(
             [(gateway, "wrong-1"), (gateway, "wrong-2")], settings, classifier, tmp_path
         ) as (_, task, _):
             await asyncio.wait_for(asyncio.shield(task), 20)
