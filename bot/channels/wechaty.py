@@ -362,7 +362,9 @@ async def run_accounts(runs: Sequence[tuple[App, WechatyChannel]], stop: asyncio
                 failure = task.exception()
                 if isinstance(failure, WechatyAuthError) and len(channels) > 1:
                     refused.append(failure)
-                    log.error("%s: %s; the other accounts serve on", channels[task].label, failure)
+                    if len(refused) < len(channels):
+                        label = channels[task].label
+                        log.error("%s: %s; the other accounts serve on", label, failure)
                 elif failure is not None:
                     raise failure
     finally:

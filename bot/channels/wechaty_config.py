@@ -27,6 +27,7 @@ class WechatyConfig:
     endpoint: str  # host:port of the puppet service
     token: str
     name: str = ""  # the account's name in the config, for the log (one account: none)
+    token_env: str = TOKEN_VARIABLE  # where the token came from: what the operator checks
     health_interval: float = 600.0  # seconds between health lines in the log
     probe_interval: float = 120.0  # seconds of silence before the connection is probed
     probe_timeout: float = 10.0  # seconds the puppet service has to answer the probe
@@ -49,7 +50,8 @@ def config_from_env(settings: Settings, environ: Mapping[str, str] = os.environ)
         raise WechatyConfigError(
             f"no puppet-service token: set {TOKEN_VARIABLE} (and {ENDPOINT_VARIABLE})"
         )
-    return _config(settings, token, _default_endpoint(settings, environ), name="")
+    endpoint = _default_endpoint(settings, environ)
+    return _config(settings, token, endpoint, name="", token_env=TOKEN_VARIABLE)
 
 
 def configs_from_env(
@@ -67,7 +69,13 @@ def configs_from_env(
     if any(a.endpoint is None for a in accounts):
         default = _default_endpoint(settings, environ)
     return [
-        _config(settings, environ[a.token_env].strip(), a.endpoint or default or "", name=a.name)
+        _config(
+            settings,
+            environ[a.token_env].strip(),
+            a.endpoint or default or "",
+            name=a.name,
+            token_env=a.token_env,
+        )
         for a in accounts
     ]
 
@@ -84,13 +92,16 @@ def _default_endpoint(settings: Settings, environ: Mapping[str, str]) -> str:
     return endpoint
 
 
-def _config(settings: Settings, token: str, endpoint: str, *, name: str) -> WechatyConfig:
+def _config(
+    settings: Settings, token: str, endpoint: str, *, name: str, token_env: str
+) -> WechatyConfig:
     # The SDK writes its cache folder on import; never into the working directory.
     base = cache_dir()
     return WechatyConfig(
         endpoint=endpoint,
         token=token,
         name=name,
+        token_env=token_env,
         health_interval=settings.wechat.health_log_minutes * 60.0,
         cache_dir=(base if base is not None else Path(tempfile.gettempdir())) / "wechaty",
     )

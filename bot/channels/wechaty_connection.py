@@ -29,7 +29,7 @@ from typing import Any, Final
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError, ProtocolError, StreamTerminatedError
 
-from bot.channels.wechaty_config import TOKEN_VARIABLE, WechatyConfig
+from bot.channels.wechaty_config import WechatyConfig
 from bot.wechaty_compat import load_wechaty, own_object_pools, route_sdk_logging
 
 # The channel's logger: every "wechaty: ..." line comes from one place, whichever module.
@@ -322,7 +322,7 @@ class PuppetConnection:
                     self.go_offline("token refused")
                     raise WechatyAuthError(
                         f"the puppet service at {self.config.endpoint} refused the token "
-                        f"(check {TOKEN_VARIABLE})"
+                        f"(check {self.config.token_env})"
                     ) from None
                 if not isinstance(exc, (OSError, GRPCError, StreamTerminatedError, _ProbeFailed)):
                     log.debug("wechaty: connection failed", exc_info=exc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import sys
 import time
@@ -196,3 +197,21 @@ async def test_one_process_serves_the_configured_accounts(
     assert east.token not in log
     assert "wechaty[west]: stopped" in log
     assert "wechaty[east]: stopped" in log
+
+
+async def test_every_configured_token_refused_exits_with_2_naming_its_variable(
+    gateway: harness.Gateway, tmp_path: Path
+) -> None:
+    accounts = [
+        {"name": "west", "token_env": "GRIDBOT_TOKEN_WEST", "endpoint": gateway.endpoint},
+        {"name": "east", "token_env": "GRIDBOT_TOKEN_EAST", "endpoint": gateway.endpoint},
+    ]
+    env = {"GRIDBOT_TOKEN_WEST": "wrong-west", "GRIDBOT_TOKEN_EAST": "wrong-east"}
+    async with gridbot_run(tmp_path, env, config={"wechat": {"accounts": accounts}}) as proc:
+        assert await asyncio.wait_for(proc.wait(), 60) == 2
+    last = stderr_of(tmp_path).splitlines()[-1]
+    assert re.fullmatch(
+        rf"gridbot: the puppet service at {re.escape(gateway.endpoint)} refused the token "
+        r"\(check GRIDBOT_TOKEN_(WEST|EAST)\)",
+        last,
+    ), last

@@ -71,6 +71,7 @@ def test_the_token_is_never_shown() -> None:
 def test_one_account_without_accounts_in_the_config(settings: Settings) -> None:
     [config] = configs_from_env(settings, ENV)
     assert (config.name, config.endpoint, config.token) == ("", "gw:8788", "s3cret")
+    assert config.token_env == "WECHATY_PUPPET_SERVICE_TOKEN"
 
 
 def test_each_configured_account_with_its_own_token_and_endpoint() -> None:
@@ -83,9 +84,9 @@ def test_each_configured_account_with_its_own_token_and_endpoint() -> None:
     )
     env = {"TOKEN_EAST_1": "t1 ", "TOKEN_EAST_2": "t2", "WECHATY_PUPPET_SERVICE_TOKEN": "t0"}
     configs = configs_from_env(settings, env)
-    assert [(c.name, c.endpoint, c.token) for c in configs] == [
-        ("east-1", "10.0.0.5:9001", "t1"),
-        ("east-2", "10.0.0.6:9001", "t2"),
+    assert [(c.name, c.endpoint, c.token, c.token_env) for c in configs] == [
+        ("east-1", "10.0.0.5:9001", "t1", "TOKEN_EAST_1"),
+        ("east-2", "10.0.0.6:9001", "t2", "TOKEN_EAST_2"),
     ]
     assert "t1" not in repr(configs[0])
     with pytest.raises(WechatyConfigError, match=r"no puppet-service token in TOKEN_EAST_2$"):
