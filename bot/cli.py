@@ -362,6 +362,14 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
         f"config OK: {len(settings.grids)} grid(s), {len(leaders)} leader(s), "
         f"{len(settings.admins)} admin(s); timezone {settings.timezone}"
     )
+    accounts = settings.wechat.accounts
+    if accounts:
+        # Only said, not an error: the config may be checked away from the machine it runs on.
+        unset = [a.token_env for a in accounts if not os.environ.get(a.token_env, "").strip()]
+        print(
+            f"wechat: {len(accounts)} account(s) in this process; "
+            + (f"no token in {', '.join(unset)}" if unset else "every token is set")
+        )
     return EXIT_OK
 
 

@@ -8,11 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from sqlalchemy import text
 
 from bot import __version__
 from bot.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
 from storage.db import Database
+from tests.conftest import SETTINGS
 
 ROOT = Path(__file__).resolve().parents[2]
 BAD_CONFIG = """\
@@ -74,7 +76,32 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_check_config_on_the_demo(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check-config"]) == EXIT_OK
-    assert capsys.readouterr().out.startswith("config OK: 2 grid(s), 2 leader(s), 1 admin(s)")
+    out = capsys.readouterr().out
+    assert out.startswith("config OK: 2 grid(s), 2 leader(s), 1 admin(s)")
+    assert "wechat" not in out
+
+
+def test_check_config_says_which_accounts_tokens_are_not_set(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    accounts = [
+        {"name": "east-1", "token_env": "GRIDBOT_TEST_TOKEN_1"},
+        {"name": "east-2", "token_env": "GRIDBOT_TEST_TOKEN_2"},
+    ]
+    path = tmp_path / "city.yaml"
+    path.write_text(
+        yaml.safe_dump({**SETTINGS, "wechat": {"accounts": accounts}}, allow_unicode=True),
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("GRIDBOT_TEST_TOKEN_1", "t1")
+    monkeypatch.delenv("GRIDBOT_TEST_TOKEN_2", raising=False)
+    assert main(["check-config", "--config", str(path)]) == EXIT_OK
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == "wechat: 2 account(s) in this process; no token in GRIDBOT_TEST_TOKEN_2"
+    monkeypatch.setenv("GRIDBOT_TEST_TOKEN_2", "t2")
+    assert main(["check-config", "--config", str(path)]) == EXIT_OK
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == "wechat: 2 account(s) in this process; every token is set"
 
 
 def test_a_bad_config_names_file_and_key_exits_2_without_traceback(tmp_path: Path) -> None:
