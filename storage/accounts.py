@@ -11,9 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, delete
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from storage.db import insert_for
 from storage.models import ContactAccount, RoomAccount
 
 # The account of a process that was given none: one process on a database, as before.
@@ -30,7 +30,7 @@ def _upsert(
     # INSERT ... ON CONFLICT DO UPDATE: a process records its own account only, but two
     # processes started by mistake under one name must not fail on each other's rows.
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = insert_for(dialect)
     target: Table = table.__table__
     stmt = insert(target).values(**values)
     stmt = stmt.on_conflict_do_update(

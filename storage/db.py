@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import ORMExecuteState, sessionmaker
 from sqlmodel import Session, create_engine
@@ -59,6 +60,12 @@ def _note_statement(state: ORMExecuteState) -> None:
     state.session.info.setdefault(_WRITTEN, set()).add(
         name if isinstance(name, str) else _ANY_TABLE
     )
+
+
+def insert_for(dialect: str) -> Callable[[Any], postgresql.Insert | sqlite.Insert]:
+    """The INSERT of ``dialect``, PostgreSQL's or SQLite's (the two the bot runs on): both
+    have ON CONFLICT, which SQLAlchemy's generic one lacks."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def note_written(session: Session, table: str) -> None:

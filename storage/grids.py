@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, func, select
 
+from storage.db import insert_for
 from storage.models import Grid, Member, MemberRole
 from storage.prepared import Prepared
 
@@ -38,7 +38,7 @@ def sync_grids(*, session: Session, specs: Iterable[GridSpec]) -> None:
         # ON CONFLICT: bot processes (several accounts) started together on one database
         # add the same grids at the same moment.
         dialect = session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        insert = insert_for(dialect)
         rows = [
             {"code": spec.code, "name": spec.name, "room_topic": spec.room_topic,
              "room_id": None, "community": spec.community, "active": True}
@@ -66,57 +66,49 @@ def active_grids(*, session: Session) -> Sequence[Grid]:
 # Every inbound message asks which grid its room is and records its sender: these statements
 # are built once, with bind parameters, and the first two run on the session's connection
 # (in its transaction) without the ORM, which costs several times the query itself.
-@functools.cache
-def _grid_code_by_room() -> Prepared:
-    return Prepared(
-        select(Grid.code).where(Grid.room_id == bindparam("p_room_id"), col(Grid.active))
+_GRID_CODE_BY_ROOM = Prepared(
+    select(Grid.code).where(Grid.room_id == bindparam("p_room_id"), col(Grid.active))
+)
+
+
+_SEEN_UPDATE = Prepared(
+    update(Member)
+    .where(
+        col(Member.contact_id) == bindparam("p_contact_id"),
+        col(Member.grid_code) == bindparam("p_grid_code"),
     )
+    .values(display_name=bindparam("p_name"), last_seen=bindparam("p_at"))
+    .returning(col(Member.role))
+)
 
 
-@functools.cache
-def _seen_update() -> Prepared:
-    return Prepared(
-        update(Member)
-        .where(
-            col(Member.contact_id) == bindparam("p_contact_id"),
-            col(Member.grid_code) == bindparam("p_grid_code"),
-        )
-        .values(display_name=bindparam("p_name"), last_seen=bindparam("p_at"))
-        .returning(col(Member.role))
+_ROLE_SELECT = Prepared(
+    select(Member.role).where(
+        Member.contact_id == bindparam("p_contact_id"),
+        Member.grid_code == bindparam("p_grid_code"),
     )
+)
 
 
-@functools.cache
-def _role_select() -> Prepared:
-    return Prepared(
-        select(Member.role).where(
-            Member.contact_id == bindparam("p_contact_id"),
-            Member.grid_code == bindparam("p_grid_code"),
-        )
+_NAME_SELECT = Prepared(
+    select(Member.display_name).where(
+        Member.contact_id == bindparam("p_contact_id"),
+        Member.grid_code == bindparam("p_grid_code"),
     )
-
-
-@functools.cache
-def _name_select() -> Prepared:
-    return Prepared(
-        select(Member.display_name).where(
-            Member.contact_id == bindparam("p_contact_id"),
-            Member.grid_code == bindparam("p_grid_code"),
-        )
-    )
+)
 
 
 def display_name(*, session: Session, contact_id: str, grid_code: str) -> str | None:
     """The name ``contact_id`` last had in ``grid_code``'s group, None if never seen there."""
     # Past the ORM (a new ticket's reply names the leader): members are written past it too.
     params = {"p_contact_id": contact_id, "p_grid_code": grid_code}
-    name: str | None = _name_select().scalar(session, params)
+    name: str | None = _NAME_SELECT.scalar(session, params)
     return name
 
 
 def grid_code_by_room_id(*, session: Session, room_id: str) -> str | None:
     """The code of the active grid bound to ``room_id``, None when there is none."""
-    code: str | None = _grid_code_by_room().scalar(session, {"p_room_id": room_id})
+    code: str | None = _GRID_CODE_BY_ROOM.scalar(session, {"p_room_id": room_id})
     return code
 
 
@@ -130,7 +122,7 @@ def member_seen(
     unflushed ``Member`` of this contact and grid."""
     params = {"p_contact_id": contact_id, "p_grid_code": grid_code, "p_name": display_name,
               "p_at": at}  # fmt: skip
-    role = _seen_update().scalar(session, params)
+    role = _SEEN_UPDATE.scalar(session, params)
     if role is None:
         role = _seen_upsert(session.connection().dialect.name).scalar(session, params)
     return MemberRole(role)
@@ -138,7 +130,7 @@ def member_seen(
 
 @functools.cache
 def _seen_upsert(dialect: str) -> Prepared:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = insert_for(dialect)
     stmt = insert(Member).values(
         contact_id=bindparam("p_contact_id"),
         grid_code=bindparam("p_grid_code"),
@@ -182,7 +174,7 @@ def member_role(*, session: Session, contact_id: str, grid_code: str) -> MemberR
     # Asked for every message: past the ORM (after flushing the session's own writes).
     session.flush()
     params = {"p_contact_id": contact_id, "p_grid_code": grid_code}
-    role = _role_select().scalar(session, params)
+    role = _ROLE_SELECT.scalar(session, params)
     return MemberRole(role) if role else MemberRole.RESIDENT
 
 

@@ -9,9 +9,9 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, update
 from sqlalchemy import select as sa_select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, func, select
 
+from storage.db import insert_for
 from storage.models import InboundMessage, MessageStatus
 from storage.prepared import Prepared
 
@@ -48,7 +48,7 @@ def store(*, session: Session, values: Mapping[str, Any]) -> Stored:
 
 @functools.cache
 def _insert_new(dialect: str) -> Prepared:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = insert_for(dialect)
     return Prepared(
         insert(InboundMessage)
         .on_conflict_do_nothing(index_elements=["key"])

@@ -242,21 +242,19 @@ def _claim_next_update() -> Prepared:
 
 def mark_sent(*, session: Session, message_id: int, at: datetime) -> None:
     # One UPDATE, not a load and a flush: it runs after every message sent.
-    _sent_update().rows(session, {"p_message_id": message_id, "p_at": at})
+    _SENT_UPDATE.rows(session, {"p_message_id": message_id, "p_at": at})
 
 
-@functools.cache
-def _sent_update() -> Prepared:
-    return Prepared(
-        update(OutboundMessage)
-        .where(col(OutboundMessage.id) == bindparam("p_message_id"))
-        .values(
-            status=OutboundStatus.SENT,
-            sent_at=bindparam("p_at"),
-            claimed_until=None,
-            attempts=col(OutboundMessage.attempts) + 1,
-        )
+_SENT_UPDATE = Prepared(
+    update(OutboundMessage)
+    .where(col(OutboundMessage.id) == bindparam("p_message_id"))
+    .values(
+        status=OutboundStatus.SENT,
+        sent_at=bindparam("p_at"),
+        claimed_until=None,
+        attempts=col(OutboundMessage.attempts) + 1,
     )
+)
 
 
 def mark_attempt_failed(

@@ -15,9 +15,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Table, case, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, func, select
 
+from storage.db import insert_for
 from storage.models import (
     EntryKind,
     Member,
@@ -55,7 +55,7 @@ def insert_ignoring_conflict(
     """
     target: Table = table.__table__ if hasattr(table, "__table__") else table
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = insert_for(dialect)
     stmt = (
         insert(target)
         .values(**values)

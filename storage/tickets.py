@@ -10,10 +10,10 @@ from typing import NamedTuple
 
 from sqlalchemy import ColumnElement, bindparam, case, func, insert, or_, union
 from sqlalchemy import select as sa_select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, col, select
 
+from storage.db import insert_for
 from storage.models import (
     CategoryCorrection,
     Counter,
@@ -100,7 +100,7 @@ _TICKET_INSERT = Prepared(insert(Ticket))
 def _next_number(dialect: str) -> Prepared:
     """The next ticket number, taken in the caller's transaction (see :class:`Counter`): one
     past the counter, or past the highest ticket if rows were written without it."""
-    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert_ = insert_for(dialect)
     highest = sa_select(func.coalesce(func.max(col(Ticket.id)), 0)).scalar_subquery()
     counted = col(Counter.value)
     statement = insert_(Counter).values(name=TICKET_COUNTER, value=highest + 1)
