@@ -57,7 +57,7 @@ import yaml  # noqa: E402
 from bench.figures import verdict  # noqa: E402
 from bench.traffic import Town  # noqa: E402
 from bot.app import build_app, open_database  # noqa: E402
-from bot.channels.wechaty import WechatyChannel, WechatyConfig, run_accounts  # noqa: E402
+from bot.channels.wechaty import WechatyChannel, WechatyConfig, account_runs, run_accounts  # noqa: E402
 from bot.clock import SystemClock  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from tests.gateway import harness  # noqa: E402
@@ -117,9 +117,7 @@ async def _serve(config: Path, db_url: str, accounts: list[dict[str, str]]) -> i
         for a in accounts
     ]
     app = build_app(settings, clock=SystemClock(settings.tz), db=db, sender=channels[0])
-    runs = [(app, channels[0])] + [
-        (app.add_account(channel, channel.config.name), channel) for channel in channels[1:]
-    ]
+    runs = account_runs(app, channels)
     loop = asyncio.get_running_loop()
     commands = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(commands), sys.stdin)

@@ -204,9 +204,7 @@ def _run_wechaty(args: argparse.Namespace, settings: Settings) -> int:
     app = build_app(
         settings, clock=SystemClock(settings.tz), db=db, sender=channels[0], account=first
     )
-    runs = [(app, channels[0])] + [
-        (app.add_account(channel, channel.config.name), channel) for channel in channels[1:]
-    ]
+    runs = wechaty.account_runs(app, channels)
     try:
         stopped_by = wechaty.serve(runs)
     except (wechaty.WechatyAuthError, ImportError) as exc:

@@ -51,6 +51,7 @@ __all__ = [
     "WechatyChannel",
     "WechatyConfig",
     "WechatyConfigError",
+    "account_runs",
     "config_from_env",
     "configs_from_env",
     "run_accounts",
@@ -345,6 +346,14 @@ def serve(runs: Sequence[tuple[App, WechatyChannel]]) -> int | None:
 
     asyncio.run(main())
     return received[0] if received else None
+
+
+def account_runs(app: App, channels: Sequence[WechatyChannel]) -> list[tuple[App, WechatyChannel]]:
+    """What :func:`serve` runs for ``channels``, one per account: the first with ``app`` (built
+    to send through it), each further one with a sibling app named after its account in the
+    config until its login names it."""
+    first, *more = channels
+    return [(app, first)] + [(app.add_account(c, c.config.name), c) for c in more]
 
 
 async def run_accounts(runs: Sequence[tuple[App, WechatyChannel]], stop: asyncio.Event) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from bot.app import App, build_app, open_database
-from bot.channels.wechaty import WechatyChannel, WechatyConfig, run_accounts
+from bot.channels.wechaty import WechatyChannel, WechatyConfig, account_runs, run_accounts
 from bot.clock import SystemClock
 from bot.settings import Settings
 from nlp.classifier import Classifier
@@ -153,9 +153,7 @@ async def running_accounts(
     app = build_app(
         settings, clock=SystemClock(settings.tz), db=db, sender=channels[0], classifier=classifier
     )
-    runs = [(app, channels[0])] + [
-        (app.add_account(channel, channel.config.name), channel) for channel in channels[1:]
-    ]
+    runs = account_runs(app, channels)
     async with _until_stopped(lambda stop: run_accounts(runs, stop), db, "accounts") as task:
         yield channels, task, db
 
