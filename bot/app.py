@@ -67,6 +67,10 @@ class _Shared:
         for outbox in self.outboxes:
             outbox.notify()
 
+    def serves(self, account: str, *, besides: OutboxSender | None = None) -> bool:
+        """Whether an outbox other than ``besides`` sends as ``account``."""
+        return any(o.account == account for o in self.outboxes if o is not besides)
+
 
 @dataclass
 class App:
@@ -91,7 +95,7 @@ class App:
 
     def set_account(self, account: str) -> None:
         """Serve as ``account`` from now on: the WeChat channel learns it at login."""
-        if any(o.account == account for o in self._shared.outboxes if o is not self.outbox):
+        if self._shared.serves(account, besides=self.outbox):
             # Two tokens of one WeChat account: both send, each message once (a claim).
             log.error("account %s is logged in twice in this process", account)
         self.outbox.account = account
@@ -117,7 +121,7 @@ class App:
 
         One process serves many accounts this way at the cost of one connection each, where
         a process per account would load the classifier (most of a process's memory) again."""
-        if any(outbox.account == account for outbox in self._shared.outboxes):
+        if self._shared.serves(account):
             raise ValueError(f"account {account!r} is already served by this process")
         outbox = OutboxSender(
             self.services.db,
