@@ -53,6 +53,9 @@ class CommandCall:
     prefixed: bool
     name: str = ""
     args: str = ""
+    # typed with "/" (not "#"): only then is an unknown word a mistyped command; "#接龙" and
+    # other hashtags are WeChat's, not ours
+    slash: bool = True
 
     @property
     def argv(self) -> list[str]:
@@ -60,7 +63,7 @@ class CommandCall:
 
     def resolved(self, name: str) -> CommandCall:
         args = (self.word[len(name) :] + " " + self.rest).strip()
-        return CommandCall(self.word, self.rest, self.prefixed, name, args)
+        return CommandCall(self.word, self.rest, self.prefixed, name, args, self.slash)
 
 
 def parse_command(text: str) -> CommandCall | None:
@@ -73,13 +76,15 @@ def parse_command(text: str) -> CommandCall | None:
     if not body:
         return None
     prefixed = body[0] in _PREFIX
+    slash = body[0] == "/"
     if prefixed:
         body = body[1:]
         if not body or not (body[0].isalpha()):
             return None
     # Any whitespace ends the word: residents put the number on the next line (`查询\n12`).
     word, *rest = body.split(None, 1)
-    return CommandCall(word=word, rest=rest[0].strip() if rest else "", prefixed=prefixed)
+    rest_text = rest[0].strip() if rest else ""
+    return CommandCall(word=word, rest=rest_text, prefixed=prefixed, slash=slash)
 
 
 def parse_ticket_number(token: str) -> int | None:

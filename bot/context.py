@@ -59,6 +59,15 @@ class Context:
     def settings(self) -> Settings:
         return self.services.settings
 
+    @property
+    def is_staff(self) -> bool:
+        """Whether the sender speaks for the grid here: a leader or administrator, or a
+        worker of this grid (楼栋长, 网格员, 物业). Their words are progress and notices,
+        never a resident's request."""
+        if self.role >= Role.LEADER:
+            return True
+        return self.grid is not None and self.event.sender_id in self.grid.workers
+
     def classified(self) -> Classification:
         """The classifier's reading of the message's text, read once however often asked
         (a handler's filter asks, then the handler)."""

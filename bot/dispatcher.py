@@ -13,7 +13,7 @@ import logging
 import time
 import traceback
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import datetime
 
 from sqlmodel import Session
@@ -21,7 +21,7 @@ from sqlmodel import Session
 from bot import flood
 from bot.commands import CommandCall, parse_command
 from bot.context import Context, Services
-from bot.events import Inbound, MessageType, Outbound
+from bot.events import Inbound, MessageType, Outbound, Quote
 from bot.outbox import queue_outbound
 from bot.routing import CommandSpec, HandlerSpec, Role, Router, Scope, SkipHandler, UserError
 from bot.scheduler import Scheduler
@@ -76,7 +76,9 @@ def _storable(event: Inbound) -> Inbound:
     Anyone can type a NUL or take a 1,000-character name: that must not make their message,
     and the rest of the delivery after it, fail to store."""
     topic, room, msg_id = event.room_topic, event.room_id, event.id
-    fields = (event.text, event.sender_name, topic or "", room or "", msg_id or "")
+    quote = event.quote
+    quoted = (quote.name, quote.text, quote.sender_id or "") if quote else ()
+    fields = (event.text, event.sender_name, topic or "", room or "", msg_id or "", *quoted)
     if (
         not any(NUL in f for f in (*fields, event.sender_id, *event.mentions))
         and len(event.sender_name) <= NAME_CHARS
@@ -97,6 +99,24 @@ def _storable(event: Inbound) -> Inbound:
         room_topic=clean(topic)[:ROOM_CHARS] if topic is not None else None,
         id=clean(msg_id)[:ID_CHARS] if msg_id is not None else None,
         mentions=tuple(clean(m) for m in event.mentions),
+        quote=replace(
+            quote,
+            name=clean(quote.name)[:NAME_CHARS],
+            text=clean(quote.text),
+            sender_id=clean(quote.sender_id)[:ID_CHARS] if quote.sender_id else None,
+        )
+        if quote
+        else None,
+    )
+
+
+def _quote_of(stored: dict[str, str | None] | None) -> Quote | None:
+    if not stored:
+        return None
+    return Quote(
+        name=stored.get("name") or "",
+        text=stored.get("text") or "",
+        sender_id=stored.get("sender_id"),
     )
 
 
@@ -186,6 +206,7 @@ class Dispatcher:
                     "type": event.type.value,
                     "text": event.text,
                     "mentions": list(event.mentions),
+                    "quote": asdict(event.quote) if event.quote else None,
                     "sent_at": event.ts,
                     "received_at": now,
                     "account": event.account,
@@ -225,6 +246,7 @@ class Dispatcher:
                 mentions=tuple(row.mentions),
                 type=MessageType(row.type),
                 account=row.account,
+                quote=_quote_of(row.quote),
             )
             grid = self.services.settings.grid(row.grid_code) if row.grid_code else None
             await self._handle(row.id, event, grid)

@@ -24,6 +24,16 @@ class MessageType(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Quote:
+    """The message a reply quotes (WeChat's 引用): who wrote it and its words. ``sender_id``
+    when the channel knows it (WeChat's quoted text names only the display name)."""
+
+    name: str
+    text: str
+    sender_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Inbound:
     """One message somebody sent: in a group (``room_id`` set) or privately to the bot.
 
@@ -43,6 +53,8 @@ class Inbound:
     mentions: tuple[str, ...] = ()
     type: MessageType = MessageType.TEXT
     account: str | None = None
+    # the message this one replies to; ``text`` is then only what the sender wrote now
+    quote: Quote | None = None
 
     @property
     def is_private(self) -> bool:

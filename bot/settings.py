@@ -37,7 +37,11 @@ from nlp.vocabulary import Vocabulary
 
 DEMO_CONFIG = "demo.yaml"
 # section name -> shipped default file in the `config` package
-DEFAULT_SECTIONS: dict[str, str] = {"categories": "categories.yaml", "points": "points.yaml"}
+DEFAULT_SECTIONS: dict[str, str] = {
+    "categories": "categories.yaml",
+    "points": "points.yaml",
+    "faq": "faq.yaml",
+}
 
 _CONTACT_ID = re.compile(r"^\S{1,128}$")
 _GRID_CODE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -93,6 +97,9 @@ class GridSettings(_Strict):
     name: NonEmptyStr
     room: NonEmptyStr
     leaders: ContactIds = []
+    # grid workers, 楼栋长, 信息员, property staff: their messages are the grid's own voice
+    # (progress, notices), never residents' requests; they have no leader's commands
+    workers: ContactIds = []
     community: NonEmptyStr | None = None
     tags: list[NonEmptyStr] = []
 
@@ -313,6 +320,23 @@ def shipped_vocabulary() -> Vocabulary:
     return Vocabulary.model_validate(_read_yaml(_shipped("categories.yaml"), "categories.yaml"))
 
 
+class FaqEntry(_Strict):
+    """One answer to a common policy question (政策咨询)."""
+
+    topic: Annotated[str, Field(min_length=1, max_length=20)]
+    words: list[NonEmptyStr] = Field(min_length=1)
+    answer: Annotated[str, Field(min_length=1, max_length=300)]
+
+
+class FaqSettings(_Strict):
+    entries: list[FaqEntry] = []
+
+
+def shipped_faq() -> FaqSettings:
+    """The shipped config/faq.yaml, for settings that don't say otherwise."""
+    return FaqSettings.model_validate(_read_yaml(_shipped("faq.yaml"), "faq.yaml"))
+
+
 # --- Points (积分制): rules, caps, the redemption catalogue, households, the monthly 公示 ---
 
 _POINTS_CODE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -484,6 +508,7 @@ class Settings(_Strict):
     wechat: WechatSettings = WechatSettings()
     categories: Vocabulary = Field(default_factory=shipped_vocabulary)
     points: PointsSettings = Field(default_factory=shipped_points)
+    faq: FaqSettings = Field(default_factory=shipped_faq)
 
     @field_validator("timezone")
     @classmethod

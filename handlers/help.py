@@ -43,7 +43,8 @@ async def show_help(ctx: Context) -> None:
 
 
 def _unknown_command(ctx: Context) -> bool:
-    return ctx.command is not None and ctx.command.prefixed and not ctx.command.name
+    call = ctx.command
+    return call is not None and call.prefixed and call.slash and not call.name
 
 
 # Above the natural-language handlers, so a mistyped command is never taken for a request.

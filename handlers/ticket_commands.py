@@ -170,11 +170,13 @@ async def resolve(ctx: Context) -> None:
         note=feedback,
         message_id=ctx.message_id,
     )
+    # Everyone who reported it hears the result; the first reporter, whose ticket it is, is
+    # the one asked to rate (a ticket has one rating): others were told "nothing to rate".
     tell_reporters(
         ctx,
         ticket,
         f"您反映的问题（#{ticket.id}）已办结：{feedback}\n"
-        "请回复“满意”“基本满意”或“不满意”（也可回复 1、2、3）评价。",
+        f"请{ticket.reporter_name[:20]}回复“满意”“基本满意”或“不满意”（也可回复 1、2、3）评价。",
     )
 
 

@@ -10,7 +10,6 @@ from bot.cron import cron_trigger
 from bot.events import Outbound
 from bot.scheduler import JobSpec, TaskContext, task
 from bot.settings import Settings
-from handlers.rooms import to_grid
 from handlers.ticket_format import category_name, summary, when
 from storage import tickets as ticket_store
 from storage.models import Ticket, TicketStatus
@@ -47,15 +46,11 @@ async def sweep(ctx: TaskContext) -> None:
             actor_id=None,
             note=f"截止 {ticket.due_at.isoformat()}",
         )
-        ctx.send(
-            to_grid(
-                ctx.session,
-                settings,
-                ticket.grid_code,
-                f"【督办】工单 #{ticket.id}（{category_name(settings, ticket.category)}）"
-                f"已超过处理时限（{when(ticket.due_at, settings.tz)}），请尽快处理。",
-                _handlers(ctx, ticket),
-            )
+        _tell_handlers(
+            ctx,
+            ticket,
+            f"【督办】工单 #{ticket.id}（{category_name(settings, ticket.category)}）"
+            f"已超过处理时限（{when(ticket.due_at, settings.tz)}），请尽快处理。",
         )
     _escalate_overdue(ctx)
     for ticket in ticket_store.rating_expired(session=ctx.session, now=now):
@@ -107,12 +102,11 @@ def _escalate_overdue(ctx: TaskContext) -> None:
         else:
             log.warning("ticket #%s is overdue and there is no escalation room", ticket.id)
         where = f"上报{room}" if room else "标记为上报"
-        ctx.send(
-            to_grid(
-                ctx.session,
-                settings,
-                ticket.grid_code,
-                f"工单 #{ticket.id} 超期未办结，已自动{where}。",
-                _handlers(ctx, ticket),
-            )
-        )
+        _tell_handlers(ctx, ticket, f"工单 #{ticket.id} 超期未办结，已自动{where}。")
+
+
+def _tell_handlers(ctx: TaskContext, ticket: Ticket, text: str) -> None:
+    """Chasing goes to the people who must act, privately: said in the residents' group (at
+    any hour) it is noise to everyone else and a public rebuke of the leader."""
+    for contact_id in _handlers(ctx, ticket):
+        ctx.send(Outbound(text=text, to=contact_id))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 from bot.commands import command_text, long_number, parse_ticket_number
 from bot.context import Context
 from bot.events import MessageType, Outbound
 from bot.routing import Role, Router, SkipHandler, UserError
 from handlers.ticket_access import leader_ids
 from handlers.ticket_format import category_name, line, status_label, time_limit, when
+from nlp.normalize import normalize
 from storage import tickets as ticket_store
 from storage.models import TicketStatus
 
@@ -16,6 +19,14 @@ router = Router("ticket_queries")
 RATING_PRIORITY = 30  # above the ticket intake: "不满意" is an answer, not a new complaint
 RATING_WORDS = {"满意": "satisfied", "基本满意": "basic", "不满意": "unsatisfied"}
 RATING_DIGITS = {"1": "satisfied", "2": "basic", "3": "unsatisfied"}
+# A rating as people write it: 滿意, "满意 谢谢", "非常满意👍", "不太满意 灯还在闪" (normalised:
+# simplified, emoji gone). The word comes first; what follows is thanks or the reason.
+_RATING = re.compile(
+    r"^(?:非常|很|十分|挺|比较|还算|都)?(基本满意|不太满意|不满意|满意)(?P<rest>.*)$"
+)
+_RATING_OF_WORD = {**RATING_WORDS, "不太满意": "unsatisfied"}
+# Past this, a message that starts with 满意 is more than a rating: a ticket's words
+RATING_MAX_CHARS = 60
 MINE_LIMIT = 10
 
 
@@ -83,7 +94,9 @@ def _may_see(ctx: Context, grid_code: str, ticket_id: int | None) -> bool:
 
 
 def _rating_of(ctx: Context) -> tuple[str, bool] | None:
-    """(rating, said in words) when the message is a rating, else None."""
+    """(rating, said in words alone) when the message reads as a rating, else None. Only a
+    bare rating word is answered when the sender has nothing to rate: "1" is how people say
+    "me too", and "满意 这次修得快" may be about something else."""
     if ctx.event.type != MessageType.TEXT:
         return None
     text = command_text(ctx.event.text).rstrip("。!！~")
@@ -91,7 +104,12 @@ def _rating_of(ctx: Context) -> tuple[str, bool] | None:
         return RATING_WORDS[text], True
     if text in RATING_DIGITS:
         return RATING_DIGITS[text], False
-    return None
+    if len(text) > RATING_MAX_CHARS:
+        return None
+    match = _RATING.match(normalize(text))
+    if match is None:
+        return None
+    return _RATING_OF_WORD[match.group(1)], False
 
 
 @router.message(lambda ctx: _rating_of(ctx) is not None, priority=RATING_PRIORITY)
@@ -99,8 +117,9 @@ async def rate(ctx: Context) -> None:
     found = _rating_of(ctx)
     assert found is not None
     rating, in_words = found
+    grid_code = ctx.grid.code if ctx.grid is not None else None
     ticket = ticket_store.awaiting_rating(
-        session=ctx.session, contact_id=ctx.event.sender_id, now=ctx.now
+        session=ctx.session, contact_id=ctx.event.sender_id, now=ctx.now, grid_code=grid_code
     )
     if ticket is None:
         if not in_words:

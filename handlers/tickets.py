@@ -1,25 +1,46 @@
-"""受理: a resident's request in the group becomes a ticket, answered once.
+"""受理: a resident's request in the group becomes a ticket, answered once; what the grid's own
+people say about a matter goes on its ticket's timeline.
 
 Runs below every command and query. Chatter (anything the classifier doesn't call a request)
-is not taken and gets no reply.
+is not taken and gets no reply. So are, whatever their words: group lists (接龙), messages of
+leaders and workers (progress, notices: never a resident's request), and residents talking to
+each other (a quoted reply or an @mention of a neighbour), which may add to a matter already
+reported but never open one, unless a danger is happening now.
+
+Urgency has two levels. A clear, present danger gets the number to call in the group and
+alerts the leaders and the escalation room. A possible one (told indirectly: an old neighbour
+unseen for days and not answering the door; or a call for help with nothing said of what
+happened, "快打120") gets a short caring question in the group and a private word to the
+leaders. Advice to call ("这种直接打110") is neither.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from enum import StrEnum
 
 from bot import flood
 from bot.context import Context
 from bot.events import MessageType, Outbound
 from bot.routing import Router, SkipHandler
+from handlers.faq import answer_consult
 from handlers.ticket_access import escalation_room, leader_ids, leader_title
 from handlers.ticket_format import category_name, summary, time_limit, when
 from nlp.classifier import Classification
+from nlp.conversation import (
+    addressed_name,
+    calls_for_help,
+    is_advice,
+    is_group_list,
+    is_question,
+    without_calls,
+)
 from nlp.privacy import mask_personal
-from nlp.similarity import same_matter
+from nlp.similarity import places_conflict, same_matter
+from storage import grids as grid_store
 from storage import tickets as ticket_store
-from storage.models import Ticket
+from storage.models import MemberRole, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -37,22 +58,48 @@ MEDIA = {
     MessageType.VIDEO: "视频",
     MessageType.FILE: "文件",
 }
+# What the grid's people say about a matter is looked for among tickets this recent.
+NOTE_WINDOW = timedelta(hours=72)
+# An alarm this soon after another of its category is taken for the same emergency.
+EMERGENCY_WINDOW = timedelta(minutes=45)
+
+
+class Urgency(StrEnum):
+    NONE = ""
+    POSSIBLE = "possible"
+    CLEAR = "clear"
+
+
+def _plain_text_in_a_grid(ctx: Context) -> bool:
+    call = ctx.command
+    is_command = call is not None and (call.prefixed or bool(call.name))
+    text = ctx.event.text
+    return (
+        ctx.grid is not None
+        and ctx.event.type == MessageType.TEXT
+        and not is_command
+        and len(text) <= REQUEST_MAX_CHARS  # a pasted article or a flood, not a request
+        and not is_group_list(text)
+    )
 
 
 def _request_in_a_grid(ctx: Context) -> bool:
-    """Plain text in a grid's group that the classifier reads as a request."""
-    call = ctx.command
-    is_command = call is not None and (call.prefixed or bool(call.name))
-    if ctx.grid is None or ctx.event.type != MessageType.TEXT or is_command:
+    """Plain text of a resident in a grid's group that the classifier reads as a request."""
+    if not _plain_text_in_a_grid(ctx) or ctx.is_staff:
         return False
-    if len(ctx.event.text) > REQUEST_MAX_CHARS:
-        return False  # a pasted article or a flood, not a resident's request
     result = ctx.classified()
     return result.is_request and result.category is not None
 
 
+def _staff_words_in_a_grid(ctx: Context) -> bool:
+    """A leader's or worker's plain words, not a notice to everyone (@所有人, 【通知】)."""
+    text = ctx.event.text.lstrip()
+    notice = text.startswith(("@所有人", "【"))
+    return _plain_text_in_a_grid(ctx) and ctx.is_staff and not notice
+
+
 def _media_in_a_grid(ctx: Context) -> bool:
-    return ctx.grid is not None and ctx.event.type in MEDIA
+    return ctx.grid is not None and ctx.event.type in MEDIA and not ctx.is_staff
 
 
 def _emergency_line(result: Classification) -> str:
@@ -60,55 +107,151 @@ def _emergency_line(result: Classification) -> str:
     return f"情况紧急，请立即拨打 {number}！" if number else "情况紧急，请立即拨打 110 或 120！"
 
 
-@router.message(_request_in_a_grid, priority=INTAKE_PRIORITY)
-async def intake(ctx: Context) -> None:
-    result = ctx.classified()
-    assert result.category is not None
+def _to_a_neighbour(ctx: Context) -> bool:
+    """Whether the message answers or addresses another resident: it quotes one, or
+    @mentions someone who is neither the bot nor one of the grid's people."""
     grid = ctx.grid
     assert grid is not None
+    staff = {*grid.leaders, *grid.workers, *ctx.settings.admins}
+    if any(m not in staff for m in ctx.event.mentions):
+        return True
+    name = addressed_name(ctx.event.text)
+    if name is not None:
+        staff_names = (
+            grid_store.display_name(session=ctx.session, contact_id=c, grid_code=grid.code)
+            for c in staff
+        )
+        return not any(name in known for known in staff_names if known)
+    quote = ctx.event.quote
+    if quote is None or quote.name == ctx.settings.bot.name:
+        return False
+    if quote.sender_id is not None:
+        return quote.sender_id not in staff
+    named = grid_store.members_named(session=ctx.session, grid_code=grid.code, name=quote.name)
+    return not any(cid in staff or role == MemberRole.LEADER for cid, role in named)
+
+
+def _read_urgency(
+    ctx: Context, result: Classification, *, to_neighbour: bool
+) -> tuple[Urgency, Classification | None]:
+    """How urgent the message is, and how to read it: None when it is only advice to call
+    for help ("这种直接打110"), which is nothing to act on."""
+    if not result.urgent:
+        return Urgency.NONE, result
+    text = ctx.event.text
+    if calls_for_help(text):
+        rest = ctx.services.classifier.classify(without_calls(text))
+        if not rest.urgent:
+            # Nothing is said to be happening beyond a call for help: advice to a neighbour
+            # is no emergency (what else it says may still be a request); a bare "快叫120"
+            # may be one.
+            if not (to_neighbour or is_advice(text)):
+                return Urgency.POSSIBLE, result
+            return Urgency.NONE, rest if rest.is_request and rest.category else None
+    return (Urgency.POSSIBLE if result.possible else Urgency.CLEAR), result
+
+
+@router.message(_request_in_a_grid, priority=INTAKE_PRIORITY)
+async def intake(ctx: Context) -> None:
+    to_neighbour = _to_a_neighbour(ctx)
+    urgency, read = _read_urgency(ctx, ctx.classified(), to_neighbour=to_neighbour)
+    if read is None:
+        return
+    result = read
+    assert result.category is not None
+    ctx.urgent = urgency is not Urgency.NONE
+    ticket = _same_matter(ctx, result, urgency)
+    if ticket is not None and _join(ctx, ticket, quietly=to_neighbour):
+        return
+    if to_neighbour and urgency is not Urgency.CLEAR:
+        return  # talk between neighbours: it adds to a matter, it doesn't open one
+    # A policy question is answered or passed on; anything else about policy (a neighbour's
+    # answer, news of a payment) is the group's talk.
+    consult = urgency is Urgency.NONE and result.category == "consult"
+    if consult and (not is_question(ctx.event.text) or answer_consult(ctx)):
+        return
+    _open(ctx, result, urgency)
+
+
+def _same_matter(ctx: Context, result: Classification, urgency: Urgency) -> Ticket | None:
+    """The open ticket this message is about, if any: the latest of the grid's recent tickets
+    of the same category that is the same matter. An emergency is never folded into an
+    ordinary ticket: it would reach nobody in time."""
+    assert ctx.grid is not None
+    assert result.category is not None
     settings = ctx.settings.tickets
-    sender = ctx.event.sender_id
     since = ctx.now - timedelta(
         hours=max(settings.duplicate_window_hours, settings.same_matter_window_hours)
     )
     candidates = ticket_store.active_in_grid(
-        session=ctx.session, grid_code=grid.code, since=since, category=result.category
+        session=ctx.session, grid_code=ctx.grid.code, since=since, category=result.category
     )
-    urgent_prefix = _emergency_line(result) if result.urgent else ""
-    ctx.urgent = result.urgent
     vocabulary = ctx.settings.categories
+    sender = ctx.event.sender_id
+    text = ctx.event.text
     for candidate in reversed(candidates):
-        if not same_matter(
-            candidate.text, ctx.event.text, vocabulary, result.category, settings.similarity
-        ):
-            continue
         ticket = ticket_store.get(session=ctx.session, ticket_id=candidate.id)
         assert ticket is not None
-        assert ticket.id is not None
-        reporters = {
-            r.contact_id for r in ticket_store.reporters(session=ctx.session, ticket_id=ticket.id)
-        }
-        repeat_window = ctx.now - timedelta(hours=settings.duplicate_window_hours)
-        if sender in reporters and ticket.created_at >= repeat_window:
-            ticket_store.record(
-                session=ctx.session,
-                ticket=ticket,
-                action="repeated",
-                at=ctx.now,
-                actor_id=sender,
-                note=ctx.event.text,
-                message_id=ctx.message_id,
-            )
-            ctx.reply(f"{urgent_prefix}已合并到 #{ticket.id}，我们正在跟进，不用重复反映。")
-            return
-        if sender not in reporters:
-            _link(ctx, ticket)
-            ctx.reply(
-                f"{urgent_prefix}已有居民反映过这个问题（#{ticket.id}），已记为同类诉求"
-                f" +1，处理结果会一并告诉您。"
-            )
-            return
-    _open(ctx, result)
+        if urgency is not Urgency.NONE and _same_emergency(ctx, ticket):
+            return ticket
+        if urgency is Urgency.CLEAR and not ticket.urgent:
+            continue
+        if same_matter(
+            ticket.text,
+            text,
+            vocabulary,
+            result.category,
+            settings.similarity,
+            one_reporter=ticket.reporter_id == sender
+            and ticket.created_at >= ctx.now - timedelta(hours=settings.duplicate_window_hours),
+        ):
+            return ticket
+    return None
+
+
+def _same_emergency(ctx: Context, ticket: Ticket) -> bool:
+    """An alarm soon after another of its kind in the same grid is most often the same one,
+    told by another neighbour in other words ("我屋头也全是烟"): neighbours of a fire or a gas
+    leak all see it at once. Unless it names another place."""
+    return (
+        ticket.urgent
+        and ticket.created_at >= ctx.now - EMERGENCY_WINDOW
+        and not places_conflict(ticket.text, ctx.event.text)
+    )
+
+
+def _join(ctx: Context, ticket: Ticket, *, quietly: bool) -> bool:
+    """Add the message to the ticket of its matter: a repeat of the reporter's own (quietly:
+    they were answered once), or another resident's report of it (同类诉求 +1). False when
+    it is the reporter again, long after: a new matter of theirs."""
+    assert ticket.id is not None
+    settings = ctx.settings.tickets
+    sender = ctx.event.sender_id
+    reporters = {
+        r.contact_id for r in ticket_store.reporters(session=ctx.session, ticket_id=ticket.id)
+    }
+    repeat_window = ctx.now - timedelta(hours=settings.duplicate_window_hours)
+    if sender in reporters and ticket.created_at >= repeat_window:
+        ticket_store.record(
+            session=ctx.session,
+            ticket=ticket,
+            action="repeated",
+            at=ctx.now,
+            actor_id=sender,
+            note=ctx.event.text,
+            message_id=ctx.message_id,
+        )
+        return True
+    if sender in reporters:
+        return False
+    _link(ctx, ticket)
+    if quietly:
+        return True
+    if ticket.urgent:
+        ctx.reply(f"已收到，已通知{leader_title(ctx, ticket.grid_code)}（#{ticket.id}）。")
+    else:
+        ctx.reply(f"已记录，和 #{ticket.id} 一并处理。")
+    return True
 
 
 def _link(ctx: Context, ticket: Ticket) -> None:
@@ -133,11 +276,12 @@ def _link(ctx: Context, ticket: Ticket) -> None:
     )
 
 
-def _open(ctx: Context, result: Classification) -> None:
+def _open(ctx: Context, result: Classification, urgency: Urgency) -> None:
     grid = ctx.grid
     assert grid is not None
     assert result.category is not None
-    if not flood.may_open_ticket(ctx, urgent=result.urgent):
+    urgent = urgency is Urgency.CLEAR
+    if not flood.may_open_ticket(ctx, urgent=urgency is not Urgency.NONE):
         return
     ticket = ticket_store.create(
         session=ctx.session,
@@ -147,29 +291,34 @@ def _open(ctx: Context, result: Classification) -> None:
             reporter_name=ctx.event.sender_name[:100],
             text=ctx.event.text,
             category=result.category,
-            urgent=result.urgent,
+            urgent=urgent,
             keywords=list(result.keywords),
             confidence=result.confidence,
             source_message_id=ctx.message_id,
             created_at=ctx.now,
-            due_at=ctx.now + time_limit(ctx.settings, result.category, urgent=result.urgent),
+            due_at=ctx.now
+            + time_limit(ctx.settings, result.category, urgent=urgency is not Urgency.NONE),
         ),
     )
     log.info(
-        "ticket #%s opened in %s (%s, urgent=%s, keywords=%s)",
+        "ticket #%s opened in %s (%s, urgency=%s, keywords=%s)",
         ticket.id,
         grid.code,
         result.category,
-        result.urgent,
+        urgency or "none",
         ",".join(result.keywords),
     )
     name = category_name(ctx.settings, result.category)
-    deadline = when(ticket.due_at, ctx.settings.tz)
-    if not result.urgent:
+    if urgency is Urgency.NONE:
+        deadline = when(ticket.due_at, ctx.settings.tz)
         ctx.reply(
             f"已受理，工单 #{ticket.id}（{name}），由{leader_title(ctx, grid.code)}负责，"
             f"{deadline}前处理。"
         )
+        return
+    if urgency is Urgency.POSSIBLE:
+        ctx.reply("请问有人受伤或有危险吗？如有危险请立即拨打 110 或 120。已告知网格长。")
+        _alert_leaders(ctx, ticket, "【请核实】", "可能有紧急情况，请尽快联系核实。")
         return
     escalation = escalation_room(
         ctx,
@@ -178,19 +327,67 @@ def _open(ctx: Context, result: Classification) -> None:
     )
     told = "网格长和指挥中心" if escalation else "网格长"
     ctx.reply(f"{_emergency_line(result)}已登记紧急工单 #{ticket.id}（{name}），已通知{told}。")
-    alert = (
-        f"【紧急】{grid.name} #{ticket.id} {name}：{mask_personal(ticket.text)}"
-        f"（{ticket.reporter_name}，{when(ticket.created_at, ctx.settings.tz)}）。请立即处置。"
-    )
-    for leader in leader_ids(ctx, grid.code):
-        ctx.send(Outbound(text=alert, to=leader))
+    _alert_leaders(ctx, ticket, "【紧急】", "请立即处置。")
     if escalation is not None:
         ctx.send(escalation)
 
 
+def _alert_leaders(ctx: Context, ticket: Ticket, head: str, ask: str) -> None:
+    grid = ctx.grid
+    assert grid is not None
+    name = category_name(ctx.settings, ticket.category)
+    alert = (
+        f"{head}{grid.name} #{ticket.id} {name}：{mask_personal(ticket.text)}"
+        f"（{ticket.reporter_name}，{when(ticket.created_at, ctx.settings.tz)}）。{ask}"
+    )
+    for leader in leader_ids(ctx, grid.code):
+        ctx.send(Outbound(text=alert, to=leader))
+
+
+@router.message(_staff_words_in_a_grid, priority=INTAKE_PRIORITY)
+async def note(ctx: Context) -> None:
+    """A leader's or worker's words about an open matter ("师傅到了", "人找到了") go on its
+    ticket's timeline, silently. Anything else they say is theirs to say."""
+    ticket = _matter_spoken_of(ctx)
+    if ticket is None:
+        raise SkipHandler
+    ticket_store.record(
+        session=ctx.session,
+        ticket=ticket,
+        action="noted",
+        at=ctx.now,
+        actor_id=ctx.event.sender_id,
+        note=ctx.event.text,
+        message_id=ctx.message_id,
+    )
+
+
+def _matter_spoken_of(ctx: Context) -> Ticket | None:
+    """The recent open ticket the message is about: the one whose words it quotes, else the
+    latest it is the same matter as."""
+    assert ctx.grid is not None
+    candidates = ticket_store.active_in_grid(
+        session=ctx.session, grid_code=ctx.grid.code, since=ctx.now - NOTE_WINDOW
+    )
+    quote = ctx.event.quote
+    threshold = ctx.settings.tickets.similarity
+    for candidate in reversed(candidates):
+        if quote is not None and quote.text and quote.text in candidate.text:
+            return ticket_store.get(session=ctx.session, ticket_id=candidate.id)
+    vocabulary = ctx.settings.categories
+    for candidate in reversed(candidates):
+        ticket = ticket_store.get(session=ctx.session, ticket_id=candidate.id)
+        assert ticket is not None
+        said = ctx.event.text if quote is None else f"{quote.text} {ctx.event.text}"
+        if same_matter(ticket.text, said, vocabulary, ticket.category, threshold):
+            return ticket
+    return None
+
+
 @router.message(_media_in_a_grid, priority=ATTACH_PRIORITY)
 async def attach(ctx: Context) -> None:
-    """A photo or voice message right after a resident's request belongs to that ticket."""
+    """A photo or voice message right after a resident's request belongs to that ticket;
+    the first one is acknowledged, the rest are added quietly."""
     grid = ctx.grid
     assert grid is not None
     window = timedelta(minutes=ctx.settings.tickets.attach_window_minutes)
@@ -203,6 +400,7 @@ async def attach(ctx: Context) -> None:
     if ticket is None or ticket.id is None:
         raise SkipHandler
     kind = MEDIA[ctx.event.type]
+    first = not ticket_store.has_attachments(session=ctx.session, ticket_id=ticket.id)
     ticket_store.attach(
         session=ctx.session,
         ticket_id=ticket.id,
@@ -219,4 +417,5 @@ async def attach(ctx: Context) -> None:
         note=kind,
         message_id=ctx.message_id,
     )
-    ctx.reply(f"{kind}已补充到工单 #{ticket.id}。")
+    if first:
+        ctx.reply(f"{kind}已补充到工单 #{ticket.id}。")

@@ -52,6 +52,10 @@ class Classification:
     keywords: tuple[str, ...]
     # For the bot's urgent reply ("请立即拨打119"); None unless urgent.
     emergency_number: str | None = None
+    # The urgency kind (fire, gas, unseen, ...) when urgent, and whether its alarms are told
+    # as possible rather than clear (``UrgencyKind.level``); not part of ``as_dict()``.
+    urgency_kind: str | None = None
+    possible: bool = False
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -77,7 +81,9 @@ class Classifier:
     __slots__ = (
         "_kind_category",
         "_kind_index",
+        "_kind_name",
         "_kind_number",
+        "_kind_possible",
         "_matcher",
         "_n_sections",
         "_tokenizer",
@@ -90,6 +96,8 @@ class Classifier:
         self._n_sections = len(self._matcher.sections.names)
         self._tokenizer = Tokenizer(vocabulary.dictionary_words(), cache_dir=cache_dir)
         self._kind_number = tuple(k.emergency_number for k in vocabulary.urgency.values())
+        self._kind_name = tuple(vocabulary.urgency)
+        self._kind_possible = tuple(k.level == "possible" for k in vocabulary.urgency.values())
         self._kind_category = tuple(k.category for k in vocabulary.urgency.values())
         self._kind_index = tuple(CATEGORY_CODES.index(c) for c in self._kind_category)
 
@@ -187,6 +195,8 @@ class Classifier:
             confidence=round(confidence, 3),
             keywords=keywords,
             emergency_number=self._kind_number[kind] if urgent else None,
+            urgency_kind=self._kind_name[kind] if urgent else None,
+            possible=urgent and self._kind_possible[kind],
         )
 
     def _urgency(self, scores: list[float]) -> tuple[int, float]:

@@ -10,6 +10,7 @@ counts.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -261,6 +262,8 @@ class TermMatcher:
             if term not in found:
                 sections, weights = self._phrases[term]
                 found[term] = Hit(term, start, sections, weights)
+        if any(hit.term[0] in _DIGITS or hit.term[-1] in _DIGITS for hit in found.values()):
+            found = {t: h for t, h in found.items() if _number_of_its_own(text, h)}
         if len(found) < 2:
             return list(found.values())
         return sorted(found.values(), key=_position)
@@ -268,3 +271,32 @@ class TermMatcher:
 
 def _position(hit: Hit) -> int:
     return hit.position
+
+
+_DIGITS = frozenset("0123456789")
+# After a number these make it a house, room, building, amount or count: 110室, 120号, 119栋.
+_NUMBER_UNITS = frozenset("号室栋楼幢单元户层弄巷路米元块斤岁年月日点分秒次个多届期路公里")
+# digits with the spaces, dots and dashes people write inside phone and ID numbers
+_NUMBER_RUN = re.compile(r"\d+(?:[ .\-]\d+)*")
+# A run of digits this long, with or without spaces and dashes, is a phone, ID or account
+# number, whatever emergency number it happens to contain.
+_LONG_NUMBER = 7
+
+
+def _number_of_its_own(text: str, hit: Hit) -> bool:
+    """Whether the digits of a term (110, 打119) stand as a number of their own in ``text``:
+    not inside a longer run of digits (13811012345, 0731-81190120, 138 1101 2345) and not a
+    house, room or building number (110室, 120号, 119栋). Terms without digits pass."""
+    term = hit.term
+    if term[0] not in _DIGITS and term[-1] not in _DIGITS:
+        return True
+    first = hit.position + next(i for i, ch in enumerate(term) if ch in _DIGITS)
+    last = hit.position + max(i for i, ch in enumerate(term) if ch in _DIGITS) + 1
+    if (first > 0 and text[first - 1] in _DIGITS) or (last < len(text) and text[last] in _DIGITS):
+        return False
+    if last < len(text) and text[last] in _NUMBER_UNITS:
+        return False
+    for run in _NUMBER_RUN.finditer(text):
+        if run.start() <= first < run.end():
+            return sum(ch in _DIGITS for ch in run.group()) < _LONG_NUMBER
+    return True

@@ -1,21 +1,66 @@
 """Whether two residents' messages are about the same matter (for merging duplicates).
 
 Merging wrongly hides a resident's matter inside another's, which is worse than a duplicate a
-leader can /合并 by hand, so this errs towards "different".
+leader can /合并 by hand, so this errs towards "different". Two messages are one matter when
+they are about the same thing (a topic word of the category, or most of their wording) and
+name no different place. A shared place (5栋, 1单元) is evidence only beside a shared subject:
+a resident who signs every message "我住5号楼302室" has many matters in one flat. Phone, ID
+and other long numbers are never evidence.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from nlp.normalize import normalize
 from nlp.vocabulary import Vocabulary
 
-_NUMBER = re.compile(r"\d+")
 _NOT_TEXT = re.compile(r"[^\w]", re.UNICODE)
 # A term with one of these describes a state (不亮, 漏水, 堵了), not the thing it is about: two
 # different things can be in the same state.
 _STATE_CHARS = frozenset("不没坏漏堵臭吵乱破断裂满停爆塌")
+# Phone, ID-card and account numbers, spaced or not, masked or not: 138 1101 2345,
+# 0731-84112233, 430102199001011234, 138****5678.
+_LONG_NUMBER = re.compile(r"(?:\+?86[ \-]?)?\d(?:[ \-.*]?[\d*xX]){6,}")
+# A place in the grid: a building, unit, floor, room or house number, and the words around it
+# ("我住5号楼302室", "3栋2单元", "120号"). Building words are told apart from 楼上/楼下/楼道.
+_PLACE = re.compile(r"(\d{1,4})\s*(号楼|栋|幢|座|楼(?![上下道梯顶])|单元|层|楼层|室|号|户|组)")
+_KIND = {
+    "号楼": "building",
+    "栋": "building",
+    "幢": "building",
+    "座": "building",
+    "楼": "building",
+    "单元": "unit",
+    "层": "floor",
+    "楼层": "floor",
+    "室": "room",
+    "户": "room",
+    "号": "number",
+    "组": "group",
+}
+# "我住/我家在" before a place, and the words around a phone number: a signature, not the
+# matter's words (电话 would otherwise read as 电, power).
+_SIGNATURE = re.compile(r"我(?:家)?(?:住|在|是)在?|电话|手机|微信|联系方式|联系我|打我")
+# Context words (weight below this: 楼道里, 门口, 隔壁) say where, not what.
+_SUBJECT_WEIGHT = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    places: dict[str, str]
+    wording: str  # the text without places, signatures and long numbers
+
+
+def _read(text: str) -> _Read:
+    normal = _LONG_NUMBER.sub(" ", normalize(text))
+    places: dict[str, str] = {}
+    for match in _PLACE.finditer(normal):
+        places.setdefault(_KIND[match.group(2)], str(int(match.group(1))))
+    wording = _PLACE.sub(" ", normal)
+    wording = _SIGNATURE.sub(" ", wording)
+    return _Read(places, wording)
 
 
 def topic_terms(text: str, vocabulary: Vocabulary, category: str) -> set[str]:
@@ -27,8 +72,11 @@ def topic_terms(text: str, vocabulary: Vocabulary, category: str) -> set[str]:
     problem = set(vocabulary.problem.terms()) if vocabulary.problem is not None else set()
     found = [
         term
-        for term in found_in.terms()
-        if term in text and term not in problem and not _STATE_CHARS.intersection(term)
+        for term, weight in found_in.terms().items()
+        if weight >= _SUBJECT_WEIGHT
+        and term in text
+        and term not in problem
+        and not _STATE_CHARS.intersection(term)
     ]
     found.sort(key=len, reverse=True)
     kept: list[str] = []
@@ -38,28 +86,62 @@ def topic_terms(text: str, vocabulary: Vocabulary, category: str) -> set[str]:
     return set(kept)
 
 
+def _same_subject(a: set[str], b: set[str], *, loose: bool) -> bool:
+    """A topic word in common, or one the head of the other: a Chinese compound names its
+    kind last (楼道灯 is a 灯, 自来水管 a 水管), so 灯 and 楼道灯 are one subject, 水 and
+    下水道 are not. ``loose`` also takes a word of two characters or more at the start of the
+    other (垃圾 and 垃圾堆, but also 垃圾 and 垃圾房): for one resident's own words only."""
+    return any(_one_subject(x, y, loose) or _one_subject(y, x, loose) for x in a for y in b)
+
+
+def _one_subject(short: str, long: str, loose: bool) -> bool:
+    return long.endswith(short) or (loose and len(short) >= 2 and long.startswith(short))
+
+
+def places_conflict(a: str, b: str) -> bool:
+    """Whether the two texts name a different building, unit, floor, room or house."""
+    pa, pb = _read(a).places, _read(b).places
+    return any(pa[kind] != pb[kind] for kind in pa.keys() & pb.keys())
+
+
 def _pairs(text: str) -> set[str]:
     compact = _NOT_TEXT.sub("", text)
     return {compact[i : i + 2] for i in range(len(compact) - 1)} or {compact}
 
 
 def same_matter(
-    a: str, b: str, vocabulary: Vocabulary | None, category: str, threshold: float
+    a: str,
+    b: str,
+    vocabulary: Vocabulary | None,
+    category: str,
+    threshold: float,
+    *,
+    one_reporter: bool = False,
 ) -> bool:
     """True when ``a`` and ``b``, filed under ``category``, are about one matter: they name
-    the same thing (a topic word of the category), or share most of their character pairs.
+    the same thing (a topic word of the category), or share most of their wording, and name
+    no different place (3栋 vs 5栋, 2单元 vs 4单元, 302室 vs 501室).
 
-    Messages naming different numbers (3栋 vs 5栋, 2单元 vs 4单元) are different matters
-    however alike the rest is.
+    Places, signatures ("我住5号楼302室") and long numbers (phones, ID numbers) are left out
+    of the wording compared: two requests signed alike are not alike. ``one_reporter``: both
+    are one resident's, soon after each other, who repeats a matter in other words more often
+    than they report a second one of the same kind; the subject may then match more loosely,
+    and the same place with some of the same wording is enough.
     """
-    na, nb = normalize(a), normalize(b)
-    numbers_a, numbers_b = set(_NUMBER.findall(na)), set(_NUMBER.findall(nb))
-    if numbers_a and numbers_b and not numbers_a & numbers_b:
+    ra, rb = _read(a), _read(b)
+    if any(ra.places[kind] != rb.places[kind] for kind in ra.places.keys() & rb.places.keys()):
         return False
-    if vocabulary is not None and (
-        topic_terms(na, vocabulary, category) & topic_terms(nb, vocabulary, category)
+    if vocabulary is not None and _same_subject(
+        topic_terms(ra.wording, vocabulary, category),
+        topic_terms(rb.wording, vocabulary, category),
+        loose=one_reporter,
     ):
         return True
-    pa, pb = _pairs(na), _pairs(nb)
+    pa, pb = _pairs(ra.wording), _pairs(rb.wording)
     shorter = min(len(pa), len(pb))
-    return shorter > 0 and len(pa & pb) / shorter >= threshold
+    if shorter <= 1:
+        return False
+    shared = len(pa & pb) / shorter
+    if one_reporter and ra.places.keys() & rb.places.keys():
+        return shared >= threshold / 2
+    return shared >= threshold

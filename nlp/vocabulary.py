@@ -117,6 +117,10 @@ class UrgencyKind(TermSet):
     # Used as the request's category when the message has urgency cues but no category
     # term at all ("救命!快来人!").
     category: CategoryCode
+    # clear: a danger happening now, told as such (the number to call, alerts); possible: a
+    # danger that may be happening, told indirectly (an old neighbour unseen for days): the
+    # leaders are asked privately to check, the group gets a caring question
+    level: Literal["clear", "possible"] = "clear"
 
 
 class Thresholds(BaseModel):

@@ -190,3 +190,15 @@ def member_count(*, session: Session, grid_code: str) -> int:
     return session.exec(
         select(func.count()).select_from(Member).where(Member.grid_code == grid_code)
     ).one()
+
+
+def members_named(*, session: Session, grid_code: str, name: str) -> Sequence[tuple[str, str]]:
+    """(contact id, database role) of the members of ``grid_code``'s group who go by ``name``
+    now: to tell whom a quoted reply answers (WeChat's quote names only the display name).
+    Never for rights: anyone can take anyone's name."""
+    rows = session.exec(
+        select(Member.contact_id, Member.role).where(
+            Member.grid_code == grid_code, Member.display_name == name
+        )
+    ).all()
+    return [(contact_id, role) for contact_id, role in rows]

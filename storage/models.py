@@ -102,6 +102,8 @@ class InboundMessage(SQLModel, table=True):
     type: str = Field(max_length=16)
     text: str = Field(sa_type=Text)
     mentions: list[str] = Field(default_factory=list, sa_type=JSON)
+    # the message it replies to (WeChat's 引用): {"name", "text", "sender_id"}; text is the reply
+    quote: dict[str, str | None] | None = Field(default=None, sa_type=JSON)
     sent_at: datetime = Field(sa_type=UTCDateTime)
     received_at: datetime = Field(sa_type=UTCDateTime)
     status: str = Field(default=MessageStatus.PENDING, max_length=16)

@@ -246,16 +246,21 @@ def latest_reported_by(
     ).first()
 
 
-def awaiting_rating(*, session: Session, contact_id: str, now: datetime) -> Ticket | None:
-    """The reporter's most recently resolved ticket still open for a rating."""
+def awaiting_rating(
+    *, session: Session, contact_id: str, now: datetime, grid_code: str | None = None
+) -> Ticket | None:
+    """The reporter's most recently resolved ticket still open for a rating (of
+    ``grid_code``, when the rating is given in a grid's group: another grid's group is not
+    where a ticket of this one is rated)."""
+    query = select(Ticket).where(
+        Ticket.reporter_id == contact_id,
+        Ticket.status == TicketStatus.RESOLVED,
+        col(Ticket.rating_due_at) > now,
+    )
+    if grid_code is not None:
+        query = query.where(Ticket.grid_code == grid_code)
     return session.exec(
-        select(Ticket)
-        .where(
-            Ticket.reporter_id == contact_id,
-            Ticket.status == TicketStatus.RESOLVED,
-            col(Ticket.rating_due_at) > now,
-        )
-        .order_by(col(Ticket.resolved_at).desc(), col(Ticket.id).desc())
+        query.order_by(col(Ticket.resolved_at).desc(), col(Ticket.id).desc())
     ).first()
 
 
@@ -280,6 +285,13 @@ def add_reporter(
         return False
     session.add(TicketReporter(ticket_id=ticket_id, contact_id=contact_id, name=name, at=at))
     return True
+
+
+def has_attachments(*, session: Session, ticket_id: int) -> bool:
+    found = session.exec(
+        select(TicketAttachment.id).where(TicketAttachment.ticket_id == ticket_id).limit(1)
+    ).first()
+    return found is not None
 
 
 def attach(

@@ -45,6 +45,7 @@ SETTINGS: dict[str, Any] = {
             "name": "幸福社区第3网格",
             "room": "幸福社区第3网格",
             "leaders": ["wxid_leader_li"],
+            "workers": ["wxid_louzhang_hu"],
             "community": "幸福社区",
         },
         {

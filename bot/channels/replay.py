@@ -3,8 +3,9 @@
 The contract (documented in README.md, relied on by tests, demos and users' trials):
 
 - in, one object per line: a room message ``{"ts", "room", "from", "name", "text", "id"?,
-  "mentions"?, "type"?}``, a private message (the same without ``room``), or a clock tick
-  ``{"ts", "tick": true}``;
+  "mentions"?, "type"?, "quote"?}`` (``quote``: ``{"from"?, "name", "text"}``, the message
+  it replies to; a text in WeChat's quoted-reply form is read as one too), a private message
+  (the same without ``room``), or a clock tick ``{"ts", "tick": true}``;
 - out, one object per message sent: ``{"ts", "room", "to", "text", "mentions"}``.
 
 The bot's clock is the events' ``ts``. A malformed line is reported on stderr with its line
@@ -31,8 +32,9 @@ from typing import Annotated, Any, Literal, TextIO
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bot.app import App
+from bot.channels.quotes import split_quote
 from bot.clock import ManualClock
-from bot.events import Inbound, MessageType, Outbound
+from bot.events import Inbound, MessageType, Outbound, Quote
 from bot.settings import format_loc
 from storage import inbox
 
@@ -41,6 +43,13 @@ class _Tick(BaseModel):
     model_config = ConfigDict(extra="forbid")
     ts: datetime
     tick: Literal[True]
+
+
+class _Quote(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    sender: Annotated[str | None, Field(alias="from", min_length=1)] = None
+    name: Annotated[str, Field(min_length=1)]
+    text: str
 
 
 class _Message(BaseModel):
@@ -53,6 +62,7 @@ class _Message(BaseModel):
     id: Annotated[str, Field(min_length=1)] | None = None
     mentions: list[str] = []
     type: MessageType = MessageType.TEXT
+    quote: _Quote | None = None
 
     @model_validator(mode="after")
     def _text_for_text(self) -> _Message:
@@ -83,11 +93,18 @@ def parse_line(line: str, tz: tzinfo) -> Inbound | datetime:
     ts = parsed.ts if parsed.ts.tzinfo else parsed.ts.replace(tzinfo=tz)
     if isinstance(parsed, _Tick):
         return ts
+    text = parsed.text
+    quote: Quote | None = None
+    if parsed.quote is not None:
+        quote = Quote(parsed.quote.name, parsed.quote.text, parsed.quote.sender)
+    elif parsed.type == MessageType.TEXT:
+        quote, text = split_quote(text)
     return Inbound(
         ts=ts,
         sender_id=parsed.sender,
         sender_name=parsed.name or parsed.sender,
-        text=parsed.text,
+        text=text,
+        quote=quote,
         room_id=parsed.room,
         room_topic=parsed.room,
         id=parsed.id,

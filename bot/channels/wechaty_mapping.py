@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from typing import Any, Final, Protocol
 
+from bot.channels.quotes import split_quote
 from bot.events import Inbound, MessageType
 
 log = logging.getLogger(__name__)
@@ -120,10 +121,12 @@ async def to_inbound(msg: SdkMessage, *, self_id: str | None, tz: tzinfo) -> Inb
     kind = message_type(msg.type())
     # Non-text messages have no text, except links, whose text is the URL (finding 8).
     text = msg.text() or ""
+    quote, text = split_quote(text) if kind == MessageType.TEXT else (None, text)
     common: dict[str, Any] = {
         "ts": sent_at(float(msg.payload.timestamp), tz),
         "sender_id": talker_id,
         "text": text,
+        "quote": quote,
         "id": msg.message_id,
         "type": kind,
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bot.app import App
+from bot.channels.quotes import split_quote
 from bot.clock import ManualClock
 from bot.events import Inbound, MessageType, Outbound
 
@@ -13,6 +14,7 @@ OTHER_ROOM = "幸福社区第4网格"
 RESIDENT = ("wxid_resident_zhang", "张阿姨")
 NEIGHBOUR = ("wxid_resident_wang", "王大爷")
 LEADER = ("wxid_leader_li", "李网格长")
+STAFF_WORKER = ("wxid_louzhang_hu", "胡楼栋长")  # a worker of G03: no leader's rights
 OTHER_LEADER = ("wxid_leader_zhao", "赵网格长")
 ADMIN = ("wxid_street_admin", "街道办小陈")
 
@@ -56,15 +58,20 @@ class Chat:
         type: MessageType = MessageType.TEXT,
         msg_id: str | None = None,
         at: datetime | None = None,
+        quote: str = "",
     ) -> Inbound:
+        """``quote``: WeChat's quoted-reply head ("「name：text」\\n- - - …\\n"), put before
+        ``text`` and read as the channels read it."""
         self._n += 1
         if at is None:
             at = self.clock.now() + timedelta(seconds=1)
+        quoted, text = split_quote(quote + text) if quote else (None, text)
         return Inbound(
             ts=at,
             sender_id=who[0],
             sender_name=who[1],
             text=text,
+            quote=quoted,
             room_id=room,
             room_topic=room,
             id=msg_id or f"m{self._n}",

@@ -459,7 +459,8 @@ async def test_recover_handles_what_a_crash_left_pending(services: Services) -> 
 
     @router.message()
     async def echo(ctx: Context) -> None:
-        ctx.reply(f"回复：{ctx.event.text}")
+        quoted = f"（回{ctx.event.quote.name}）" if ctx.event.quote else ""
+        ctx.reply(f"回复{quoted}：{ctx.event.text}")
 
     crashing = Router("crashing")
 
@@ -470,15 +471,19 @@ async def test_recover_handles_what_a_crash_left_pending(services: Services) -> 
     _, chat = make_chat(services, crashing)
     with pytest.raises(KeyboardInterrupt):
         await chat.say("路灯坏了", type=MessageType.TEXT)
+    quoted = "「王大爷：灯呢」\n- - - - - - - - - - - - - - -\n"
+    with pytest.raises(KeyboardInterrupt):  # the quote is stored with it, and read back
+        await chat.feed(chat.message("还没修", quote=quoted))
+    assert inbox_rows(services.db)[1].quote == {"name": "王大爷", "text": "灯呢", "sender_id": None}
     assert inbox_rows(services.db)[0].status == "pending"
     assert outbox_texts(services.db) == []
 
     restarted, chat2 = make_chat(services, router)
     services.clock.set(services.clock.now() + timedelta(minutes=1))  # type: ignore[attr-defined]
-    assert await restarted.recover() == 1
+    assert await restarted.recover() == 2
     assert await restarted.recover() == 0
     await chat2.app.outbox.flush()
-    assert chat2.sender.texts() == ["回复：路灯坏了"]
+    assert chat2.sender.texts() == ["回复：路灯坏了", "回复（回王大爷）：还没修"]
     assert inbox_rows(services.db)[0].status == "handled"
 
 

@@ -58,6 +58,21 @@ def test_the_shipped_demo_config_loads() -> None:
     assert settings.console.people
 
 
+def test_workers_and_the_knowledge_base(tmp_path: Path) -> None:
+    data = minimal()
+    data["grids"][0]["workers"] = ["wxid_louzhang_hu"]
+    data["faq"] = {"entries": [{"topic": "停车", "words": ["停车证"], "answer": "到物业办理。"}]}
+    settings = load_settings(write(tmp_path, yaml.safe_dump(data, allow_unicode=True)))
+    assert settings.grids[0].workers == ["wxid_louzhang_hu"]
+    assert [e.topic for e in settings.faq.entries] == ["停车"]  # given: replaces the shipped
+    assert load_settings(None).faq.entries  # the shipped one
+    data["faq"] = {"entries": [{"topic": "停车", "words": [], "answer": "长" * 301}]}
+    assert set(problems_of(tmp_path, data)) == {
+        "faq.entries[0].words: must not be empty",
+        "faq.entries[0].answer: String should have at most 300 characters",
+    }
+
+
 def test_leaders_given_as_text_name_the_key_path(tmp_path: Path) -> None:
     data = minimal()
     data["grids"].append({"code": "G04", "name": "四", "room": "四群", "leaders": "wxid_x"})

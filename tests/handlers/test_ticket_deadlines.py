@@ -27,25 +27,26 @@ async def test_an_overdue_ticket_is_chased_then_escalated(
     await app.advance(clock, start + timedelta(hours=72))
     assert sender.sent == []  # not yet overdue: due 09:00, the sweep at 09:00 finds it on time
     await app.advance(clock, start + timedelta(hours=72, minutes=5))
-    [reminder] = sender.sent
-    assert (
-        reminder.text == "【督办】工单 #1（设施报修）已超过处理时限（11月25日 09:00），请尽快处理。"
-    )
-    assert reminder.mentions == (LEADER[0], WORKER[0])
+    # privately to the leader and the assignee, never in the residents' group
+    assert [(m.to, m.room_topic) for m in sender.sent] == [(LEADER[0], None), (WORKER[0], None)]
+    assert {m.text for m in sender.sent} == {
+        "【督办】工单 #1（设施报修）已超过处理时限（11月25日 09:00），请尽快处理。"
+    }
     t = ticket(sqlite_db)
     assert t.reminded_at is not None
     assert t.due_at < t.reminded_at <= t.due_at + timedelta(minutes=5)  # the next sweep
     await app.advance(clock, start + timedelta(hours=95))
-    assert len(sender.sent) == 1  # reminded once
+    assert len(sender.sent) == 2  # reminded once
     await app.advance(clock, start + timedelta(hours=96, minutes=5))
-    escalation, group = sender.sent[1:]
+    escalation, *handlers = sender.sent[2:]
     assert escalation.room_topic == "幸福社区指挥中心"
     assert escalation.text.startswith("【超期上报】幸福社区第3网格 #1 设施报修：")
     assert escalation.text.endswith("截止11月25日 09:00，至今未办结。")
-    assert group.text == "工单 #1 超期未办结，已自动上报幸福社区指挥中心。"
+    assert [m.to for m in handlers] == [LEADER[0], WORKER[0]]
+    assert {m.text for m in handlers} == {"工单 #1 超期未办结，已自动上报幸福社区指挥中心。"}
     assert ticket(sqlite_db).status == "escalated"
     await app.advance(clock, start + timedelta(days=10))
-    assert len(sender.sent) == 3
+    assert len(sender.sent) == 5
 
 
 async def test_urgent_tickets_escalate_sooner(

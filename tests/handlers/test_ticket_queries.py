@@ -75,6 +75,43 @@ async def test_a_digit_rates_too(resolved: Chat, sqlite_db: Database) -> None:
     assert ticket(sqlite_db).rating == "basic"
 
 
+@pytest.mark.parametrize(
+    ("text", "rating"),
+    [
+        ("滿意", "satisfied"),
+        ("满意 谢谢", "satisfied"),
+        ("非常满意👍", "satisfied"),
+        ("满意，谢谢网格长辛苦了！", "satisfied"),
+        ("基本满意吧", "basic"),
+        ("不太满意 灯还是一闪一闪的", "unsatisfied"),
+        ("不滿意 只換了一半", "unsatisfied"),
+    ],
+)
+async def test_ratings_as_people_write_them(
+    resolved: Chat, sqlite_db: Database, text: str, rating: str
+) -> None:
+    [reply, *_] = await resolved.say(text)
+    assert ticket(sqlite_db).rating == rating
+    assert reply.mentions == (RESIDENT[0],)
+
+
+async def test_only_the_reporter_is_asked_to_rate(chat: Chat) -> None:
+    await chat.say(LAMP)
+    await chat.say("3栋路灯坏了 晚上出门看不见", NEIGHBOUR)  # +1
+    [told] = await chat.say("/办结 1 路灯已更换", LEADER)
+    assert told.mentions == (RESIDENT[0], NEIGHBOUR[0])  # both hear the result
+    assert "请张阿姨回复“满意”" in told.text
+
+
+async def test_a_rating_in_another_grids_group_is_not_taken(
+    resolved: Chat, sqlite_db: Database
+) -> None:
+    [reply] = await resolved.say("满意", room=OTHER_ROOM)
+    assert reply.text == "您目前没有待评价的工单。"
+    assert ticket(sqlite_db).rating is None
+    assert await resolved.say("满意 这家店的菜不错", room=OTHER_ROOM) == []
+
+
 async def test_unsatisfied_reopens_and_tells_the_leader(
     resolved: Chat, sqlite_db: Database
 ) -> None:
@@ -124,7 +161,7 @@ async def test_a_neighbour_on_the_same_matter_sees_its_progress_not_the_first_wo
     wrote, with her phone number and flat, is not his to read."""
     await chat.say("3栋门口的路灯坏了好几天了，我住3栋502，电话13812345678")
     [linked] = await chat.say("3栋门口路灯坏了，晚上看不见路", NEIGHBOUR)
-    assert "同类诉求" in linked.text
+    assert linked.text == "已记录，和 #1 一并处理。"
     [theirs] = await chat.say("我的工单", NEIGHBOUR)
     assert theirs.text.splitlines() == [
         "您有 1 件工单在处理：",

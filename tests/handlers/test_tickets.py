@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlmodel import select
 
 from bot.events import MessageType
 from handlers.tickets import REQUEST_MAX_CHARS
 from storage.db import Database
 from storage.models import Ticket, TicketAttachment, TicketEvent
-from tests.auxil.chat import LEADER, NEIGHBOUR, OTHER_ROOM, RESIDENT, Chat
+from tests.auxil.chat import ADMIN, LEADER, NEIGHBOUR, OTHER_ROOM, RESIDENT, STAFF_WORKER, Chat
 
 LAMP = "3栋门口的路灯坏了好几天了，晚上黑漆漆的，麻烦处理一下"
 FIRE = "着火了！3栋2单元冒黑烟了，快来人"
@@ -72,14 +73,42 @@ async def test_no_tickets_from_private_chats_or_rooms_of_no_grid(
     assert tickets(sqlite_db) == []
 
 
-async def test_the_same_resident_repeating_the_matter_is_merged(
+async def test_the_same_resident_repeating_the_matter_is_merged_quietly(
     chat: Chat, sqlite_db: Database
 ) -> None:
     await chat.say(LAMP)
-    [reply] = await chat.say("3栋的路灯还是坏的，怎么还没人来修")
+    assert await chat.say("3栋的路灯还是坏的，怎么还没人来修") == []  # answered once already
     [ticket] = tickets(sqlite_db)
-    assert reply.text == f"已合并到 #{ticket.id}，我们正在跟进，不用重复反映。"
     assert events_of(sqlite_db, ticket.id or 0) == ["created", "repeated"]
+
+
+@pytest.mark.parametrize(
+    ("first", "again"),
+    [
+        ("5栋1单元楼道的灯坏了好几天了", "5栋1单元楼道灯还是不亮"),
+        ("3栋2单元楼道灯坏了", "3号楼2单元楼道的灯也不亮"),  # 3号楼 is 3栋
+        ("6栋门口垃圾堆了三天没人清理", "6栋门口的垃圾还是没人清理"),
+    ],
+)
+async def test_a_repeat_in_other_words_is_the_same_ticket(
+    chat: Chat, sqlite_db: Database, first: str, again: str
+) -> None:
+    await chat.say(first)
+    assert await chat.say(again) == []
+    assert len(tickets(sqlite_db)) == 1
+
+
+async def test_a_resident_signing_every_message_has_many_matters(
+    chat: Chat, sqlite_db: Database
+) -> None:
+    for text in (
+        "楼道灯坏了，我住5号楼302室，电话13811012345",
+        "下水道堵了，我住5号楼302室，电话13811012345",
+        "楼下垃圾没人清，我住5号楼302室",
+    ):
+        [reply] = await chat.say(text)
+        assert reply.text.startswith("已受理")
+    assert len(tickets(sqlite_db)) == 3
 
 
 async def test_a_different_matter_of_the_same_resident_is_a_new_ticket(
@@ -98,14 +127,19 @@ async def test_other_residents_reporting_the_same_matter_are_linked(
     [reply] = await chat.say("3栋路灯坏了，晚上出门很不方便，能不能修一下", NEIGHBOUR)
     [ticket] = tickets(sqlite_db)
     assert reply.mentions == (NEIGHBOUR[0],)
-    assert reply.text == (
-        f"已有居民反映过这个问题（#{ticket.id}），已记为同类诉求 +1，处理结果会一并告诉您。"
-    )
+    assert reply.text == f"已记录，和 #{ticket.id} 一并处理。"
     assert ticket.same_count == 1
     # the same neighbour again: that's a repeat now, not another +1
-    [again] = await chat.say("3栋路灯还坏着呢，麻烦快点修", NEIGHBOUR)
-    assert again.text.startswith(f"已合并到 #{ticket.id}")
+    assert await chat.say("3栋路灯还坏着呢，麻烦快点修", NEIGHBOUR) == []
     assert tickets(sqlite_db)[0].same_count == 1
+
+
+async def test_other_buildings_are_other_matters(chat: Chat, sqlite_db: Database) -> None:
+    await chat.say("8栋的路灯坏了", NEIGHBOUR)
+    for text in ("10栋路灯也不亮", "12栋路灯也坏了", "16栋的路灯不亮了"):
+        [reply] = await chat.say(text)
+        assert reply.text.startswith("已受理")
+    assert len(tickets(sqlite_db)) == 4
 
 
 async def test_the_same_matter_in_another_grid_is_another_ticket(
@@ -162,6 +196,10 @@ async def test_a_photo_right_after_a_request_is_attached(chat: Chat, sqlite_db: 
     with sqlite_db.session() as s:
         [attachment] = s.exec(select(TicketAttachment)).all()
     assert (attachment.ticket_id, attachment.type) == (ticket.id, "image")
+    # more photos of it are added quietly: one acknowledgement per ticket
+    assert await chat.say("", type=MessageType.IMAGE) == []
+    assert await chat.say("", type=MessageType.VIDEO) == []
+    assert events_of(sqlite_db, ticket.id or 0).count("attached") == 3
 
 
 async def test_media_later_or_from_someone_else_is_just_stored(
@@ -180,3 +218,108 @@ async def test_a_message_handled_twice_opens_one_ticket(chat: Chat, sqlite_db: D
     assert len(await chat.feed(event)) == 1
     assert await chat.feed(event) == []
     assert len(tickets(sqlite_db)) == 1
+
+
+# --- judging a group, not a sentence ---
+
+
+@pytest.mark.parametrize("who", [LEADER, STAFF_WORKER, ADMIN])
+async def test_the_grids_own_people_open_no_tickets(
+    chat: Chat, sqlite_db: Database, who: tuple[str, str]
+) -> None:
+    for text in (LAMP, "刘爹爹在楼梯口摔了，已经叫了救护车，我陪着的", "人找到了，在菜市场"):
+        assert await chat.say(text, who) == []
+    assert tickets(sqlite_db) == []
+
+
+async def test_their_words_about_an_open_matter_go_on_its_timeline(
+    chat: Chat, sqlite_db: Database
+) -> None:
+    await chat.say(LAMP)
+    assert await chat.say("3栋的路灯师傅下午来换", STAFF_WORKER) == []
+    assert await chat.say("明天上午停水，大家提前接水", LEADER) == []  # about nothing open
+    assert await chat.say("@所有人 3栋路灯今晚检修", LEADER) == []  # a notice to all
+    [ticket] = tickets(sqlite_db)
+    assert events_of(sqlite_db, ticket.id or 0) == ["created", "noted"]
+
+
+async def test_a_quoted_reply_to_a_neighbour_opens_nothing(chat: Chat, sqlite_db: Database) -> None:
+    await chat.say("3栋路灯坏了好几天了", NEIGHBOUR)
+    quoted = "「王大爷：3栋路灯坏了好几天了」\n- - - - - - - - - - - - - - -\n"
+    # a neighbour's reply about the same lamp joins the matter quietly
+    assert await chat.feed(chat.message("对 路灯坏了 我家门口也黑", quote=quoted)) == []
+    # talk between neighbours about something else is theirs
+    other = "「王大爷：谁有通下水道师傅的电话」\n- - - - - - - - - - - - - - -\n"
+    assert await chat.feed(chat.message("下水道堵了就找物业", quote=other)) == []
+    [ticket] = tickets(sqlite_db)
+    assert ticket.same_count == 1
+
+
+async def test_an_at_mention_of_a_neighbour_is_their_conversation(
+    chat: Chat, sqlite_db: Database
+) -> None:
+    text = "@王大爷\u2005你家楼道灯坏了就跟物业说"
+    assert await chat.say(text, mentions=(NEIGHBOUR[0],)) == []
+    assert await chat.say("王叔 你家水管漏水了要找物业") == []  # named, not @-ed
+    assert tickets(sqlite_db) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "这种直接打110报警",
+        "遇到这种情况记得打119",
+        "#接龙\n明天团购土鸡蛋 每箱30枚\n\n1. 刘姐 2箱\n2. 王哥 1箱",
+        "1. 3栋路灯坏了\n2. 5栋电梯坏了\n3. 6栋停水",  # a list someone pasted
+        "没事了 是邻居家炒菜糊了 没有起火",
+        "手慢了 没抢到红包",
+    ],
+)
+async def test_advice_lists_and_all_clears_raise_nothing(
+    chat: Chat, sqlite_db: Database, text: str
+) -> None:
+    assert await chat.say(text) == []
+    assert tickets(sqlite_db) == []
+
+
+async def test_a_call_for_help_with_nothing_said_is_a_possible_emergency(
+    chat: Chat, sqlite_db: Database
+) -> None:
+    sent = await chat.say("快叫120！")
+    [ticket] = tickets(sqlite_db)
+    assert not ticket.urgent
+    group, alert = sent
+    assert group.text == "请问有人受伤或有危险吗？如有危险请立即拨打 110 或 120。已告知网格长。"
+    assert (alert.to, alert.text.startswith(f"【请核实】幸福社区第3网格 #{ticket.id}")) == (
+        LEADER[0],
+        True,
+    )
+
+
+async def test_an_old_neighbour_unseen_for_days_reaches_the_leader(
+    chat: Chat, sqlite_db: Database
+) -> None:
+    text = "3栋的王奶奶一个人住 两天没看到她下楼了 门口的牛奶还挂着 敲门没人应"
+    group, alert = await chat.say(text)
+    assert group.text.startswith("请问有人受伤或有危险吗？")
+    assert alert.to == LEADER[0]
+    assert "请尽快联系核实" in alert.text
+    [ticket] = tickets(sqlite_db)
+    assert (ticket.category, ticket.urgent) == ("assistance", False)
+
+
+async def test_an_emergency_is_never_folded_into_an_ordinary_ticket(
+    chat: Chat, sqlite_db: Database
+) -> None:
+    await chat.say("3栋楼道里有人给电动车充电，太危险了", NEIGHBOUR)
+    sent = await chat.say("3栋楼道里冒黑烟了 一股焦糊味 快来人")
+    assert sent[0].text.startswith("情况紧急，请立即拨打 119")
+    assert [t.urgent for t in tickets(sqlite_db)] == [False, True]
+
+
+async def test_neighbours_of_one_emergency_are_one_ticket(chat: Chat, sqlite_db: Database) -> None:
+    await chat.say(FIRE)
+    [reply] = await chat.say("3栋好大的烟 我屋头也全是烟 快来人啊", NEIGHBOUR)
+    [ticket] = tickets(sqlite_db)
+    assert reply.text == f"已收到，已通知本网格网格长（#{ticket.id}）。"
+    assert ticket.same_count == 1

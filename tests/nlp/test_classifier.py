@@ -370,3 +370,36 @@ def test_shipped_danger_elements_combine_with_immediacy(
 @pytest.mark.parametrize("text", ["楼道里全是白烟", "我奶奶头昏好几天了", "烟花真好看"])
 def test_shipped_danger_elements_alone_are_not_urgent(classifier: Classifier, text: str) -> None:
     assert not classifier.classify(text).urgent
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "楼道灯坏了，我电话13811012345",
+        "1号楼110室门口的垃圾没人清",
+        "120号门口的垃圾桶满了",
+        "119栋的路灯不亮",
+        "电话0731-81190120 楼道灯坏了",
+        "楼道灯坏了 电话138 1101 2345",
+        "身份证110105199001011234 补办社保卡要带什么",
+    ],
+)
+def test_emergency_numbers_inside_other_numbers_raise_no_alarm(
+    classifier: Classifier, text: str
+) -> None:
+    result = classifier.classify(text)
+    assert not result.urgent
+    assert not {"110", "119", "120"} & set(result.keywords)
+
+
+@pytest.mark.parametrize("text", ["3栋着火了 快打119", "有人打架 快报110", "老人晕倒了 快叫120"])
+def test_emergency_numbers_on_their_own_still_count(classifier: Classifier, text: str) -> None:
+    assert classifier.classify(text).urgent
+
+
+def test_an_unseen_neighbour_is_a_possible_emergency(classifier: Classifier) -> None:
+    result = classifier.classify("3栋的王奶奶一个人住 两天没看到她下楼了 敲门没人应")
+    assert (result.urgent, result.possible, result.urgency_kind) == (True, True, "unseen")
+    fire = classifier.classify("着火了！3栋2单元冒黑烟了，快来人")
+    assert (fire.possible, fire.urgency_kind) == (False, "fire")
+    assert classifier.classify("好几天没看到你发朋友圈了").urgent is False

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from nlp.similarity import same_matter, topic_terms
+from nlp.similarity import places_conflict, same_matter, topic_terms
 from nlp.vocabulary import Vocabulary
 
 LAMP = "3栋门口的路灯坏了好几天了，晚上黑漆漆的，麻烦处理一下"
@@ -34,3 +34,33 @@ def test_topic_terms_keep_the_longest_and_leave_out_states(vocabulary: Vocabular
     assert "灯" not in terms
     assert not terms & {"坏了", "不亮"}
     assert topic_terms("路灯坏了", vocabulary, "no-such-category") == set()
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "category", "same"),
+    [
+        ("我住5号楼302室，楼道灯坏了", "我住5号楼302室，下水道堵了", "facility", False),
+        ("楼道灯坏了 电话13811012345", "水管爆了 电话13811012345", "facility", False),
+        ("8栋的路灯坏了", "10栋路灯也不亮", "facility", False),
+        ("楼道里有人给电动车充电 太危险了", "楼道里有烟 一股焦糊味", "safety", False),
+        ("3栋2单元楼道灯坏了", "3号楼2单元楼道的灯也不亮", "facility", True),  # 3号楼 = 3栋
+        ("5栋1单元楼道的灯坏了好几天了", "5栋1单元楼道灯还是不亮", "facility", True),
+        ("停水了", "我家也停水了 一上午了", "facility", True),
+    ],
+)
+def test_numbers_are_evidence_only_beside_a_subject(
+    vocabulary: Vocabulary, a: str, b: str, category: str, same: bool
+) -> None:
+    assert same_matter(a, b, vocabulary, category, 0.6) is same
+
+
+def test_one_residents_own_repeat_may_match_more_loosely(vocabulary: Vocabulary) -> None:
+    first, again = "6栋门口垃圾堆了三天没人清理", "6栋门口的垃圾还是没人清理"
+    assert not same_matter(first, again, vocabulary, "environment", 0.6)
+    assert same_matter(first, again, vocabulary, "environment", 0.6, one_reporter=True)
+
+
+def test_places_conflict() -> None:
+    assert places_conflict("5栋2单元漏水", "5号楼3单元漏水")
+    assert not places_conflict("5栋漏水", "5号楼2单元漏水")
+    assert not places_conflict("楼上漏水", "5栋漏水")

@@ -11,7 +11,7 @@ from bot.app import App, build_app
 from bot.channels.replay import JsonLinesSender, ReplayLineError, parse_line, replay
 from bot.clock import ManualClock
 from bot.context import Context
-from bot.events import Inbound, MessageType, Outbound
+from bot.events import Inbound, MessageType, Outbound, Quote
 from bot.settings import Settings
 from nlp.classifier import Classifier
 from storage import migrate
@@ -49,6 +49,29 @@ def test_a_room_message() -> None:
         ("wxid_b",),
         MessageType.TEXT,
     )
+
+
+def test_a_quoted_reply_given_as_a_field_or_as_wechat_writes_it() -> None:
+    quote = {"from": "wxid_b", "name": "王大爷", "text": "3栋路灯坏了"}
+    given = parse_line(
+        line(ts="2026-11-22T09:00:00+08:00", room="群", **{"from": "wxid_a"}, text="我家门口也黑",
+             quote=quote),
+        TZ,
+    )  # fmt: skip
+    assert isinstance(given, Inbound)
+    assert given.quote == Quote(name="王大爷", text="3栋路灯坏了", sender_id="wxid_b")
+    assert given.text == "我家门口也黑"
+    raw = "「王大爷：3栋路灯坏了」\n- - - - - - - - - - - - - - -\n我家门口也黑"
+    written = parse_line(line(ts="2026-11-22T09:00:00+08:00", room="群", **{"from": "wxid_a"},
+                              text=raw), TZ)  # fmt: skip
+    assert isinstance(written, Inbound)
+    assert (written.quote, written.text) == (
+        Quote(name="王大爷", text="3栋路灯坏了"),
+        "我家门口也黑",
+    )
+    with pytest.raises(ReplayLineError, match="quote"):
+        parse_line(line(ts="2026-11-22T09:00:00+08:00", **{"from": "wxid_a"}, text="x",
+                        quote={"text": "no name"}), TZ)  # fmt: skip
 
 
 def test_a_private_message_without_name_or_text_for_an_image() -> None:

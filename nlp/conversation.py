@@ -1,0 +1,71 @@
+"""Cues of a message's place in the group's conversation, read from its words alone.
+
+The classifier reads what a message is about; these read what it is doing: a group list
+(接龙, 团购) re-sent with one more line, advice to a neighbour ("这种直接打110"), a call for an
+emergency number with nothing said of what happened. Pure functions of normalised text.
+"""
+
+from __future__ import annotations
+
+import re
+
+from nlp.normalize import normalize
+
+# WeChat's 接龙 starts with "#接龙"; hand-made lists number their lines ("1. 刘姐 2箱").
+_LIST_HEAD = re.compile(r"^\s*[#＃]?\s*接龙")
+_LIST_LINE = re.compile(r"^\s*\d{1,3}\s*[.、．)）]\s*\S", re.MULTILINE)
+# Calling an emergency number or the police: 打110, 快叫120, 拨打119, 报警.
+_CALL = re.compile(
+    r"(?:直接|赶紧|赶快|快点?|马上|立即|立刻|记得|要|就)?"
+    r"(?:打|拨打?|报|叫|call)\s*(?:110|119|120)(?:报警|急救)?|报警|报案"
+)
+# Words of advice or of a hypothetical: what one should do, not what is happening.
+_ADVICE = re.compile(
+    r"这种|遇到|碰到|遇上|万一|如果|要是|的话|可以|应该|建议|最好|记得|别忘|下次|以后|一定要|"
+    r"你们?(?:就|直接|赶紧|要)|直接"
+)
+
+
+def is_group_list(text: str) -> bool:
+    """A 接龙 or another numbered list of names (a head count, a group order)."""
+    return bool(_LIST_HEAD.match(text)) or len(_LIST_LINE.findall(text)) >= 2
+
+
+def without_calls(text: str) -> str:
+    """``text`` without its calls for an emergency number ("快打119", "报警"): what is left
+    says whether anything is happening."""
+    return _CALL.sub(" ", normalize(text))
+
+
+def calls_for_help(text: str) -> bool:
+    return bool(_CALL.search(normalize(text)))
+
+
+def is_advice(text: str) -> bool:
+    """Advice or a hypothetical about calling for help ("这种直接打110", "遇到这种情况记得报警")."""
+    normal = normalize(text)
+    return bool(_CALL.search(normal)) and bool(_ADVICE.search(normal))
+
+
+# A neighbour addressed by name and title at the start: "肖老师 1603好像是租出去的",
+# "张姐，你家也停水了吗". Titles of the grid's own people (网格长, 书记) are not in it.
+_ADDRESSED = re.compile(
+    r"^(?P<name>[\u4e00-\u9fff]{1,3})(?:老师|阿姨|叔叔|嬢嬢|娭毑|爹爹|奶奶|爷爷|大爷|大妈|师傅|姐|哥|叔|婶|伯|嫂)"
+    r"(?:[\s,，、:：]|您|你)"
+)
+# A question: a question mark or particle at the end, or a question word.
+_QUESTION = re.compile(
+    r"[?？]|[吗呢啵嘛么咯]\s*$|怎么|咋|哪里|哪儿|哪个|什么|啥|多少|几时|几点|能不能|可不可以|可以吗|"
+    r"要不要|是不是|有没有|有冇|请问|问一下|问下|咨询|想问|如何|么样|么子|咋个|怎样"
+)
+
+
+def addressed_name(text: str) -> str | None:
+    """The name a message opens by addressing someone with ("肖老师 …" → 肖, "张姐，…" →
+    张), or None."""
+    match = _ADDRESSED.match(normalize(text))
+    return match.group("name") if match else None
+
+
+def is_question(text: str) -> bool:
+    return bool(_QUESTION.search(normalize(text)))

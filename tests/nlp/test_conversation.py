@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import pytest
+
+from nlp.conversation import (
+    addressed_name,
+    calls_for_help,
+    is_advice,
+    is_group_list,
+    is_question,
+    without_calls,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "listed"),
+    [
+        ("#接龙\n明天团购土鸡蛋\n\n1. 刘姐 2箱\n2. 王哥 1箱", True),
+        ("＃接龙 防溺水承诺书", True),
+        ("1、张三 已签\n2、李四 已签", True),
+        ("3栋1单元楼道灯坏了", False),
+        ("1. 路灯坏了", False),  # one numbered line is a sentence, not a list
+    ],
+)
+def test_group_lists(text: str, listed: bool) -> None:
+    assert is_group_list(text) is listed
+
+
+@pytest.mark.parametrize(
+    ("text", "advice"),
+    [
+        ("这种直接打110报警", True),
+        ("遇到这种情况记得打119", True),
+        ("你们赶紧报警啊", True),
+        ("着火了 快打119", False),
+        ("3栋有人打架 已经报警了", False),
+        ("楼道灯坏了", False),
+    ],
+)
+def test_advice_to_call_for_help(text: str, advice: bool) -> None:
+    assert is_advice(text) is advice
+
+
+def test_calls_for_help_and_what_is_left_without_them() -> None:
+    assert calls_for_help("快叫120！")
+    assert not calls_for_help("我电话13812012345")
+    assert "120" not in without_calls("有人晕倒了 快叫120")
+    assert "晕倒" in without_calls("有人晕倒了 快叫120")
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("肖老师 1603好像是租出去的", "肖"),
+        ("张姐，你家也停水了吗", "张"),
+        ("春梅姐 问下 养老认证怎么搞", "春梅"),
+        ("罗网格长 我们104号停水了", None),  # the grid's people are addressed otherwise
+        ("3栋路灯坏了", None),
+    ],
+)
+def test_a_neighbour_addressed_by_name(text: str, name: str | None) -> None:
+    assert addressed_name(text) == name
+
+
+@pytest.mark.parametrize(
+    ("text", "question"),
+    [
+        ("医保在哪里交", True),
+        ("养老认证要么样搞", True),
+        ("社保卡能补办吗", True),
+        ("我去年办的 在派出所户籍窗口", False),
+    ],
+)
+def test_questions(text: str, question: bool) -> None:
+    assert is_question(text) is question
