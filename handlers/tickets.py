@@ -153,6 +153,16 @@ def _read_urgency(
 
 @router.message(_request_in_a_grid, priority=INTAKE_PRIORITY)
 async def intake(ctx: Context) -> None:
+    assert ctx.grid is not None
+    if ticket_store.is_assignee_in_grid(
+        session=ctx.session, contact_id=ctx.event.sender_id, grid_code=ctx.grid.code
+    ):
+        # The worker a leader sent (/派单) reporting progress on a matter; anything else
+        # they say is a resident's.
+        ticket = _matter_spoken_of(ctx)
+        if ticket is not None:
+            _note_on(ctx, ticket)
+            return
     to_neighbour = _to_a_neighbour(ctx)
     urgency, read = _read_urgency(ctx, ctx.classified(), to_neighbour=to_neighbour)
     if read is None:
@@ -351,6 +361,10 @@ async def note(ctx: Context) -> None:
     ticket = _matter_spoken_of(ctx)
     if ticket is None:
         raise SkipHandler
+    _note_on(ctx, ticket)
+
+
+def _note_on(ctx: Context, ticket: Ticket) -> None:
     ticket_store.record(
         session=ctx.session,
         ticket=ticket,

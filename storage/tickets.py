@@ -287,6 +287,20 @@ def add_reporter(
     return True
 
 
+def is_assignee_in_grid(*, session: Session, contact_id: str, grid_code: str) -> bool:
+    """Whether ``contact_id`` handles an active ticket of the grid (assigned with /派单)."""
+    found = session.exec(
+        select(Ticket.id)
+        .where(
+            Ticket.grid_code == grid_code,
+            Ticket.assignee_id == contact_id,
+            col(Ticket.status).in_(ACTIVE),
+        )
+        .limit(1)
+    ).first()
+    return found is not None
+
+
 def has_attachments(*, session: Session, ticket_id: int) -> bool:
     found = session.exec(
         select(TicketAttachment.id).where(TicketAttachment.ticket_id == ticket_id).limit(1)

@@ -84,7 +84,7 @@ async def test_resolve_asks_the_reporter_for_a_rating(opened: Chat, sqlite_db: D
     assert reply.mentions == (RESIDENT[0],)
     assert reply.text == (
         "您反映的问题（#1）已办结：路灯已更换，已恢复照明\n"
-        "请回复“满意”“基本满意”或“不满意”（也可回复 1、2、3）评价。"
+        "请张阿姨回复“满意”“基本满意”或“不满意”（也可回复 1、2、3）评价。"
     )
     t = ticket(sqlite_db)
     assert (t.status, t.feedback) == ("resolved", "路灯已更换，已恢复照明")

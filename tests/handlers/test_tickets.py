@@ -323,3 +323,16 @@ async def test_neighbours_of_one_emergency_are_one_ticket(chat: Chat, sqlite_db:
     [ticket] = tickets(sqlite_db)
     assert reply.text == f"已收到，已通知本网格网格长（#{ticket.id}）。"
     assert ticket.same_count == 1
+
+
+async def test_the_worker_sent_to_a_matter_reports_progress_not_a_new_matter(
+    chat: Chat, sqlite_db: Database
+) -> None:
+    fixer = ("wxid_fixer_wang", "王师傅")
+    await chat.say(LAMP)
+    await chat.say("/派单 1 @王师傅", LEADER, mentions=(fixer[0],))
+    assert await chat.say("3栋门口路灯我到了 灯泡烧了 要换个新的", fixer) == []
+    assert events_of(sqlite_db, 1)[-1] == "noted"
+    # about something else, the worker is a resident like any other
+    [reply] = await chat.say("我家楼下的垃圾好几天没人清了", fixer)
+    assert reply.text.startswith("已受理，工单 #2")
