@@ -11,8 +11,8 @@ the shipped demo config whose grids are replaced by the day's grid, its leaders 
 A leader's command naming a matter (``/办结 {m3} …``) gets the number of the ticket the bot
 gave that matter; a command naming a matter the bot gave no ticket is skipped and counted.
 
-What is scored, from what the bot stored and queued (not from its wording, except the
-emergency line):
+What is scored, from what the bot stored and queued (not from its wording, except how its
+private alerts to leaders begin):
 
 - chatter answered: chatter and notes (progress, all-clears) that got a message in the group;
 - matters missed: matters reported by a resident (a ``request`` line) that got no ticket of
@@ -72,8 +72,8 @@ from storage.models import (  # noqa: E402
 
 DEMO = Path(_config_init).parent / "demo.yaml"
 _PLACEHOLDER = re.compile(r"\{(m\d+)\}")
-# The public emergency line: "请立即拨打 119" and the like.
-_ALARM = re.compile(r"拨打\s*(?:110|119|120)")
+# How the bot's private alerts to leaders begin: an emergency, or one to check.
+ALERT_HEADS = ("【紧急】", "【请核实】")
 JOINED = ("linked", "repeated", "attached")
 TARGETS = {
     "chatter answered": 0.02,
@@ -354,7 +354,11 @@ class _Scoring:
                 if label.kind == "chatter" or self.owner.get(ticket_id, "") != label.matter:
                     count["wrong_merges"] += 1
                     self.note(record, f"joined #{ticket_id} of {self._whose(ticket_id)}")
-            alerted = [text for to, text in record.private if to in self.leaders]
+            alerted = [
+                text
+                for to, text in record.private
+                if to in self.leaders and text.startswith(ALERT_HEADS)
+            ]
             if alerted and not record.opened and label.matter not in self.urgent:
                 count["needless_alerts"] += 1
                 self.note(record, f"leader alerted {alerted[0][:40]!r}")

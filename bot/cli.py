@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import logging
 import os
@@ -18,10 +19,20 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bot import __version__
-from bot.settings import ConfigError, Settings, load_settings
+from bot.settings import (
+    DEMO_CONFIG,
+    ConfigError,
+    Settings,
+    config_warnings,
+    database_url_problem,
+    load_settings,
+)
+
+if TYPE_CHECKING:
+    from storage.db import Database
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -76,6 +87,12 @@ def _parser() -> argparse.ArgumentParser:
         "$WECHATY_PUPPET_SERVICE_TOKEN, or as each account of the config's wechat.accounts "
         "(default: wechaty if that token is set or accounts are configured, else console)",
     )
+    run.add_argument(
+        "--throttle",
+        action="store_true",
+        help="console: send at the pace of the config's `sending`, as on WeChat (by default "
+        "the console sends at once: a terminal is not a WeChat account)",
+    )
 
     replay = sub.add_parser(
         "replay",
@@ -122,23 +139,47 @@ def _parser() -> argparse.ArgumentParser:
         "ledger and compare them with the stored ones. Exit 0 if all agree, 1 if any differ.",
     )
 
-    sub.add_parser(
+    check = sub.add_parser(
         "check-config",
         parents=[common],
         help="validate a config file and print a summary",
-        description="Validate the config; exit 0 if it can be used, 2 with the problems if not.",
+        description="Validate the config; exit 0 if it can be used, 2 with the problems if not. "
+        "What it most likely gets wrong (a grid without leaders, a schedule that never runs) "
+        "is a warning on stderr, an error with --strict.",
+    )
+    check.add_argument(
+        "--strict", action="store_true", help="refuse a config that has warnings (exit 2)"
     )
     return parser
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    path = args.config
+def _config_path(args: argparse.Namespace) -> Path | None:
+    path: Path | None = args.config
     if path is None and os.environ.get("GRIDBOT_CONFIG"):
         path = Path(os.environ["GRIDBOT_CONFIG"])
-    settings = load_settings(path)
+    return path
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings(_config_path(args))
     if getattr(args, "db", None):
+        from storage.db import UnusableDatabase
+
+        problem = database_url_problem(args.db)
+        if problem is not None:
+            raise UnusableDatabase(f"--db: {problem}")
         settings = settings.model_copy(update={"database": args.db})
     return settings
+
+
+def _open_database(url: str, *, auto_upgrade: bool | None = None) -> Database:
+    """The bot's database, opened and its schema checked; a database that can't be opened
+    is said in one line (exit 2), not with the driver's traceback."""
+    from bot.app import open_database
+    from storage.db import reporting_failures
+
+    with reporting_failures(url):
+        return open_database(url, auto_upgrade=auto_upgrade)
 
 
 def _setup_logging(level: str | None, default: str) -> None:
@@ -147,9 +188,32 @@ def _setup_logging(level: str | None, default: str) -> None:
     setup_logging(level or default)
 
 
+def _console_logging(level: str | None) -> str | None:
+    """Logging for the console channel. When the chat and stderr are one terminal, a log line
+    would land in the conversation, in the middle of the line being typed: then the log goes
+    to a file in the cache folder, and its path is returned for the console to name."""
+    from bot.logs import setup_logging
+    from bot.paths import cache_dir
+
+    folder = cache_dir()
+    if folder is not None and sys.stdout.isatty() and sys.stderr.isatty():
+        path = folder / "console.log"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        except OSError:
+            pass
+        else:
+            # open for the whole run; line-buffered, so a crash loses no line
+            setup_logging(level or "WARNING", open(fd, "a", encoding="utf-8", buffering=1))  # noqa: SIM115
+            logging.captureWarnings(True)  # warnings.warn() writes to stderr too
+            return str(path)
+    setup_logging(level or "WARNING")
+    return None
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
-    from bot.app import build_app, open_database
-    from bot.channels.console import ConsoleChannel
+    from bot.app import build_app
+    from bot.channels.console import ConsoleChannel, unthrottled
     from bot.channels.wechaty_config import token_configured
     from bot.clock import SystemClock
 
@@ -157,9 +221,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     wechat = token_configured() or bool(settings.wechat.accounts)
     if args.channel == "wechaty" or (args.channel is None and wechat):
         return _run_wechaty(args, settings)
-    _setup_logging(args.log_level, "WARNING")
-    db = open_database(settings.database)
-    console = ConsoleChannel(settings, sys.stdin, sys.stdout)
+    log_file = _console_logging(args.log_level)
+    db = _open_database(settings.database)
+    if not args.throttle:
+        settings = unthrottled(settings)  # a terminal is not a WeChat account
+    console = ConsoleChannel(settings, sys.stdin, sys.stdout, log_file=log_file)
     app = build_app(
         settings, clock=SystemClock(settings.tz), db=db, sender=console, account=args.account
     )
@@ -179,15 +245,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _run_wechaty(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.app import build_app, open_database
+    from bot.app import build_app
     from bot.clock import SystemClock
+    from bot.wechaty_compat import INSTALL_HINT, missing_sdk
 
+    # Said before anything starts: the SDK is imported only once the channel connects.
+    missing = missing_sdk()
+    if missing is not None:
+        print(f"gridbot: {missing}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         from bot.channels import wechaty
     except ImportError as exc:
         print(
-            f"gridbot: the wechaty channel needs the `wechat` extra "
-            f"(pip install 'gridbot[wechat]'): {exc}",
+            f"gridbot: the wechaty channel needs the `wechat` extra ({INSTALL_HINT}): {exc}",
             file=sys.stderr,
         )
         return EXIT_USAGE
@@ -197,7 +268,7 @@ def _run_wechaty(args: argparse.Namespace, settings: Settings) -> int:
         print(f"gridbot: {exc}", file=sys.stderr)
         return EXIT_USAGE
     _setup_logging(args.log_level, "INFO")  # a service: its log is how one watches it
-    db = open_database(settings.database)
+    db = _open_database(settings.database)
     channels = [wechaty.WechatyChannel(config) for config in configs]
     # Each account serves as its logged-in contact id from login on; until then, by name.
     first = channels[0].config.name or None
@@ -225,31 +296,45 @@ def _replay_database(url: str | None) -> Iterator[str]:
 
 
 @contextmanager
-def _open_input(name: str) -> Iterator[TextIO]:
+def _open_input(name: str, *, errors: str = "strict") -> Iterator[TextIO]:
+    """The file ``name`` (``-``: stdin) as UTF-8 text. ``errors="surrogateescape"`` keeps a
+    byte that is not UTF-8 as a lone surrogate for the reader to report with its line, where
+    "strict" ends the reading there."""
     if name == "-":
-        yield sys.stdin
+        buffer = getattr(sys.stdin, "buffer", None)
+        if buffer is None:  # replaced by a text stream (tests): no bytes to decode
+            yield sys.stdin
+            return
+        stdin = io.TextIOWrapper(buffer, encoding="utf-8", errors=errors)
+        try:
+            yield stdin
+        finally:
+            stdin.detach()  # leave sys.stdin open
         return
-    with open(name, encoding="utf-8") as handle:
+    with open(name, encoding="utf-8", errors=errors) as handle:
         yield handle
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from bot.app import build_app, open_database
+    from bot.app import build_app
     from bot.channels.replay import JsonLinesSender, replay
     from bot.clock import ManualClock
 
     settings = _settings(args)
     _setup_logging(args.log_level, "WARNING")
     try:
-        source = _open_input(args.file)
+        source = _open_input(args.file, errors="surrogateescape")
         lines = source.__enter__()
     except OSError as exc:
         print(f"gridbot replay: can't read {args.file}: {exc.strerror}", file=sys.stderr)
         return EXIT_USAGE
     try:
         with _replay_database(args.db) as url:
-            db = open_database(url)
+            db = _open_database(url)
             clock = ManualClock(datetime(2000, 1, 1, tzinfo=UTC), settings.tz)
+            if isinstance(sys.stdout, io.TextIOWrapper):
+                # JSON lines are UTF-8: in an ASCII locale every reply failed to be written
+                sys.stdout.reconfigure(encoding="utf-8")
             sender = JsonLinesSender(clock, sys.stdout)
             app = build_app(settings, clock=clock, db=db, sender=sender, account=args.account)
             try:
@@ -261,24 +346,37 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _cmd_db(args: argparse.Namespace) -> int:
+    from sqlalchemy.engine import make_url
+
     from storage import migrate
-    from storage.db import Database
+    from storage.db import Database, reporting_failures, shown_url, sqlite_path
 
     settings = _settings(args)
-    _setup_logging(args.log_level, "INFO")
-    db = Database.from_url(settings.database)
-    shown = db.url.render_as_string(hide_password=True)
-    try:
-        if args.db_command == "upgrade":
-            migrate.upgrade(db.engine)
-            print(f"{shown}: schema at {migrate.current_revision(db.engine)}")
-        else:
-            current = migrate.current_revision(db.engine)
-            head = migrate.head_revision()
-            state = "up to date" if current == head else "needs `gridbot db upgrade`"
-            print(f"{shown}: schema at {current or 'none'}, current is {head} ({state})")
-    finally:
-        db.dispose()
+    upgrade = args.db_command == "upgrade"
+    # An upgrade's log says what it did; `current` only reports, in its one line.
+    _setup_logging(args.log_level, "INFO" if upgrade else "WARNING")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # alembic's setup
+    shown = shown_url(settings.database)
+    path = sqlite_path(make_url(settings.database))
+    if not upgrade and path is not None and not path.exists():  # don't leave an empty file
+        print(
+            f"gridbot: no database at {path}: `gridbot db upgrade` (or `gridbot run`) creates it",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    with reporting_failures(settings.database):
+        db = Database.from_url(settings.database)
+        try:
+            if upgrade:
+                migrate.upgrade(db.engine)
+                print(f"{shown}: schema at {migrate.current_revision(db.engine)}")
+            else:
+                current = migrate.current_revision(db.engine)
+                head = migrate.head_revision()
+                state = "up to date" if current == head else "needs `gridbot db upgrade`"
+                print(f"{shown}: schema at {current or 'none'}, current is {head} ({state})")
+        finally:
+            db.dispose()
     return EXIT_OK
 
 
@@ -322,7 +420,6 @@ def _cmd_classify(args: argparse.Namespace) -> int:
 def _cmd_points(args: argparse.Namespace) -> int:
     from sqlalchemy.engine import make_url
 
-    from bot.app import open_database
     from storage import points
     from storage.db import sqlite_path
 
@@ -332,7 +429,7 @@ def _cmd_points(args: argparse.Namespace) -> int:
     if path is not None and not path.exists():  # don't leave an empty file behind
         print(f"gridbot: no database at {path}", file=sys.stderr)
         return EXIT_USAGE
-    db = open_database(settings.database, auto_upgrade=False)
+    db = _open_database(settings.database, auto_upgrade=False)
     try:
         with db.session() as session:
             result = points.verify(session=session)
@@ -355,6 +452,11 @@ def _cmd_points(args: argparse.Namespace) -> int:
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    warnings = config_warnings(settings)
+    path = _config_path(args)
+    shown = str(path) if path is not None else DEMO_CONFIG
+    if warnings and args.strict:
+        raise ConfigError(shown, warnings)
     leaders = {cid for grid in settings.grids for cid in grid.leaders}
     print(
         f"config OK: {len(settings.grids)} grid(s), {len(leaders)} leader(s), "
@@ -368,6 +470,10 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
             f"wechat: {len(accounts)} account(s) in this process; "
             + (f"no token in {', '.join(unset)}" if unset else "every token is set")
         )
+    if warnings:
+        print(f"gridbot: warnings in {shown} (errors with --strict):", file=sys.stderr)
+        for warning in warnings:
+            print(f"  {warning}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -384,13 +490,14 @@ _COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from bot.app import SchemaOutOfDate
+    from storage.db import UnusableDatabase
 
     try:
         return _COMMANDS[args.command](args)
     except ConfigError as exc:
         print(f"gridbot: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except SchemaOutOfDate as exc:
+    except (SchemaOutOfDate, UnusableDatabase) as exc:
         print(f"gridbot: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -44,3 +44,20 @@ def cron_trigger(
         end_date=end,
         timezone=tz,
     )
+
+
+# The Gregorian calendar repeats itself, weekdays included, every 400 years: a time that a
+# cron expression names at all comes within any 400 years.
+_CALENDAR_CYCLE_YEARS = 400
+
+
+def fires(
+    expr: str, tz: tzinfo, *, start: datetime | None = None, end: datetime | None = None
+) -> bool:
+    """Whether ``expr`` names any time between ``start`` and ``end``, or without them any
+    time at all: "0 9 30 2 *" (30 February) never does, yet is a valid expression."""
+    begin = start or datetime(2000, 1, 1, tzinfo=tz)
+    stop = end or begin.replace(year=begin.year + _CALENDAR_CYCLE_YEARS)
+    # Bounded: unbounded, APScheduler looks for 30 February up to the year 9999 (~0.3 s).
+    trigger = cron_trigger(expr, tz, start=begin, end=stop)
+    return trigger.get_next_fire_time(None, begin) is not None

@@ -10,6 +10,7 @@ handled, in one transaction: there is nothing to lose between storing and handli
 from __future__ import annotations
 
 import logging
+import re
 import time
 import traceback
 from collections.abc import Iterable
@@ -35,7 +36,8 @@ log = logging.getLogger(__name__)
 audit = logging.getLogger("gridbot.audit")
 
 SORRY = "抱歉，处理时出了点问题，请稍后再试。"
-NUL = "\x00"
+# what no database column can hold: NUL (PostgreSQL) and lone surrogates (UTF-8)
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 # the widths of the inbox's and the member table's columns (storage/models.py)
 NAME_CHARS, ROOM_CHARS, ID_CHARS = 100, 200, 128
 # On a server database, how long (seconds) this process trusts the room -> grid bindings it
@@ -68,10 +70,19 @@ def _takes(spec: HandlerSpec, ctx: Context, *, unbound: bool) -> bool:
     )
 
 
+def _mentionable(contact_id: str) -> bool:
+    """Whether an @mention's id can be a contact id. Ids that can't (empty, or wider than
+    the columns that hold contact ids) are dropped, not cut: a cut id would be somebody
+    else's, and a wide one, stored later (/派单's assignee), fails on PostgreSQL only."""
+    return 0 < len(contact_id) <= ID_CHARS and not contact_id.isspace()
+
+
 def _storable(event: Inbound) -> Inbound:
-    """``event`` as the database can hold it: NUL characters replaced by U+FFFD (PostgreSQL's
-    text refuses them) and names, rooms and ids cut to their columns' widths (PostgreSQL
-    refuses longer ones; WeChat sends no such ids, the replay and console channels may).
+    """``event`` as the database can hold it: NUL characters and lone surrogates replaced
+    by U+FFFD (PostgreSQL's text refuses NUL; no encoding can write a lone surrogate), names,
+    rooms and ids cut to their columns' widths (PostgreSQL refuses longer ones; WeChat sends
+    no such ids, the replay and console channels may) and @mentions that can't be contact
+    ids dropped, so both databases see the same message.
 
     Anyone can type a NUL or take a 1,000-character name: that must not make their message,
     and the rest of the delivery after it, fail to store."""
@@ -80,15 +91,16 @@ def _storable(event: Inbound) -> Inbound:
     quoted = (quote.name, quote.text, quote.sender_id or "") if quote else ()
     fields = (event.text, event.sender_name, topic or "", room or "", msg_id or "", *quoted)
     if (
-        not any(NUL in f for f in (*fields, event.sender_id, *event.mentions))
+        not any(_UNSTORABLE.search(f) for f in (*fields, event.sender_id, *event.mentions))
         and len(event.sender_name) <= NAME_CHARS
         and max(len(topic or ""), len(room or "")) <= ROOM_CHARS
         and max(len(msg_id or ""), len(event.sender_id)) <= ID_CHARS
+        and all(_mentionable(m) for m in event.mentions)
     ):
         return event
 
     def clean(text: str) -> str:
-        return text.replace(NUL, "\ufffd")
+        return _UNSTORABLE.sub("\ufffd", text)
 
     return replace(
         event,
@@ -98,7 +110,7 @@ def _storable(event: Inbound) -> Inbound:
         room_id=clean(room)[:ROOM_CHARS] if room is not None else None,
         room_topic=clean(topic)[:ROOM_CHARS] if topic is not None else None,
         id=clean(msg_id)[:ID_CHARS] if msg_id is not None else None,
-        mentions=tuple(clean(m) for m in event.mentions),
+        mentions=tuple(m for m in map(clean, event.mentions) if _mentionable(m)),
         quote=replace(
             quote,
             name=clean(quote.name)[:NAME_CHARS],

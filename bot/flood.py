@@ -1,18 +1,25 @@
-"""Anti-flood: per-resident limits on new tickets and on the bot's replies (``limits:``).
+"""Anti-flood: per-person limits on new tickets and on the bot's replies (``limits:``).
 
 One resident must not be able to open a hundred tickets, nor make the bot talk a hundred
 times in a row (a bot that talks too much gets muted by the group, and an account that sends
-in bursts gets restricted by WeChat). Leaders and administrators are never limited.
+in bursts gets restricted by WeChat). Yet a newcomer trying every command, one after the
+other, is exploring, not flooding: distinct questions at human speed are always answered.
+What a flood is made of is counted instead: repeats (the same question again) and bursts
+(messages less than ``burst_seconds`` apart), with a ceiling on all replies far above what
+anyone asking by hand reaches. Leaders and administrators have their own, higher limits, the
+same in every grid (a leader speaking in another grid than his is a resident there).
 
 Both limits are counted from the database, not in memory, so a restart or a second bot
 process on the same database does not reset them:
 
 - tickets: the sender's tickets created in the last 24 hours (``storage.limits``);
 - replies: the sender's messages in the window that made the bot say something, read from
-  the inbox and the outbox the dispatcher writes anyway. The count is one indexed query, run
-  only when a reply to a resident is about to be queued (bench/flood.py measures it).
+  the inbox and the outbox the dispatcher writes anyway, with their texts and the times of
+  the sender's messages around them. That is one indexed query, run only when a reply is
+  about to be queued (bench/flood.py measures it); whether the sender leads a grid is asked
+  only of a resident over the residents' limits.
 
-Over a limit, the resident is told once per window (a ``limit_hit`` row, written with the
+Over a limit, the person is told once per window (a ``limit_hit`` row, written with the
 refused message, remembers it) and hears nothing more until the window frees up.
 """
 
@@ -20,12 +27,18 @@ from __future__ import annotations
 
 import logging
 import math
-from datetime import timedelta
+import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from bot.context import Context
-from bot.events import Outbound
+from bot.events import MessageType, Outbound
 from bot.routing import Role
+from bot.settings import ReplyLimits
+from storage import grids as grid_store
 from storage import limits as limit_store
+from storage.limits import Answered
 from storage.models import LimitKind
 
 audit = logging.getLogger("gridbot.audit")
@@ -48,15 +61,21 @@ def may_open_ticket(ctx: Context, *, urgent: bool) -> bool:
     message itself stays in the inbox like every other.
     """
     # A fire or a fall must always get through: an urgent report is never refused. It is
-    # still a ticket, so it counts against the ones that follow.
+    # still a ticket, so it counts against the ones that follow. Where they have rights,
+    # leaders and administrators open no tickets.
     if urgent or ctx.role >= Role.LEADER:
         return True
-    limit = ctx.settings.limits.tickets_per_day
+    limits = ctx.settings.limits
+    limit = limits.tickets_per_day
     sender = ctx.event.sender_id
     since = ctx.now - TICKET_WINDOW
     opened = limit_store.tickets_opened_since(session=ctx.session, contact_id=sender, since=since)
     if opened < limit:
         return True
+    if _leads_a_grid(ctx):  # asked only now: one query fewer for every resident under it
+        limit = limits.leaders_tickets_per_day
+        if opened < limit:
+            return True
     told = limit_store.last_hit(
         session=ctx.session, contact_id=sender, kind=LimitKind.TICKETS, since=since
     )
@@ -78,35 +97,109 @@ def _to_sender(ctx: Context, message: Outbound) -> bool:
 
 
 def screen_replies(ctx: Context) -> None:
-    """Hold back the replies to a resident who has had their share in the window.
+    """Hold back the replies to someone who has had their share in the window.
 
     Called by the dispatcher, in the message's transaction, just before its outgoing
     messages are queued: the one place every reply passes through.
     """
-    if ctx.urgent or ctx.role >= Role.LEADER or not ctx.outgoing:
+    if ctx.urgent or not ctx.outgoing:
         return
     if not any(_to_sender(ctx, message) for message in ctx.outgoing):
         return
     limits = ctx.settings.limits
-    window = timedelta(minutes=limits.reply_window_minutes)
-    since = ctx.now - window
-    sender = ctx.event.sender_id
-    answered = limit_store.answered_since(
-        session=ctx.session, contact_id=sender, since=since, limit=limits.replies
-    )
-    if len(answered) < limits.replies:
+    if ctx.role >= Role.ADMIN:
+        mine = limits.admins.at_least(limits.residents)
+    elif ctx.role >= Role.LEADER:
+        mine = limits.leaders.at_least(limits.residents)
+    else:
+        mine = limits.residents
+    held = _held(ctx, mine)
+    if held is not None and ctx.role < Role.LEADER and _leads_a_grid(ctx):
+        # a leader in another grid than his: his own limits, the same everywhere
+        held = _held(ctx, limits.leaders.at_least(limits.residents))
+    if held is None:
         return
+    frees_at, what = held
     ctx.outgoing = [message for message in ctx.outgoing if not _to_sender(ctx, message)]
+    window = timedelta(minutes=limits.reply_window_minutes)
+    sender = ctx.event.sender_id
     told = limit_store.last_hit(
-        session=ctx.session, contact_id=sender, kind=LimitKind.REPLIES, since=since
+        session=ctx.session, contact_id=sender, kind=LimitKind.REPLIES, since=ctx.now - window
     )
     if told is not None:
         return
-    # The count drops below the limit when the oldest of the newest `replies` leaves it.
-    frees_at = answered[-1] + window
     minutes = max(1, math.ceil((frees_at - ctx.now).total_seconds() / 60))
-    _hit(ctx, LimitKind.REPLIES, f"{len(answered)} replies in {limits.reply_window_minutes} min")
+    _hit(ctx, LimitKind.REPLIES, what)
     ctx.reply(replies_notice(minutes))
+
+
+def _held(ctx: Context, limits: ReplyLimits) -> tuple[datetime, str] | None:
+    """Whether the message is over ``limits``: when the window frees up for it, and what it
+    is over (for the log); None: it is answered."""
+    shared = ctx.settings.limits  # the window and the burst, the same for everyone
+    minutes = shared.reply_window_minutes
+    window = timedelta(minutes=minutes)
+    ceiling = limits.ceiling
+    answered = limit_store.answered_since(
+        session=ctx.session, contact_id=ctx.event.sender_id, since=ctx.now - window, limit=ceiling
+    )
+    if len(answered) >= ceiling:
+        # the count drops below the ceiling when the oldest of the newest `ceiling` leaves it
+        return answered[-1].at + window, f"{len(answered)} replies in {minutes} min"
+    event = ctx.event
+    key = repeat_key(event.text) if event.type == MessageType.TEXT else None
+    burst = timedelta(seconds=shared.burst_seconds)
+    counted = _floods(answered, also=key, burst=burst)
+    if len(counted) < limits.replies:
+        return None
+    keys = {_key_of(message) for message in answered}
+    if key is None or key not in keys:
+        # a new question: held back only when it comes in a burst
+        times = limit_store.received(session=ctx.session, message_id=ctx.message_id)
+        if times is None or times[1] is None or times[0] - times[1] >= burst:
+            return None
+    what = f"{len(counted)} replies to repeats and bursts in {minutes} min"
+    return counted[limits.replies - 1].at + window, what
+
+
+def _floods(answered: Sequence[Answered], *, also: str | None, burst: timedelta) -> list[Answered]:
+    """The answered messages that were repeats or bursts, newest first: a message is a
+    repeat when another in the window (or the one being handled, ``also``) says the same,
+    and in a burst when another message of the sender came less than ``burst`` from it."""
+    said = Counter(_key_of(message) for message in answered)
+    if also is not None:
+        said[also] += 1
+
+    def flood(message: Answered) -> bool:
+        key = _key_of(message)
+        if key is not None and said[key] > 1:
+            return True
+        before, after = message.before, message.after
+        return (before is not None and message.at - before < burst) or (
+            after is not None and after - message.at < burst
+        )
+
+    return [message for message in answered if flood(message)]
+
+
+def _key_of(message: Answered) -> str | None:
+    return repeat_key(message.text) if message.type == MessageType.TEXT else None
+
+
+def repeat_key(text: str) -> str | None:
+    """What a message asks, for telling a repeat: the same words, whatever the spacing,
+    punctuation, width, command sign or emoji (`/积分`, `积分？`, `积 分` are one question).
+    None: nothing to compare (only punctuation or emoji)."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    kept = "".join(c for c in folded if unicodedata.category(c)[0] not in "PZCS")
+    return kept or None
+
+
+def _leads_a_grid(ctx: Context) -> bool:
+    sender = ctx.event.sender_id
+    if any(sender in grid.leaders for grid in ctx.settings.grids):
+        return True
+    return bool(grid_store.grids_led_in_db(session=ctx.session, contact_id=sender))
 
 
 def _hit(ctx: Context, kind: LimitKind, what: str) -> None:

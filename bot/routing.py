@@ -120,7 +120,14 @@ class Router:
         if not names:
             raise ValueError("a command needs at least one name")
         spec = CommandSpec(
-            tuple(names), role, scope, bare, usage or f"/{names[0]}", summary, unbound_rooms
+            tuple(names),
+            role,
+            scope,
+            bare,
+            # a command residents type bare is shown bare, as they type it (积分, 我的工单)
+            usage or (names[0] if bare else f"/{names[0]}"),
+            summary,
+            unbound_rooms,
         )
 
         def register(callback: Handler) -> Handler:

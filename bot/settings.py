@@ -32,7 +32,7 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from bot.cron import cron_trigger
+from bot.cron import cron_trigger, fires
 from nlp.vocabulary import Vocabulary
 
 DEMO_CONFIG = "demo.yaml"
@@ -137,6 +137,9 @@ class TicketSettings(_Strict):
     sweep_cron: CronExpr = "*/5 * * * *"
     # at most this many tickets in one /工单 reply
     list_limit: Annotated[int, Field(ge=5, le=50)] = 20
+    # /工单 in a group answers the leader privately (the list names reporters and quotes
+    # them) and says so in the group; true answers in the group, for a group of staff only
+    list_in_group: bool = False
 
 
 class QuietHours(_Strict):
@@ -171,18 +174,76 @@ class SendingSettings(_Strict):
     claim_seconds: Annotated[int, Field(ge=5, le=3600)] = 120
 
 
-class LimitSettings(_Strict):
-    """Anti-flood, per resident (leaders and administrators are exempt): one member must not
-    be able to open a hundred tickets or make the bot talk a hundred times in a row. Both
-    limits are counted from the database, so they hold across restarts and processes."""
+class ReplyLimits(_Strict):
+    """How many of one person's messages the bot answers in any `reply_window_minutes`."""
+
+    # answers to repeats (the same question again) and bursts (messages less than
+    # `burst_seconds` apart): what a flood is made of; beyond them the person is told once
+    # to wait, then hears nothing more until the window frees up
+    replies: Annotated[int, Field(ge=1, le=1000)] = 10
+    # answers of any kind, distinct questions at human speed included: a ceiling nobody
+    # exploring the bot reaches; none: three times `replies`
+    max_replies: Annotated[int, Field(ge=1, le=3000)] | None = None
+
+    @model_validator(mode="after")
+    def _ceiling_above_floods(self) -> ReplyLimits:
+        if self.max_replies is not None and self.max_replies < self.replies:
+            raise ValueError(
+                f"max_replies ({self.max_replies}) is below replies ({self.replies}): "
+                "it counts every reply, repeats and bursts included"
+            )
+        return self
+
+    @property
+    def ceiling(self) -> int:
+        return self.max_replies if self.max_replies is not None else 3 * self.replies
+
+    def at_least(self, other: ReplyLimits) -> ReplyLimits:
+        """These limits, raised where ``other``'s are higher."""
+        return ReplyLimits(
+            replies=max(self.replies, other.replies),
+            max_replies=max(self.ceiling, other.ceiling),
+        )
+
+
+class LeaderLimits(ReplyLimits):
+    """A grid leader's limits, in every grid (in another grid than theirs they speak as a
+    resident there, and may open tickets)."""
+
+    replies: Annotated[int, Field(ge=1, le=1000)] = 30
+    tickets_per_day: Annotated[int, Field(ge=1, le=1000)] = 30
+
+
+class AdminLimits(ReplyLimits):
+    """An administrator's limits (they open no tickets)."""
+
+    replies: Annotated[int, Field(ge=1, le=1000)] = 60
+
+
+class LimitSettings(ReplyLimits):
+    """Anti-flood, per person: one member must not be able to open a hundred tickets or make
+    the bot talk a hundred times in a row, while distinct questions at human speed are always
+    answered. The fields at the top are the residents' limits; leaders and administrators have
+    their own, never below the residents'. All are counted from the database, so they hold
+    across restarts and processes."""
 
     # new tickets one resident may open in any 24 hours (rolling, so there is no burst at
     # midnight); urgent reports are never refused but count. Merges and +1s don't count.
     tickets_per_day: Annotated[int, Field(ge=1, le=1000)] = 10
-    # replies to one resident's messages in any `reply_window_minutes`; beyond them the
-    # resident is told once to wait, then hears nothing until the window frees up
-    replies: Annotated[int, Field(ge=1, le=1000)] = 10
     reply_window_minutes: Annotated[int, Field(ge=1, le=1440)] = 10
+    # two messages of one person less than this apart are a burst: faster than anyone types
+    # a question after reading the last answer
+    burst_seconds: Annotated[int, Field(ge=0, le=600)] = 5
+    leaders: LeaderLimits = LeaderLimits()
+    admins: AdminLimits = AdminLimits()
+
+    @property
+    def residents(self) -> ReplyLimits:
+        return ReplyLimits(replies=self.replies, max_replies=self.max_replies)
+
+    @property
+    def leaders_tickets_per_day(self) -> int:
+        return max(self.leaders.tickets_per_day, self.tickets_per_day)
 
 
 # WeChat cuts very long texts; a notice longer than this is refused, never split unasked.
@@ -493,6 +554,29 @@ def shipped_points() -> PointsSettings:
     return PointsSettings.model_validate(_read_yaml(_shipped("points.yaml"), "points.yaml"))
 
 
+def database_url_problem(value: str) -> str | None:
+    """What is wrong with a database URL the bot would be given, or None."""
+    examples = "sqlite:///gridbot.db or postgresql+psycopg://user:password@host/dbname"
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        return f"not a database URL (e.g. {examples})"
+    # The bot's SQL is written for these two (storage.db.insert_for). Anything else, or a
+    # driver that isn't installed, would fail only at the first connection, with a
+    # traceback, after check-config had said OK.
+    backend, driver = url.get_backend_name(), url.get_driver_name()
+    if backend not in ("sqlite", "postgresql"):
+        return f"{backend} databases are not supported: use {examples}"
+    try:
+        dialect = url.get_dialect()
+        if dialect.is_async:
+            raise ImportError("an asyncio driver")
+        dialect.import_dbapi()
+    except (ImportError, ArgumentError) as exc:
+        return f"the database driver '{driver}' can't be used ({exc}): use {examples}"
+    return None
+
+
 class Settings(_Strict):
     timezone: str = "Asia/Shanghai"
     database: str = "sqlite:///gridbot.db"
@@ -524,14 +608,9 @@ class Settings(_Strict):
     @field_validator("database")
     @classmethod
     def _check_database(cls, value: str) -> str:
-        try:
-            make_url(value)
-        except ArgumentError:
-            raise PydanticCustomError(
-                "database_url",
-                "not a database URL (e.g. sqlite:///gridbot.db or "
-                "postgresql+psycopg://user:password@host/dbname)",
-            ) from None
+        problem = database_url_problem(value)
+        if problem is not None:
+            raise PydanticCustomError("database_url", "{problem}", {"problem": problem})
         return value
 
     @model_validator(mode="after")
@@ -587,6 +666,41 @@ class Settings(_Strict):
 
     def grid_by_room(self, topic: str) -> GridSettings | None:
         return self._by_room.get(topic)
+
+
+def config_warnings(settings: Settings) -> list[str]:
+    """What a config that can be used most likely gets wrong, each as "key: what": said by
+    `gridbot check-config`, which refuses the config with --strict."""
+    found = [
+        f"grids[{i}].leaders: grid {grid.code} ({grid.name}) has no leaders: its emergencies "
+        "alert no grid leader, and nobody there can use the leaders' commands"
+        for i, grid in enumerate(settings.grids)
+        if not grid.leaders
+    ]
+    tz = settings.tz
+    # A valid expression may name no day there is (30 February): nothing would ever run.
+    scheduled: list[tuple[str, str | None, str]] = [
+        ("tickets.sweep_cron", settings.tickets.sweep_cron, "deadlines would never be checked"),
+        ("points.notice.cron", settings.points.notice.cron, "no monthly 公示 would be sent"),
+    ]
+    for key, expr, effect in scheduled:
+        if expr is not None and not fires(expr, tz):
+            found.append(f"{key}: {expr!r} never fires (no such day): {effect}")
+    for i, notice in enumerate(settings.notices):
+        if notice.cron is None:
+            continue
+        if not fires(notice.cron, tz):
+            found.append(f"notices[{i}].cron: {notice.cron!r} never fires (no such day)")
+            continue
+        first, last = notice.active_from, notice.active_until
+        start = datetime.combine(first, time.min, tz) if first else None
+        end = datetime.combine(last, time.max, tz) if last else None
+        if (first or last) and not fires(notice.cron, tz, start=start, end=end):
+            found.append(
+                f"notices[{i}].cron: {notice.cron!r} never fires between active_from "
+                f"({first or 'any day'}) and active_until ({last or 'any day'})"
+            )
+    return found
 
 
 class _LocatedError(ValueError):
@@ -679,6 +793,9 @@ def _read_yaml(path: Path, shown_as: str) -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
+        # Tabs are the usual cause, and libyaml's words don't name the character.
+        if mark is not None and text[mark.index : mark.index + 1] == "\t":
+            problem = "a tab character: YAML indents with spaces only (replace the tab)"
         raise ConfigError(shown_as, [f"{where}invalid YAML: {problem}"]) from None
 
 

@@ -68,6 +68,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import logging
 import os
 import socket
@@ -78,15 +79,23 @@ from collections.abc import Iterable, Iterator
 from typing import Final, Self
 
 __all__ = [
+    "INSTALL_HINT",
     "WechatyImportError",
     "forget_room_payloads",
     "load_wechaty",
+    "missing_sdk",
     "own_object_pools",
     "reset_object_pools",
     "route_sdk_logging",
 ]
 
 _lock: Final = threading.Lock()
+
+# How the SDK and its pins are installed, as the README says: from GridBot's own folder. Not
+# `pip install 'gridbot[wechat]'`, which fetches whatever an index holds under that name.
+INSTALL_HINT: Final = "pip install -e '.[wechat]'"
+# the SDK's packages, all installed by the `wechat` extra
+_SDK_MODULES: Final = ("wechaty", "wechaty_puppet", "wechaty_puppet_service")
 
 # Known import failures that a version pin fixes: (text in the error message, requirement).
 _PINNED_DEPENDENCIES: Final = (
@@ -96,7 +105,8 @@ _PINNED_DEPENDENCIES: Final = (
 
 
 class WechatyImportError(ImportError):
-    """``wechaty`` cannot be imported because an installed dependency is too new."""
+    """``wechaty`` cannot be imported, and the message says what to install: the SDK or a
+    dependency is missing, or a dependency is too new."""
 
 
 class _TelnetStandIn:
@@ -162,7 +172,30 @@ def _use_logger_warning_in_file_box() -> None:
     logger.warn = logger.warning  # an instance attribute: other loggers are not touched
 
 
+def _not_installed(what: str) -> str:
+    return (
+        f"the wechaty SDK is not installed ({what}): run `{INSTALL_HINT}` in GridBot's folder "
+        "(the `wechat` extra)"
+    )
+
+
+def _findable(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ValueError:  # imported already, without a spec: it is there
+        return True
+
+
+def missing_sdk() -> str | None:
+    """What to do when the SDK is not installed, or None. Looked up without importing the
+    SDK (that takes a second), so a command can say it before it starts anything."""
+    missing = [name for name in _SDK_MODULES if not _findable(name)]
+    return _not_installed(f"no module {missing[0]!r}") if missing else None
+
+
 def _explain(error: ImportError) -> WechatyImportError | None:
+    if isinstance(error, ModuleNotFoundError):  # the SDK or one of its dependencies
+        return WechatyImportError(_not_installed(str(error)))
     for needle, requirement in _PINNED_DEPENDENCIES:
         if needle in str(error):
             return WechatyImportError(
@@ -184,8 +217,9 @@ def load_wechaty(cache_dir: str | os.PathLike[str] | None = None) -> types.Modul
     ``cache_dir`` given, that folder is removed again if the import created it and it is empty.
 
     Raises:
-        WechatyImportError: a dependency is too new (``pyee>=9`` or ``urllib3>=2``).
-        ImportError: the SDK is not installed, or another import problem.
+        WechatyImportError: the SDK or a dependency is not installed, or a dependency is
+            too new (``pyee>=9`` or ``urllib3>=2``); the message says what to install.
+        ImportError: another import problem.
     """
     with _lock:
         loaded = sys.modules.get("wechaty")

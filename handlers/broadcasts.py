@@ -3,7 +3,8 @@
 Every (notice, occurrence, grid) is recorded before its message is queued, under a uniqueness
 constraint: a restart, a retried job or a second bot process on the same database can't send
 it twice. The outbox spaces the sends (they queue behind replies); quiet hours hold non-urgent
-notices until morning.
+notices until morning, and a leader is told so, with the time, when he writes one (`紧急`
+overrides them: "明天停水" written at 23:00 can't wait until "明天" is wrong).
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ CONFIG_TASK = "notices.config"
 LEADER_TASK = "notices.leader"
 GRACE_SECONDS = 3600  # a notice may go out up to an hour late after a restart, not later
 LIST_LIMIT = 10
+EVERYONE = "全部"  # the word before a notice's text that sends it to every grid
+URGENT = "紧急"  # ... and the one that sends it in quiet hours too
 
 
 def config_key(notice_id: str) -> str:
@@ -241,7 +244,7 @@ async def send_leader_notice(ctx: TaskContext) -> None:
         occurrence=notice.send_at,
         text=notice.text,
         grid_codes=grids,
-        urgent=False,
+        urgent=notice.urgent,
         now=ctx.now,
     )
     notice.status = NoticeStatus.SENT
@@ -273,15 +276,21 @@ def record_missed_leader_notice(
 # --- commands ------------------------------------------------------------------------------
 
 
-def _audience(ctx: Context, words: list[str]) -> tuple[list[str], list[str]]:
-    """(grid codes, the remaining words): `全部` reaches every grid, for administrators."""
-    if words and words[0] == "全部":
+def _audience(ctx: Context, words: list[str]) -> tuple[list[str], bool, list[str]]:
+    """(grid codes, urgent, the remaining words): `全部` reaches every grid, for
+    administrators; `紧急` sends in quiet hours too. Either order, before the text."""
+    flags: set[str] = set()
+    while words and words[0] in (EVERYONE, URGENT) and words[0] not in flags:
+        flags.add(words[0])
+        words = words[1:]
+    urgent = URGENT in flags
+    if EVERYONE in flags:
         if ctx.role < Role.ADMIN:
             raise UserError("只有街道管理员可以向全部网格发公告。")
-        return [], words[1:]
+        return [], urgent, words
     if ctx.grid is None:
         raise UserError("在私聊里请写明“全部”，例如：/公告 全部 明天上午停水")
-    return [ctx.grid.code], words
+    return [ctx.grid.code], urgent, words
 
 
 def _text_of(words: list[str], usage: str) -> str:
@@ -296,10 +305,16 @@ def _text_of(words: list[str], usage: str) -> str:
 
 
 def _record_notice(
-    ctx: Context, text: str, grids: list[str], *, send_at: datetime, status: NoticeStatus
+    ctx: Context,
+    text: str,
+    grids: list[str],
+    *,
+    send_at: datetime,
+    status: NoticeStatus,
+    urgent: bool,
 ) -> Notice:
     """The notice the sender wrote here, stored under its author."""
-    return notice_store.create(
+    notice = notice_store.create(
         session=ctx.session,
         notice=Notice(
             text=text,
@@ -309,16 +324,39 @@ def _record_notice(
             created_at=ctx.now,
             send_at=send_at,
             status=status,
+            urgent=urgent,
         ),
     )
+    if urgent:
+        log.info("urgent notice %s by %s: quiet hours do not apply", notice.id, notice.author_id)
+    return notice
 
 
-def _when_it_goes(ctx: Context, at: datetime, grids: int) -> str:
-    go_at = send_time(ctx.settings, at, urgent=False)
+def _registered(ctx: Context, notice: Notice, grids: int, *, now: bool) -> str:
+    """The answer to a notice just written: when it goes, and, when quiet hours hold it, that
+    they do, until when, and how to send it on time instead (while there is still time)."""
+    tz = ctx.settings.tz
+    what = ("紧急" if notice.urgent else "") + ("公告" if now else "定时公告")
+    done = f"{what} #{notice.id} {'已安排' if now else '已登记'}"
     where = "本群" if grids == 1 else f"{grids} 个网格群"
-    if go_at > at:
-        return f"现在是休息时段，{when(go_at, ctx.settings.tz)}发到{where}"
-    return f"{when(go_at, ctx.settings.tz)}发到{where}"
+    go_at = send_time(ctx.settings, notice.send_at, urgent=notice.urgent)
+    quiet = ctx.settings.sending.quiet_hours
+    if go_at == notice.send_at or quiet is None:
+        return f"{done}，{when(go_at, tz)}发到{where}。"
+    hours = f"{quiet.start:%H:%M}–{quiet.end:%H:%M}"
+    everyone = f"{EVERYONE} " if not notice.grid_codes else ""
+    if now:
+        held = f"现在是休息时段（{hours}），{when(go_at, tz)}才发到{where}"
+        override = f"要现在就发，请先 /取消公告 {notice.id}，再发 /公告 {everyone}{URGENT} <内容>"
+    else:
+        at = f"{notice.send_at.astimezone(tz):%Y-%m-%d %H:%M}"
+        held = (
+            f"{when(notice.send_at, tz)}在休息时段（{hours}），推迟到{when(go_at, tz)}发到{where}"
+        )
+        override = (
+            f"要按时发出，请先 /取消公告 {notice.id}，再发 /定时公告 {everyone}{URGENT} {at} <内容>"
+        )
+    return f"{done}。{held}。{override}。"
 
 
 @router.command(
@@ -330,9 +368,11 @@ def _when_it_goes(ctx: Context, at: datetime, grids: int) -> str:
 )
 async def announce(ctx: Context) -> None:
     assert ctx.command is not None
-    grids, words = _audience(ctx, ctx.command.args.split(" "))
+    grids, urgent, words = _audience(ctx, ctx.command.args.split(" "))
     text = _text_of(words, "/公告 明天上午9点到12点停水，请提前储水")
-    notice = _record_notice(ctx, text, grids, send_at=ctx.now, status=NoticeStatus.SENT)
+    notice = _record_notice(
+        ctx, text, grids, send_at=ctx.now, status=NoticeStatus.SENT, urgent=urgent
+    )
     assert notice.id is not None
     targets = notice_grids(notice, ctx.settings)
     plan(
@@ -342,10 +382,10 @@ async def announce(ctx: Context) -> None:
         occurrence=ctx.now,
         text=text,
         grid_codes=targets,
-        urgent=False,
+        urgent=urgent,
         now=ctx.now,
     )
-    ctx.reply(f"公告 #{notice.id} 已安排，{_when_it_goes(ctx, ctx.now, len(targets))}。")
+    ctx.reply(_registered(ctx, notice, len(targets), now=True))
 
 
 def _parse_time(ctx: Context, day: str, clock: str) -> datetime:
@@ -367,8 +407,7 @@ def _parse_time(ctx: Context, day: str, clock: str) -> datetime:
 )
 async def schedule_notice(ctx: Context) -> None:
     assert ctx.command is not None
-    grids, words = _audience(ctx, ctx.command.args.split(" "))
-    words = [w for w in words if w]
+    grids, urgent, words = _audience(ctx, [w for w in ctx.command.args.split(" ") if w])
     if len(words) < 2:
         raise UserError("用法：/定时公告 2026-12-01 09:00 明天上午停水")
     send_at = _parse_time(ctx, words[0], words[1])
@@ -377,10 +416,12 @@ async def schedule_notice(ctx: Context) -> None:
         raise UserError(f"{when(send_at, ctx.settings.tz)}已经过去了，请写一个以后的时间。")
     if send_at > ctx.now + timedelta(days=366):
         raise UserError("定时公告最远只能安排到一年以后。")
-    notice = _record_notice(ctx, text, grids, send_at=send_at, status=NoticeStatus.SCHEDULED)
+    notice = _record_notice(
+        ctx, text, grids, send_at=send_at, status=NoticeStatus.SCHEDULED, urgent=urgent
+    )
     ctx.schedule(_leader_notice_job(notice))
     count = len(notice_grids(notice, ctx.settings))
-    ctx.reply(f"定时公告 #{notice.id} 已登记，{_when_it_goes(ctx, send_at, count)}。")
+    ctx.reply(_registered(ctx, notice, count, now=False))
 
 
 @router.command("公告列表", role=Role.LEADER, scope=Scope.GROUP, summary="待发的定时公告")
@@ -390,11 +431,19 @@ async def list_notices(ctx: Context) -> None:
     if not pending:
         ctx.reply("没有待发的定时公告。")
         return
+    tz = ctx.settings.tz
     lines = [f"待发的定时公告 {len(pending)} 条："]
     for notice in pending[:LIST_LIMIT]:
         scope = "全部网格" if not notice.grid_codes else "、".join(notice.grid_codes)
         snippet = notice.text if len(notice.text) <= 20 else notice.text[:20] + "…"
-        lines.append(f"#{notice.id} {when(notice.send_at, ctx.settings.tz)}｜{scope}｜{snippet}")
+        # when it will really go: a time in quiet hours is held to their end
+        go_at = send_time(ctx.settings, notice.send_at, urgent=notice.urgent)
+        at = when(go_at, tz)
+        if go_at != notice.send_at:
+            at += f"（原定{when(notice.send_at, tz)}，避开休息时段）"
+        elif notice.urgent:
+            at += f"（{URGENT}）"
+        lines.append(f"#{notice.id} {at}｜{scope}｜{snippet}")
     ctx.reply("\n".join(lines))
 
 
@@ -415,11 +464,16 @@ async def cancel_notice(ctx: Context) -> None:
             raise UserError(f"没有找到本网格的公告 #{too_long}。")
         raise UserError("请写上公告编号，例如：/取消公告 3（编号见 /公告列表）")
     notice = ctx.session.get(Notice, number)
-    mine = notice is not None and (
+    here = notice is not None and (
         ctx.role == Role.ADMIN or (ctx.grid is not None and notice.author_grid == ctx.grid.code)
     )
-    if notice is None or not mine:
+    if notice is None or not here:
         raise UserError(f"没有找到本网格的公告 #{number}。")
+    # Written in this group is not enough when it reaches other grids too (an
+    # administrator's street-wide notice): only its author or an administrator decides.
+    here_only = ctx.grid is not None and notice.grid_codes == [ctx.grid.code]
+    if not here_only and ctx.role != Role.ADMIN and notice.author_id != ctx.event.sender_id:
+        raise UserError(f"公告 #{notice.id} 也发给其他网格，只有发布人或街道管理员可以取消。")
     if notice.status == NoticeStatus.CANCELLED:
         raise UserError(f"公告 #{notice.id} 已经取消过了。")
     assert notice.id is not None

@@ -7,6 +7,9 @@ from bot.routing import CommandSpec, Role, Router, Scope
 
 router = Router("help")
 
+# What residents most need to know, and no command says: a problem is just told in the group.
+REPORT_HINT = "反映问题不用命令：直接在群里说清楚在哪、什么事，我会登记并跟进。"
+
 _SECTIONS = {
     Role.RESIDENT: "可用命令：",
     Role.LEADER: "网格长命令：",
@@ -34,6 +37,8 @@ def help_text(ctx: Context) -> str:
         lines += [f"{spec.usage}　{spec.summary}" for spec in specs]
     if ctx.role >= Role.LEADER and ctx.grid is None:
         lines.append("（网格长命令请在本网格群里使用）")
+    if ctx.role == Role.RESIDENT:
+        lines.append(REPORT_HINT)
     return "\n".join(lines)
 
 

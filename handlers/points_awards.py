@@ -84,7 +84,10 @@ def _check_caps(
     amount: int,
     rule: tuple[str, PointsRule] | None,
 ) -> None:
-    """Refuse when today's or this month's total, this entry included, is over a cap."""
+    """Refuse when today's or this month's total, this entry included, is over a cap.
+
+    Corrections count with the kind they move points in, both ways round: `/更正 +50` after
+    a day's awards reached the cap is refused, and so is `/加分` after corrections did."""
     assert member.id is not None
     tz = ctx.settings.tz
     sign = 1 if what.kind == EntryKind.AWARD else -1
@@ -92,7 +95,7 @@ def _check_caps(
     today = day_start(ctx.now, tz)
     per_day = _caps(ctx, what.kind).per_day
     day = sign * points.total_since(
-        session=ctx.session, member_id=member.id, since=today, kinds=(what.kind,)
+        session=ctx.session, member_id=member.id, since=today, kinds=(what.kind,), corrections=sign
     )
     if day > per_day:
         raise UserError(
@@ -272,12 +275,15 @@ async def adjust(ctx: Context) -> None:
     if what is AWARD and any(m.contact_id == ctx.event.sender_id for m in targets.members):
         raise UserError("不能给自己加分，请由其他网格长或管理员操作。")
     delta = amount if what is AWARD else -amount
-    recorded = {
-        member.id
-        for member in sorted(targets.members, key=lambda m: m.id or 0)
-        if _post(ctx, member, delta=delta, kind=EntryKind.ADJUST, rule_code=None, reason=reason)
-        is not None
-    }
+    recorded: set[int | None] = set()
+    for member in sorted(targets.members, key=lambda m: m.id or 0):
+        posted = _post(
+            ctx, member, delta=delta, kind=EntryKind.ADJUST, rule_code=None, reason=reason
+        )
+        if posted is None:
+            continue  # this message recorded it before
+        _check_caps(ctx, member, what, amount, None)
+        recorded.add(member.id)
     done = [m for m in targets.members if m.id in recorded]
     if not done:
         ctx.reply("这条消息的积分已经记过了。")

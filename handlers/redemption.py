@@ -66,9 +66,7 @@ async def catalogue(ctx: Context) -> None:
     ctx.reply("可兑换物品：\n" + "\n".join(lines))
 
 
-@router.command(
-    "兑换", bare=True, scope=Scope.GROUP, usage="/兑换 <物品>", summary="用积分兑换物品"
-)
+@router.command("兑换", bare=True, scope=Scope.GROUP, usage="兑换 <物品>", summary="用积分兑换物品")
 async def place(ctx: Context) -> None:
     grid = grid_here(ctx)
     assert ctx.command is not None

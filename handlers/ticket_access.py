@@ -8,7 +8,9 @@ from bot.commands import long_number, parse_ticket_number
 from bot.context import Context
 from bot.events import Outbound
 from bot.routing import UserError
+from bot.settings import MAX_MESSAGE_CHARS
 from handlers.rooms import to_escalation_room, to_grid
+from handlers.ticket_format import masked_name
 from storage import grids as grid_store
 from storage import tickets as ticket_store
 from storage.models import Member, Ticket
@@ -43,6 +45,24 @@ def rest_text(ctx: Context) -> str:
     return parts[1].strip() if len(parts) > 1 else ""
 
 
+def typed_text(ctx: Context, what: str, example: str) -> str:
+    """What the leader wrote after the ticket number, for the bot to repeat into a group.
+
+    Over the limit every notice has, it is refused rather than cut: a result or reason cut
+    short says something else. The caller masks it where it is repeated; the ticket keeps it
+    as written.
+    """
+    text = rest_text(ctx)
+    if not text:
+        raise UserError(f"请写上{what}，例如：{example}")
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise UserError(
+            f"{what}最长 {MAX_MESSAGE_CHARS} 字，这条有 {len(text)} 字，工单没有改动，"
+            "请精简后再发。"
+        )
+    return text
+
+
 def grid_room(ctx: Context, grid_code: str, text: str, mentions: tuple[str, ...] = ()) -> Outbound:
     return to_grid(ctx.session, ctx.settings, grid_code, text, mentions)
 
@@ -65,7 +85,7 @@ def leader_title(ctx: Context, grid_code: str) -> str:
     for contact_id in leader_ids(ctx, grid_code):
         name = display_name(ctx, contact_id, grid_code)
         if name:
-            return f"网格长{name}"
+            return f"网格长{masked_name(name)}"
     return "本网格网格长"
 
 

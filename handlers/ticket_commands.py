@@ -11,6 +11,7 @@ from typing import cast
 
 from bot.commands import long_number, parse_ticket_number
 from bot.context import Context
+from bot.events import Outbound
 from bot.routing import Role, Router, Scope, UserError
 from handlers.ticket_access import (
     display_name,
@@ -20,8 +21,17 @@ from handlers.ticket_access import (
     rest_text,
     tell_reporters,
     ticket_from_args,
+    typed_text,
 )
-from handlers.ticket_format import category_name, line, summary, time_limit, when
+from handlers.ticket_format import (
+    category_name,
+    line,
+    masked_name,
+    quoted,
+    summary,
+    time_limit,
+    when,
+)
 from nlp.vocabulary import Category
 from storage import tickets as ticket_store
 from storage.models import Ticket, TicketStatus
@@ -87,7 +97,13 @@ async def list_tickets(ctx: Context) -> None:
     lines += [line(t, ctx.settings, ctx.now) for t in rows]
     if total > limit:
         lines.append(f"……另有 {total - limit} 件，请用 /工单 超期 先看超期的")
-    ctx.reply("\n".join(lines))
+    if ctx.event.is_private or ctx.settings.tickets.list_in_group:
+        ctx.reply("\n".join(lines))
+        return
+    # The list names every reporter and what they wrote, complaints about neighbours
+    # included: the residents in the group are not its readers.
+    ctx.send(Outbound(text="\n".join(lines), to=ctx.event.sender_id))
+    ctx.reply(f"{where}{title} {total} 件，已私信发给您。")
 
 
 @router.command(
@@ -126,7 +142,8 @@ async def assign(ctx: Context) -> None:
     )
     deadline = when(ticket.due_at, ctx.settings.tz)
     text = (
-        f"工单 #{ticket.id}（{category_name(ctx.settings, ticket.category)}）已派给{name}，"
+        f"工单 #{ticket.id}（{category_name(ctx.settings, ticket.category)}）"
+        f"已派给{masked_name(name)}，"
         f"请于{deadline}前处理。反映人会收到处理结果。"
     )
     ctx.send(grid_room(ctx, ticket.grid_code, text, (assignee, *reporter_ids(ctx, ticket))))
@@ -152,9 +169,7 @@ async def resolve(ctx: Context) -> None:
     if ticket.status == TicketStatus.RESOLVED:
         raise UserError(f"#{ticket.id} 已经办结过了，正在等居民评价。")
     _must_be_working(ticket, "办结")
-    feedback = rest_text(ctx)
-    if not feedback:
-        raise UserError("请写上处理结果，例如：/办结 12 路灯已修好")
+    feedback = typed_text(ctx, "处理结果", "/办结 12 路灯已修好")
     window = timedelta(hours=ctx.settings.tickets.rating_window_hours)
     ticket.feedback = feedback
     ticket.resolved_at = ctx.now
@@ -175,8 +190,9 @@ async def resolve(ctx: Context) -> None:
     tell_reporters(
         ctx,
         ticket,
-        f"您反映的问题（#{ticket.id}）已办结：{feedback}\n"
-        f"请{ticket.reporter_name[:20]}回复“满意”“基本满意”或“不满意”（也可回复 1、2、3）评价。",
+        f"您反映的问题（#{ticket.id}）已办结：{quoted(feedback)}\n"
+        f"请{masked_name(ticket.reporter_name)[:20]}回复“满意”“基本满意”或“不满意”"
+        "（也可回复 1、2、3）评价。",
     )
 
 
@@ -192,13 +208,11 @@ async def escalate(ctx: Context) -> None:
     if ticket.status == TicketStatus.ESCALATED:
         raise UserError(f"#{ticket.id} 已经上报过了。")
     _must_be_working(ticket, "上报")
-    reason = rest_text(ctx)
-    if not reason:
-        raise UserError("请写上上报原因，例如：/上报 12 需要供电所处理")
+    reason = typed_text(ctx, "上报原因", "/上报 12 需要供电所处理")
     room = escalation_room(
         ctx,
         f"【上报】{summary(ticket, ctx.settings, _grid_name(ctx, ticket))}。"
-        f"原因：{reason}。上报人：{ctx.event.sender_name}。",
+        f"原因：{quoted(reason)}。上报人：{masked_name(ctx.event.sender_name)}。",
     )
     if room is None:
         raise UserError("还没有配置上报的群（escalation.room），请联系街道管理员。")
@@ -231,9 +245,7 @@ async def escalate(ctx: Context) -> None:
 async def dismiss(ctx: Context) -> None:
     ticket, _ = ticket_from_args(ctx, "/驳回 12 不属于本网格事务")
     _must_be_working(ticket, "驳回")
-    reason = rest_text(ctx)
-    if not reason:
-        raise UserError("请写上驳回原因，例如：/驳回 12 不属于本网格事务")
+    reason = typed_text(ctx, "驳回原因", "/驳回 12 不属于本网格事务")
     ticket.closed_at = ctx.now
     ticket_store.record(
         session=ctx.session,
@@ -248,7 +260,7 @@ async def dismiss(ctx: Context) -> None:
     tell_reporters(
         ctx,
         ticket,
-        f"您反映的问题（#{ticket.id}）未予受理：{reason}。如有疑问请联系网格长。",
+        f"您反映的问题（#{ticket.id}）未予受理：{quoted(reason)}。如有疑问请联系网格长。",
     )
 
 

@@ -4,11 +4,14 @@ it stays overdue, and archiving when the reporter never rated."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from sqlmodel import Session
+
+from bot.context import Services
 from bot.cron import cron_trigger
 from bot.events import Outbound
-from bot.scheduler import JobSpec, TaskContext, task
+from bot.scheduler import JobSpec, TaskContext, idle_until, task
 from bot.settings import Settings
 from handlers.ticket_format import category_name, summary, when
 from storage import tickets as ticket_store
@@ -34,6 +37,8 @@ def _handlers(ctx: TaskContext, ticket: Ticket) -> tuple[str, ...]:
 
 @task(SWEEP)
 async def sweep(ctx: TaskContext) -> None:
+    """Reminds, escalates and archives what is due. What it looks for must match
+    ``sweep_work_at`` below, or replays skip sweeps that had work."""
     settings = ctx.services.settings
     now = ctx.now
     for ticket in ticket_store.overdue_unreminded(session=ctx.session, now=now):
@@ -65,6 +70,18 @@ async def sweep(ctx: TaskContext) -> None:
             to_status=TicketStatus.ARCHIVED,
             note="未评价",
         )
+
+
+@idle_until(SWEEP)
+def sweep_work_at(services: Services, session: Session) -> datetime | None:
+    """When a sweep next has work: until then a replay skips them (a tick a year ahead would
+    otherwise run 100,000 sweeps that find nothing)."""
+    hours = services.settings.tickets
+    return ticket_store.next_deadline_work(
+        session=session,
+        escalate_after=timedelta(hours=hours.escalate_after_overdue_hours),
+        urgent_escalate_after=timedelta(hours=hours.urgent_escalate_after_overdue_hours),
+    )
 
 
 def _escalate_overdue(ctx: TaskContext) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta, tzinfo
 from typing import cast
 
-from bot.settings import Settings
+from bot.settings import MAX_MESSAGE_CHARS, Settings
 from nlp.privacy import mask_personal
 from nlp.vocabulary import Category
 from storage.models import Ticket, TicketStatus
@@ -40,6 +40,19 @@ def time_limit(settings: Settings, code: str, *, urgent: bool) -> timedelta:
     return timedelta(hours=hours)
 
 
+def masked_name(name: str) -> str:
+    """A display name as the bot repeats it: people put their phone number in it
+    ("3栋刘姐13612345678") for the group's sake, not to have the bot spread it further."""
+    return mask_personal(name)
+
+
+def quoted(text: str) -> str:
+    """What someone wrote, as the bot repeats it into a group: masked, and no longer than
+    any message the bot sends (MAX_MESSAGE_CHARS, the limit notices have)."""
+    masked = mask_personal(text)
+    return masked if len(masked) <= MAX_MESSAGE_CHARS else masked[: MAX_MESSAGE_CHARS - 1] + "…"
+
+
 def snippet(text: str) -> str:
     """The start of a resident's message, masked, for lists and summaries."""
     flat = " ".join(mask_personal(text).split())
@@ -51,7 +64,7 @@ def status_label(ticket: Ticket) -> str:
     if status == TicketStatus.OPEN:
         return "待派单"
     if status == TicketStatus.ASSIGNED:
-        return f"{ticket.assignee_name or '已派单'}处理中"
+        return f"{masked_name(ticket.assignee_name or '已派单')}处理中"
     if status == TicketStatus.ESCALATED:
         return "已上报"
     if status == TicketStatus.RESOLVED:
@@ -91,7 +104,7 @@ def line(
     if ticket.same_count:
         parts.append(f"同类+{ticket.same_count}")
     about = snippet(ticket.text) if text else SAME_MATTER
-    parts.append(f"{about}（{ticket.reporter_name}）" if reporter else about)
+    parts.append(f"{about}（{masked_name(ticket.reporter_name)}）" if reporter else about)
     return "｜".join(parts)
 
 
@@ -99,6 +112,6 @@ def summary(ticket: Ticket, settings: Settings, grid_name: str) -> str:
     """What the escalation room reads: where, what, who, when — phone numbers masked."""
     return (
         f"{grid_name} #{ticket.id} {category_name(settings, ticket.category)}："
-        f"{mask_personal(ticket.text)}（{ticket.reporter_name}，"
+        f"{quoted(ticket.text)}（{masked_name(ticket.reporter_name)}，"
         f"{when(ticket.created_at, settings.tz)} 反映）"
     )

@@ -9,7 +9,7 @@ from bot.context import Context
 from bot.events import MessageType, Outbound
 from bot.routing import Role, Router, SkipHandler, UserError
 from handlers.ticket_access import leader_ids
-from handlers.ticket_format import category_name, line, status_label, time_limit, when
+from handlers.ticket_format import category_name, line, quoted, status_label, time_limit, when
 from nlp.normalize import normalize
 from storage import tickets as ticket_store
 from storage.models import TicketStatus
@@ -76,7 +76,7 @@ async def show_ticket(ctx: Context) -> None:
     if ticket.status in (TicketStatus.OPEN, TicketStatus.ASSIGNED, TicketStatus.ESCALATED):
         parts.append(f"截止：{when(ticket.due_at, settings.tz)}")
     if ticket.feedback and ticket.status in (TicketStatus.RESOLVED, TicketStatus.ARCHIVED):
-        parts.append(f"处理结果：{ticket.feedback}")
+        parts.append(f"处理结果：{quoted(ticket.feedback)}")
     ctx.reply("\n".join(parts))
 
 

@@ -4,8 +4,9 @@ people say about a matter goes on its ticket's timeline.
 Runs below every command and query. Chatter (anything the classifier doesn't call a request)
 is not taken and gets no reply. So are, whatever their words: group lists (接龙), messages of
 leaders and workers (progress, notices: never a resident's request), and residents talking to
-each other (a quoted reply or an @mention of a neighbour), which may add to a matter already
-reported but never open one, unless a danger is happening now.
+each other (a quoted reply, an @mention of a neighbour, a neighbour named at the start), which
+may add to a matter already reported (as a reply to its report) but never open one, unless a
+danger is happening now.
 
 Urgency has two levels. A clear, present danger gets the number to call in the group and
 alerts the leaders and the escalation room. A possible one (told indirectly: an old neighbour
@@ -108,8 +109,9 @@ def _emergency_line(result: Classification) -> str:
 
 
 def _to_a_neighbour(ctx: Context) -> bool:
-    """Whether the message answers or addresses another resident: it quotes one, or
-    @mentions someone who is neither the bot nor one of the grid's people."""
+    """Whether the message answers or addresses another resident: it @mentions someone who
+    is not one of the grid's people, opens by naming someone who is not ("肖老师 …"), or
+    quotes a resident (not the bot, not the grid's people)."""
     grid = ctx.grid
     assert grid is not None
     staff = {*grid.leaders, *grid.workers, *ctx.settings.admins}
@@ -161,7 +163,7 @@ async def intake(ctx: Context) -> None:
         # they say is a resident's.
         ticket = _matter_spoken_of(ctx)
         if ticket is not None:
-            _note_on(ctx, ticket)
+            _record(ctx, ticket, "noted")
             return
     to_neighbour = _to_a_neighbour(ctx)
     urgency, read = _read_urgency(ctx, ctx.classified(), to_neighbour=to_neighbour)
@@ -171,6 +173,8 @@ async def intake(ctx: Context) -> None:
     assert result.category is not None
     ctx.urgent = urgency is not Urgency.NONE
     ticket = _same_matter(ctx, result, urgency)
+    if ticket is not None and to_neighbour and not _quotes(ctx, ticket):
+        ticket = None  # talk between neighbours joins a matter only as a reply to its report
     if ticket is not None and _join(ctx, ticket, quietly=to_neighbour):
         return
     if to_neighbour and urgency is not Urgency.CLEAR:
@@ -202,9 +206,9 @@ def _same_matter(ctx: Context, result: Classification, urgency: Urgency) -> Tick
     for candidate in reversed(candidates):
         ticket = ticket_store.get(session=ctx.session, ticket_id=candidate.id)
         assert ticket is not None
-        if urgency is not Urgency.NONE and _same_emergency(ctx, ticket):
+        if urgency is not Urgency.NONE and _same_emergency(ctx, ticket, result.urgency_kind):
             return ticket
-        if urgency is Urgency.CLEAR and not ticket.urgent:
+        if urgency is not Urgency.NONE and not _raised_an_alarm(ctx, ticket):
             continue
         if same_matter(
             ticket.text,
@@ -219,15 +223,27 @@ def _same_matter(ctx: Context, result: Classification, urgency: Urgency) -> Tick
     return None
 
 
-def _same_emergency(ctx: Context, ticket: Ticket) -> bool:
+def _raised_an_alarm(ctx: Context, ticket: Ticket) -> bool:
+    """Whether the ticket was opened as an emergency, clear or possible (a possible one is
+    not flagged urgent, but has an urgent ticket's deadline)."""
+    urgent_limit = time_limit(ctx.settings, ticket.category, urgent=True)
+    return ticket.urgent or ticket.due_at - ticket.created_at <= urgent_limit
+
+
+def _same_emergency(ctx: Context, ticket: Ticket, kind: str | None) -> bool:
     """An alarm soon after another of its kind in the same grid is most often the same one,
     told by another neighbour in other words ("我屋头也全是烟"): neighbours of a fire or a gas
     leak all see it at once. Unless it names another place."""
-    return (
-        ticket.urgent
-        and ticket.created_at >= ctx.now - EMERGENCY_WINDOW
-        and not places_conflict(ticket.text, ctx.event.text)
-    )
+    if not _raised_an_alarm(ctx, ticket) or ticket.created_at < ctx.now - EMERGENCY_WINDOW:
+        return False
+    if places_conflict(ticket.text, ctx.event.text):
+        return False
+    return kind is None or ctx.services.classifier.classify(ticket.text).urgency_kind == kind
+
+
+def _quotes(ctx: Context, ticket: Ticket) -> bool:
+    quote = ctx.event.quote
+    return quote is not None and bool(quote.text) and quote.text in ticket.text
 
 
 def _join(ctx: Context, ticket: Ticket, *, quietly: bool) -> bool:
@@ -242,15 +258,7 @@ def _join(ctx: Context, ticket: Ticket, *, quietly: bool) -> bool:
     }
     repeat_window = ctx.now - timedelta(hours=settings.duplicate_window_hours)
     if sender in reporters and ticket.created_at >= repeat_window:
-        ticket_store.record(
-            session=ctx.session,
-            ticket=ticket,
-            action="repeated",
-            at=ctx.now,
-            actor_id=sender,
-            note=ctx.event.text,
-            message_id=ctx.message_id,
-        )
+        _record(ctx, ticket, "repeated")
         return True
     if sender in reporters:
         return False
@@ -275,15 +283,7 @@ def _link(ctx: Context, ticket: Ticket) -> None:
     )
     ticket.same_count += 1
     ctx.session.add(ticket)
-    ticket_store.record(
-        session=ctx.session,
-        ticket=ticket,
-        action="linked",
-        at=ctx.now,
-        actor_id=ctx.event.sender_id,
-        note=ctx.event.text,
-        message_id=ctx.message_id,
-    )
+    _record(ctx, ticket, "linked")
 
 
 def _open(ctx: Context, result: Classification, urgency: Urgency) -> None:
@@ -361,17 +361,18 @@ async def note(ctx: Context) -> None:
     ticket = _matter_spoken_of(ctx)
     if ticket is None:
         raise SkipHandler
-    _note_on(ctx, ticket)
+    _record(ctx, ticket, "noted")
 
 
-def _note_on(ctx: Context, ticket: Ticket) -> None:
+def _record(ctx: Context, ticket: Ticket, action: str, note: str | None = None) -> None:
+    """The message on the ticket's timeline, as ``action`` by its sender."""
     ticket_store.record(
         session=ctx.session,
         ticket=ticket,
-        action="noted",
+        action=action,
         at=ctx.now,
         actor_id=ctx.event.sender_id,
-        note=ctx.event.text,
+        note=ctx.event.text if note is None else note,
         message_id=ctx.message_id,
     )
 
@@ -422,14 +423,6 @@ async def attach(ctx: Context) -> None:
         type=ctx.event.type,
         at=ctx.now,
     )
-    ticket_store.record(
-        session=ctx.session,
-        ticket=ticket,
-        action="attached",
-        at=ctx.now,
-        actor_id=ctx.event.sender_id,
-        note=kind,
-        message_id=ctx.message_id,
-    )
+    _record(ctx, ticket, "attached", kind)
     if first:
         ctx.reply(f"{kind}已补充到工单 #{ticket.id}。")

@@ -86,12 +86,19 @@ def topic_terms(text: str, vocabulary: Vocabulary, category: str) -> set[str]:
     return set(kept)
 
 
-def _same_subject(a: set[str], b: set[str], *, loose: bool) -> bool:
+def _same_subject(a: set[str], b: set[str], *, loose: bool, weak: bool) -> bool:
     """A topic word in common, or one the head of the other: a Chinese compound names its
     kind last (楼道灯 is a 灯, 自来水管 a 水管), so 灯 and 楼道灯 are one subject, 水 and
     下水道 are not. ``loose`` also takes a word of two characters or more at the start of the
-    other (垃圾 and 垃圾堆, but also 垃圾 and 垃圾房): for one resident's own words only."""
-    return any(_one_subject(x, y, loose) or _one_subject(y, x, loose) for x in a for y in b)
+    other (垃圾 and 垃圾堆, but also 垃圾 and 垃圾房): for one resident's own words only.
+    A one-character word is said of too much (开着灯 is no broken lamp) to count unless
+    ``weak`` evidence is enough: the same resident, or the same place named."""
+    return any(
+        (weak or min(len(x), len(y)) > 1)
+        and (_one_subject(x, y, loose) or _one_subject(y, x, loose))
+        for x in a
+        for y in b
+    )
 
 
 def _one_subject(short: str, long: str, loose: bool) -> bool:
@@ -131,10 +138,12 @@ def same_matter(
     ra, rb = _read(a), _read(b)
     if any(ra.places[kind] != rb.places[kind] for kind in ra.places.keys() & rb.places.keys()):
         return False
+    shared_place = any(ra.places[k] == rb.places[k] for k in ra.places.keys() & rb.places.keys())
     if vocabulary is not None and _same_subject(
         topic_terms(ra.wording, vocabulary, category),
         topic_terms(rb.wording, vocabulary, category),
         loose=one_reporter,
+        weak=one_reporter or shared_place,
     ):
         return True
     pa, pb = _pairs(ra.wording), _pairs(rb.wording)

@@ -28,7 +28,17 @@ say "Python environment (.venv)"
 if [ -f tests/gateway/package.json ]; then
   say "Node puppet-service gateway for the WeChat integration tests"
   if command -v npm >/dev/null 2>&1; then
-    (cd tests/gateway && npm install --no-audit --no-fund --loglevel=error)
+    # `npm ci` installs exactly the committed lock file and never rewrites it (`npm install`
+    # re-resolves and leaves the clone dirty). npm records what it installed in
+    # node_modules/.package-lock.json: newer than the lock file means nothing to do.
+    (
+      cd tests/gateway
+      if [ node_modules/.package-lock.json -nt package-lock.json ]; then
+        echo "node_modules is up to date with package-lock.json"
+      else
+        npm ci --no-audit --no-fund --loglevel=error
+      fi
+    )
   else
     echo "npm not found: the WeChat integration tests will be skipped"
   fi

@@ -16,8 +16,49 @@ from typing import Any
 from sqlalchemy import Engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DatabaseError, InterfaceError, OperationalError
 from sqlalchemy.orm import ORMExecuteState, sessionmaker
 from sqlmodel import Session, create_engine
+
+
+class UnusableDatabase(Exception):
+    """The database can't be opened or reached: which one and why, in one line for the
+    operator (the command exits with code 2)."""
+
+
+def shown_url(url: str | URL) -> str:
+    """``url`` as it may be printed: the password hidden."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@contextmanager
+def reporting_failures(url: str | URL) -> Iterator[None]:
+    """Failures to open the database at ``url`` (a server down or refusing, a file that
+    can't be created or is no database) raised as one :class:`UnusableDatabase` line, not a
+    driver's traceback. Wrap the opening only: later errors are the bot's, not the URL's."""
+    try:
+        yield
+    except (OperationalError, InterfaceError, DatabaseError) as exc:
+        # DatabaseError itself: SQLite's "file is not a database". Its other kinds (a
+        # constraint or SQL error in a migration) are bugs, whose traceback is wanted.
+        if type(exc) is not DatabaseError and not isinstance(
+            exc, (OperationalError, InterfaceError)
+        ):
+            raise
+        if make_url(url).get_backend_name() == "sqlite":
+            hint = "is it the bot's SQLite file, and may this user write to it?"
+        else:
+            hint = "check that the server runs and the URL in `database` or --db is right"
+        # the driver's words, on one line: psycopg's run over two
+        reason = " ".join(str(exc.orig or exc).split()) or type(exc.orig).__name__
+        raise UnusableDatabase(
+            f"can't open the database {shown_url(url)}: {reason} ({hint})"
+        ) from None
+    except OSError as exc:  # creating the SQLite file or its folder
+        raise UnusableDatabase(
+            f"can't create the database {shown_url(url)}: {exc.strerror or exc} "
+            f"({exc.filename or 'its folder'})"
+        ) from None
 
 
 def sqlite_path(url: URL) -> Path | None:

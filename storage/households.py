@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import delete
 from sqlmodel import Session, col, func, select
 
-from storage.models import Household, HouseholdMember, Member
+from storage.models import BaseCoverage, Household, HouseholdMember, Member
+from storage.points import insert_ignoring_conflict
 
 
 def form(
@@ -68,3 +69,34 @@ def of_grid(*, session: Session, grid_code: str) -> list[list[Member]]:
     for household_id, member in rows:
         households.setdefault(household_id, []).append(member)
     return list(households.values())
+
+
+def count_in(
+    *,
+    session: Session,
+    grid_code: str,
+    period: str,
+    contact_ids: Sequence[str],
+    at: datetime,
+) -> set[str]:
+    """Count these people in the period's base points; return those newly counted (the
+    others were counted this period already, in this or another household).
+
+    The unique key decides, not a read first: of two leaders paying at once, the second waits
+    for the first's rows (PostgreSQL) or its turn to write (SQLite) and counts nobody twice.
+    Sorted, so that two payments of the same household take its rows in the same order."""
+    return {
+        contact_id
+        for contact_id in sorted(set(contact_ids))
+        if insert_ignoring_conflict(
+            session,
+            BaseCoverage,
+            {
+                "grid_code": grid_code,
+                "period": period,
+                "contact_id": contact_id,
+                "at": at,
+            },
+            key=["grid_code", "period", "contact_id"],
+        )
+    }

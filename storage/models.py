@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     Unicode,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlmodel import Field, SQLModel
@@ -370,6 +371,19 @@ class HouseholdMember(SQLModel, table=True):
     position: int = 0  # 0: the representative (户代表), who receives the base points
 
 
+class BaseCoverage(SQLModel, table=True):
+    """Who a period's base points (基础分) counted: each person once per grid and period, so
+    moving someone into another household pays nothing more. By contact id, as a configured
+    household's members need not have spoken in the group."""
+
+    __tablename__ = "base_coverage"
+
+    grid_code: str = Field(primary_key=True, foreign_key="grid.code", max_length=32)
+    period: str = Field(primary_key=True, max_length=8)  # as in the ledger's keys: 2026, 2026Q1
+    contact_id: str = Field(primary_key=True, max_length=128)
+    at: datetime = Field(sa_type=UTCDateTime)
+
+
 class PointsOrder(SQLModel, table=True):
     """A redemption (积分兑换): placed by a resident, 核销 or 退回 by a leader of its grid."""
 
@@ -482,6 +496,8 @@ class Notice(SQLModel, table=True):
     status: str = Field(default=NoticeStatus.SCHEDULED, max_length=16)
     cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     cancelled_by: str | None = Field(default=None, max_length=128)
+    # sent in quiet hours too: the leader's override (/公告 紧急) for news that can't wait
+    urgent: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class DeliveryStatus(StrEnum):

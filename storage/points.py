@@ -172,13 +172,21 @@ def total_since(
     since: datetime,
     kinds: Iterable[EntryKind],
     rule_code: str | None = None,
+    corrections: int = 0,
 ) -> int:
     """The sum of a member's entries of ``kinds`` (and ``rule_code``) from ``since``: what a
-    cap is checked against."""
+    cap is checked against. ``corrections`` 1 (-1) adds the corrections that gave (took)
+    points: a correction is no way around a cap."""
+    kind = col(PointsEntry.kind)
+    which: sa.ColumnElement[bool] = kind.in_([k.value for k in kinds])
+    if corrections:
+        delta = col(PointsEntry.delta)
+        signed = delta > 0 if corrections > 0 else delta < 0
+        which = sa.or_(which, sa.and_(kind == EntryKind.ADJUST.value, signed))
     query = select(func.coalesce(func.sum(PointsEntry.delta), 0)).where(
         PointsEntry.member_id == member_id,
         col(PointsEntry.at) >= since,
-        col(PointsEntry.kind).in_([k.value for k in kinds]),
+        which,
     )
     if rule_code is not None:
         query = query.where(PointsEntry.rule_code == rule_code)

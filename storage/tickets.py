@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from sqlalchemy import ColumnElement, bindparam, case, func, insert, or_, union
@@ -374,6 +374,31 @@ def rating_expired(*, session: Session, now: datetime, limit: int = 500) -> Sequ
         .order_by(col(Ticket.rating_due_at))
         .limit(limit)
     ).all()
+
+
+def next_deadline_work(
+    *, session: Session, escalate_after: timedelta, urgent_escalate_after: timedelta
+) -> datetime | None:
+    """The earliest time one of the three queries above finds a ticket: a deadline not yet
+    reminded, an open ticket overdue by its escalation delay (``urgent_escalate_after`` for
+    an urgent one), a rating no one gave in time. None when no ticket waits for any."""
+    waiting = col(Ticket.status).in_((TicketStatus.OPEN, TicketStatus.ASSIGNED))
+    earliest_due = func.min(Ticket.due_at)
+    unreminded = session.exec(
+        select(earliest_due).where(waiting, col(Ticket.reminded_at).is_(None))
+    ).one()
+    urgent = session.exec(select(earliest_due).where(waiting, col(Ticket.urgent))).one()
+    other = session.exec(select(earliest_due).where(waiting, ~col(Ticket.urgent))).one()
+    rating = session.exec(
+        select(func.min(Ticket.rating_due_at)).where(Ticket.status == TicketStatus.RESOLVED)
+    ).one()
+    times = [
+        unreminded,
+        urgent + urgent_escalate_after if urgent is not None else None,
+        other + escalate_after if other is not None else None,
+        rating,
+    ]
+    return min((t for t in times if t is not None), default=None)
 
 
 @dataclass(frozen=True, slots=True)

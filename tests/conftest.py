@@ -209,7 +209,7 @@ def classifier(vocabulary: Vocabulary, jieba_cache_dir: Path) -> Classifier:
 def gateway_ready() -> None:
     """Node.js and the gateway's npm packages (installed from the lock file if missing).
 
-    Skips only when Node.js or npm is absent; a failing `npm install` is an error.
+    Skips only when Node.js or npm is absent; a failing `npm ci` is an error.
     """
     try:
         harness.check_node()

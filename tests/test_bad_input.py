@@ -3,12 +3,15 @@
 Each line is one case: who sends what where, and what a grid leader would want to happen:
 silence, or one short reply to the sender (exact, or a substring or regex where the text
 carries variable parts), and how many tickets, ledger entries and orders it may add (none
-unless the case says so). Every case runs against one shared world, set up once per module:
-two grids with two tickets each, a resident with points and a pending order, so commands
-have real tickets, people and orders to get wrong. Cases use their own sender where they
-can, so the anti-flood limits never count one case against the next; the world's settings
-lift those limits anyway. The world is built on SQLite and on PostgreSQL, and every case
-runs on both: PostgreSQL refuses what SQLite takes (a NUL byte, an over-long name).
+unless the case says so). A case may also name `private`, text of the one private message
+the sender gets besides the reply (a leader's `/工单` in a group), and `hidden`, strings no
+message it makes the bot send may show. Every case runs against one shared world, set up
+once per module: two grids with two tickets each, a resident with points and a pending
+order, so commands have real tickets, people and orders to get wrong. Cases use their own
+sender where they can, so the anti-flood limits never count one case against the next; the
+world's settings lift those limits anyway. The world is built on SQLite and on PostgreSQL,
+and every case runs on both: PostgreSQL refuses what SQLite takes (a NUL byte, an over-long
+name).
 
 Per case: no exception escapes, the reply (or silence) is as specified, the message is
 stored and marked handled (a failed mark means a handler crashed), nothing outside the
@@ -123,6 +126,10 @@ class Case:
     mentions: tuple[str, ...]
     expect: str | dict[str, str]  # "silence", or one of {"reply"|"contains"|"regex": ...}
     db: dict[str, int]  # tickets / ledger / orders this case may add (default 0)
+    # besides the reply, one private message to the sender holding this (a leader's /工单
+    # in a group is answered privately, the group told where it went)
+    private: str | None = None
+    hidden: tuple[str, ...] = ()  # what no message the case makes the bot send may show
 
     @property
     def param_id(self) -> str:
@@ -160,6 +167,8 @@ def load_corpus() -> list[Case]:
             mentions=mentions,
             expect=data["expect"],
             db=dict(data.get("db", {})),
+            private=data.get("private"),
+            hidden=tuple(data.get("hidden", [])),
         )
         if case.kind not in KINDS or case.where not in ROOMS:
             raise ValueError(f"{CORPUS.name}:{number}: unknown kind or place")
@@ -308,10 +317,17 @@ async def test_case(case: Case, world: World) -> None:
         ).one()
     world.fed += 1
     assert stored.status == MessageStatus.HANDLED, stored.error
-    # Kept as sent, bad input being evidence; only NUL, which PostgreSQL can't hold, is U+FFFD.
-    assert stored.text == case.text.replace("\x00", "\ufffd")
+    # Kept as sent, bad input being evidence; only NUL (PostgreSQL can't hold it) and lone
+    # surrogates (no encoding can write them) are U+FFFD.
+    assert stored.text == re.sub("[\x00\ud800-\udfff]", "\ufffd", case.text)
 
     texts = [m.text for m in sent]
+    for secret in case.hidden:
+        assert not any(secret in t for t in texts), (case.desc, secret)
+    if case.private is not None:
+        [private] = [m for m in sent if m.to == who[0] and room is not None]
+        assert case.private in private.text, (case.desc, private.text)
+        sent = [m for m in sent if m is not private]
     if case.expect == "silence":
         assert texts == [], case.desc
     else:

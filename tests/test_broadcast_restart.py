@@ -62,6 +62,7 @@ def start(config: Path, db: Path) -> subprocess.Popen[str]:
             str(config),
             "--db",
             f"sqlite:///{db}",
+            "--throttle",  # the console's sending paced as configured: a fan-out takes time
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,

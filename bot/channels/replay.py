@@ -8,8 +8,13 @@ The contract (documented in README.md, relied on by tests, demos and users' tria
   (the same without ``room``), or a clock tick ``{"ts", "tick": true}``;
 - out, one object per message sent: ``{"ts", "room", "to", "text", "mentions"}``.
 
-The bot's clock is the events' ``ts``. A malformed line is reported on stderr with its line
-number and skipped; the run goes on and ends with exit code 1.
+The bot's clock is the events' ``ts`` and never goes back: a line whose ``ts`` is before an
+earlier line's is taken as at that earlier time (said on stderr; not an error). A malformed
+line is reported on stderr with its line number and skipped; the run goes on and ends with
+exit code 1. Malformed: not valid UTF-8, not JSON (nested too deeply included), not an event
+as above, a ``ts`` that is not an ISO 8601 string or not in the years 2000 to 2099, or a
+string holding a lone surrogate (``"\\ud800"``: valid JSON, but no text can be stored or
+sent with one). A UTF-8 byte order mark before line 1 is ignored.
 
 A replay on a database that already holds messages resumes: run again after it was killed,
 with the same file and database, it ends as an uninterrupted run would have. Its clock
@@ -24,12 +29,20 @@ carry on from their stored next run times.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, tzinfo
 from typing import Annotated, Any, Literal, TextIO
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from bot.app import App
 from bot.channels.quotes import split_quote
@@ -38,10 +51,36 @@ from bot.events import Inbound, MessageType, Outbound, Quote
 from bot.settings import format_loc
 from storage import inbox
 
+# The years a replay's ``ts`` may be in. Outside them a time is a mistake (a number of seconds
+# read as a date, a placeholder like 0001 or 9999), and date arithmetic on it overflows.
+YEARS = range(2000, 2100)
+# A lone surrogate: from a JSON escape like "\ud800", or an undecodable byte kept by the
+# "surrogateescape" error handler (U+DC80..U+DCFF) when the file was read.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _iso_time(value: object) -> object:
+    # pydantic would read a number, or a string of digits, as Unix seconds: a line with
+    # "ts": 0 made a ticket dated 1970, overdue at once.
+    if not isinstance(value, str) or _is_number(value):
+        raise ValueError("must be an ISO 8601 time string, e.g. 2026-11-22T09:00:00+08:00")
+    return value
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_iso_time)]
+
 
 class _Tick(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ts: datetime
+    ts: Timestamp
     tick: Literal[True]
 
 
@@ -54,7 +93,7 @@ class _Quote(BaseModel):
 
 class _Message(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
-    ts: datetime
+    ts: Timestamp
     room: Annotated[str, Field(min_length=1)] | None = None
     sender: Annotated[str, Field(alias="from", min_length=1)]
     name: str | None = None
@@ -76,20 +115,39 @@ class ReplayLineError(ValueError):
 
 
 def parse_line(line: str, tz: tzinfo) -> Inbound | datetime:
-    """One input line: an Inbound, or the time of a tick. Naive times are in ``tz``."""
+    """One input line: an Inbound, or the time of a tick. Naive times are in ``tz``.
+
+    Any line, however broken, gives one of these or a :class:`ReplayLineError`."""
+    undecodable = _SURROGATE.search(line)
+    if undecodable:
+        # only the reader's surrogateescape makes one: JSON text has none unescaped
+        code = ord(undecodable.group())
+        byte = f"byte 0x{code - 0xDC00:02X}" if 0xDC80 <= code <= 0xDCFF else f"U+{code:04X}"
+        raise ReplayLineError(f"not valid UTF-8: {byte} at column {undecodable.start() + 1}")
     try:
         data: Any = json.loads(line)
     except json.JSONDecodeError as exc:
         raise ReplayLineError(f"not JSON: {exc.msg} at column {exc.colno}") from None
+    except RecursionError:
+        raise ReplayLineError("not JSON: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise ReplayLineError(f"not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ReplayLineError("expected a JSON object")
+    surrogate = _lone_surrogate(data)
+    if surrogate is not None:
+        where, code = surrogate
+        raise ReplayLineError(f"{where}: a lone surrogate (\\u{code:04x}) is not text")
     model: type[_Tick] | type[_Message] = _Tick if "tick" in data else _Message
     try:
         parsed = model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         where = format_loc(tuple(first["loc"]))
-        raise ReplayLineError(f"{where}: {first['msg']}") from None
+        message = first["msg"].removeprefix("Value error, ")  # pydantic's, for our validators
+        raise ReplayLineError(f"{where}: {message}") from None
+    if parsed.ts.year not in YEARS:
+        raise ReplayLineError(f"ts: the year must be from {YEARS[0]} to {YEARS[-1]}")
     ts = parsed.ts if parsed.ts.tzinfo else parsed.ts.replace(tzinfo=tz)
     if isinstance(parsed, _Tick):
         return ts
@@ -111,6 +169,29 @@ def parse_line(line: str, tz: tzinfo) -> Inbound | datetime:
         mentions=tuple(parsed.mentions),
         type=parsed.type,
     )
+
+
+def _lone_surrogate(data: dict[str, Any]) -> tuple[str, int] | None:
+    """The first field (``text``, ``quote.name``, ``mentions[0]``) of a line holding a lone
+    surrogate, in a key or a value, and its code point: JSON lets ``"\\ud800"`` through, and
+    no database, hash or output can encode the string it makes."""
+    pending: list[tuple[tuple[str | int, ...], Any]] = [
+        ((key,), value) for key, value in data.items()
+    ]
+    pending.reverse()
+    while pending:
+        loc, value = pending.pop()
+        for text, where in ((loc[-1], loc[:-1]), (value, loc)):  # in its key, or its value
+            if isinstance(text, str) and (found := _SURROGATE.search(text)):
+                return format_loc(where), ord(found.group())
+        if len(loc) >= 3:
+            # deeper than any event's fields (quote.text): the model refuses it anyway
+            continue
+        if isinstance(value, dict):
+            pending += reversed([((*loc, key), item) for key, item in value.items()])
+        elif isinstance(value, list):
+            pending += reversed([((*loc, index), item) for index, item in enumerate(value)])
+    return None
 
 
 class JsonLinesSender:
@@ -144,8 +225,14 @@ async def replay(app: App, clock: ManualClock, lines: Iterable[str], err: TextIO
     tz = clock.tz
     resume_at: datetime | None = None
     stored: set[str] = set()
+    # The latest time of the lines so far. A line before it is taken as at it: computed from
+    # the file alone (not the clock, which a resumed run starts later), so a line keeps its
+    # time, and the key stored with it, in every run of the file.
+    latest: datetime | None = None
     try:
-        for number, line in enumerate(lines, start=1):
+        for number, raw in enumerate(lines, start=1):
+            # a byte order mark, as editors on Windows write one
+            line = raw.removeprefix("\ufeff") if number == 1 else raw
             if not line.strip():
                 continue
             try:
@@ -154,9 +241,19 @@ async def replay(app: App, clock: ManualClock, lines: Iterable[str], err: TextIO
                 bad += 1
                 err.write(f"line {number}: {exc}; skipped\n")
                 continue
+            when = item if isinstance(item, datetime) else item.ts
+            if latest is not None and when < latest:
+                # A clock going back would date tickets before the reports they answer and
+                # chase them as overdue at once.
+                err.write(
+                    f"line {number}: ts {when.isoformat()} is before the bot's clock; "
+                    f"taken as {latest.isoformat()}\n"
+                )
+                when = latest
+                item = when if isinstance(item, datetime) else replace(item, ts=when)
+            latest = when
             if isinstance(item, Inbound):
                 item = replace(item, account=app.account)  # its key depends on it
-            when = item if isinstance(item, datetime) else item.ts
             if not started:
                 resume_at, stored = _resume_point(app, since=when)
                 clock.set(max(when, resume_at) if resume_at else when)

@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from bot import __version__
 from bot.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
+from storage import migrate
 from storage.db import Database
 from tests.conftest import SETTINGS
 
@@ -135,6 +136,32 @@ def test_replay_reads_stdin_and_reports_bad_lines_with_exit_1() -> None:
     assert result.stderr.startswith("line 2: not JSON")
 
 
+def test_replay_skips_a_line_that_is_not_utf8_and_reads_past_a_bom(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An undecodable byte used to end the run at that line; a BOM made line 1 "not JSON"."""
+    resident, leader = (ROOT / "examples" / "help.jsonl").read_bytes().splitlines()
+    broken = resident.replace("张阿姨".encode(), b"\xff\xfe")
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"\xef\xbb\xbf" + resident + b"\n" + broken + b"\n" + leader + b"\n")
+    assert main(["replay", str(events)]) == EXIT_FAILED
+    captured = capsys.readouterr()
+    assert captured.err == "line 2: not valid UTF-8: byte 0xFF at column 97; skipped\n"
+    assert len(captured.out.splitlines()) == 2  # lines 1 and 3 answered
+    # the same from stdin in an ASCII locale: read and written as UTF-8 all the same
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "replay", "-"],
+        input=events.read_bytes(),
+        capture_output=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "GRIDBOT_CONFIG": "", "LC_ALL": "C", "PYTHONUTF8": "0"},
+    )
+    assert result.returncode == EXIT_FAILED
+    assert result.stderr.decode() == captured.err
+    assert len(result.stdout.splitlines()) == 2
+
+
 def test_replay_of_a_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["replay", str(tmp_path / "nope.jsonl")]) == EXIT_USAGE
     assert "can't read" in capsys.readouterr().err
@@ -154,6 +181,7 @@ def test_replay_into_a_given_database_is_idempotent(
 
 def test_db_upgrade_and_current(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"sqlite:///{tmp_path}/db.sqlite"
+    (tmp_path / "db.sqlite").touch()  # there, but never upgraded
     assert main(["db", "current", "--db", url]) == EXIT_OK
     assert "schema at none" in capsys.readouterr().out
     assert main(["db", "upgrade", "--db", url]) == EXIT_OK
@@ -266,3 +294,122 @@ def test_run_picks_wechaty_when_a_token_is_set(
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))
     assert main(["run", "--channel", "console", "--db", f"sqlite:///{tmp_path}/x.db"]) == 0
     assert "控制台" in capsys.readouterr().out
+
+
+def test_check_config_warns_and_refuses_with_strict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 18 item 6 and issue 17 item 15: a grid without leaders and a schedule of 30
+    February passed as "config OK"."""
+    grids = [*SETTINGS["grids"], {"code": "G09", "name": "九", "room": "九群"}]
+    data = {**SETTINGS, "grids": grids, "tickets": {"sweep_cron": "0 9 30 2 *"}}
+    path = tmp_path / "city.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    warnings = [
+        "  grids[2].leaders: grid G09 (九) has no leaders: its emergencies alert no grid "
+        "leader, and nobody there can use the leaders' commands",
+        "  tickets.sweep_cron: '0 9 30 2 *' never fires (no such day): deadlines would never "
+        "be checked",
+    ]
+    assert main(["check-config", "--config", str(path)]) == EXIT_OK
+    out, err = capsys.readouterr()
+    assert out.startswith("config OK: 3 grid(s)")
+    assert err.splitlines() == [f"gridbot: warnings in {path} (errors with --strict):", *warnings]
+    assert main(["check-config", "--config", str(path), "--strict"]) == EXIT_USAGE
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == [f"gridbot: config error in {path}:", *warnings]
+    assert main(["check-config", "--strict"]) == EXIT_OK  # the demo has nothing to warn of
+    assert capsys.readouterr().err == ""
+
+
+def test_db_current_of_a_missing_file_creates_nothing(tmp_path: Path) -> None:
+    """Issue 18 item 7: it created an empty gridbot.db and printed alembic's INFO lines."""
+    result = gridbot("db", "current", cwd=tmp_path)
+    assert result.returncode == EXIT_USAGE
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "gridbot: no database at gridbot.db: `gridbot db upgrade` (or `gridbot run`) creates it"
+    ]
+    assert list(tmp_path.iterdir()) == []
+    assert gridbot("db", "upgrade", cwd=tmp_path).returncode == EXIT_OK
+    result = gridbot("db", "current", cwd=tmp_path)
+    assert (result.returncode, result.stderr) == (EXIT_OK, "")  # one line, no log
+    head = migrate.HEAD
+    current = f"schema at {head}, current is {head} (up to date)"
+    assert result.stdout == f"sqlite:///gridbot.db: {current}\n"
+
+
+UNREACHABLE = "postgresql+psycopg://gridbot:secret@127.0.0.1:1/gridbot"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "--channel", "console"],
+        ["replay", "-"],
+        ["db", "current"],
+        ["db", "upgrade"],
+        ["points", "verify"],
+    ],
+)
+def test_an_unreachable_server_is_one_line_and_exit_2(
+    args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 18 item 7: an OperationalError traceback and exit 1, where the README promises
+    one line and exit 2."""
+    monkeypatch.delenv("GRIDBOT_CONFIG", raising=False)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    assert main([*args, "--db", UNREACHABLE]) == EXIT_USAGE
+    out, err = capsys.readouterr()
+    [line] = err.splitlines()
+    assert line.startswith(
+        "gridbot: can't open the database postgresql+psycopg://gridbot:***@127.0.0.1:1/gridbot: "
+    )
+    assert "Connection refused" in line
+    assert "check that the server runs" in line
+    assert "secret" not in out + err
+
+
+def test_a_database_the_bot_cannot_use_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 18 item 7: `database: mysql://x` passed check-config, then `gridbot run` died
+    with 25 lines of ModuleNotFoundError."""
+    monkeypatch.delenv("GRIDBOT_CONFIG", raising=False)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    path = tmp_path / "city.yaml"
+    path.write_text(yaml.safe_dump({**SETTINGS, "database": "mysql://x"}), encoding="utf-8")
+    for args in (["check-config"], ["run", "--channel", "console"], ["db", "upgrade"]):
+        assert main([*args, "--config", str(path)]) == EXIT_USAGE
+        assert capsys.readouterr().err.splitlines() == [
+            f"gridbot: config error in {path}:",
+            "  database: mysql databases are not supported: use sqlite:///gridbot.db or "
+            "postgresql+psycopg://user:password@host/dbname",
+        ]
+    assert main(["run", "--channel", "console", "--db", "mysql://x"]) == EXIT_USAGE
+    assert capsys.readouterr().err.startswith("gridbot: --db: mysql databases are not supported")
+    junk = tmp_path / "junk.db"
+    junk.write_text("not a database\n" * 100)
+    assert main(["replay", "-", "--db", f"sqlite:///{junk}"]) == EXIT_USAGE
+    assert capsys.readouterr().err == (
+        f"gridbot: can't open the database sqlite:///{junk}: file is not a database "
+        "(is it the bot's SQLite file, and may this user write to it?)\n"
+    )
+
+
+def test_run_wechaty_without_the_sdk_says_how_to_install_it(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Issue 18 item 8: the hint said `pip install 'gridbot[wechat]'`, which fetches whatever
+    an index holds under that name; the README says `pip install -e '.[wechat]'`."""
+    monkeypatch.setitem(sys.modules, "wechaty", None)  # as if not installed
+    monkeypatch.setenv("WECHATY_PUPPET_SERVICE_TOKEN", "t")
+    monkeypatch.delenv("GRIDBOT_CONFIG", raising=False)
+    code = main(["run", "--channel", "wechaty", "--db", f"sqlite:///{tmp_path}/x.db"])
+    assert code == EXIT_USAGE
+    assert capsys.readouterr().err == (
+        "gridbot: the wechaty SDK is not installed (no module 'wechaty'): run "
+        "`pip install -e '.[wechat]'` in GridBot's folder (the `wechat` extra)\n"
+    )
+    assert not (tmp_path / "x.db").exists()  # said before anything started

@@ -4,7 +4,7 @@ from datetime import datetime
 
 import pytest
 
-from bot.cron import cron_trigger
+from bot.cron import cron_trigger, fires
 from tests.conftest import TZ
 
 SUNDAY = datetime(2026, 11, 22, tzinfo=TZ)
@@ -49,3 +49,23 @@ def test_a_window() -> None:
 def test_bad_expressions_raise(expr: str) -> None:
     with pytest.raises(ValueError):  # noqa: PT011  (APScheduler words each one differently)
         cron_trigger(expr, TZ)
+
+
+@pytest.mark.parametrize(
+    ("expr", "ever"),
+    [
+        ("0 9 30 2 *", False),  # 30 February: valid, and never
+        ("0 9 31 4,6,9,11 *", False),
+        ("0 9 29 2 *", True),  # leap years
+        ("0 9 29 2 1", True),  # 29 February on a Monday: once in 28 years or so
+        ("*/5 * * * *", True),
+    ],
+)
+def test_whether_an_expression_ever_fires(expr: str, ever: bool) -> None:
+    assert fires(expr, TZ) is ever
+
+
+def test_whether_an_expression_fires_in_a_window() -> None:
+    november = datetime(2026, 11, 1, tzinfo=TZ), datetime(2026, 11, 30, 23, 59, tzinfo=TZ)
+    assert fires("0 9 1 11 *", TZ, start=november[0], end=november[1])
+    assert not fires("0 9 1 10 *", TZ, start=november[0], end=november[1])

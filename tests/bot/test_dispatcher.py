@@ -593,5 +593,41 @@ async def test_a_nul_character_or_a_huge_name_is_stored_and_answered_on_every_ba
             (len(RESIDENT[1]), 200),
         ]
         assert {r.status for r in rows} == {"handled"}
+        # a lone surrogate (a broken emoji from a bad client) can't be encoded: U+FFFD too
+        assert await chat.say("哈哈\ud83d", ("wxid_half", "半个\udc00表情")) == []
+        last = inbox_rows(db)[-1]
+        assert (last.text, last.sender_name, last.status) == (
+            "哈哈\ufffd",
+            "半个\ufffd表情",
+            "handled",
+        )
+    finally:
+        app.stop()
+
+
+async def test_a_mention_that_is_no_contact_id_is_dropped_the_same_on_every_backend(
+    db: Database, settings: Settings, clock: ManualClock, classifier: Classifier
+) -> None:
+    """Issue 17 item 12: /派单 to a mention id wider than a contact id's column was assigned
+    on SQLite and failed on PostgreSQL ("抱歉…", the message marked failed). Such a mention
+    (WeChat sends none) is dropped where the message comes in, on both databases alike."""
+    sender = RecordingSender()
+    app = build_app(settings, clock=clock, db=db, sender=sender, classifier=classifier)
+    await app.start()
+    chat = Chat(app, clock, sender)
+    try:
+        [filed] = await chat.say("3栋楼道的灯坏了，晚上看不见", RESIDENT)
+        assert "#1" in filed.text
+        wide, empty = "w" * (dispatcher_module.ID_CHARS + 1), ""
+        for mention in (wide, empty):
+            [reply] = await chat.say("/派单 1 @某人", LEADER, mentions=(mention,))
+            assert reply.text == "请在命令里 @ 处理人（用微信的 @ 选人），例如：/派单 12 @王师傅"
+        longest = "w" * dispatcher_module.ID_CHARS  # as wide as a contact id may be: kept
+        [assigned] = await chat.say("/派单 1 @某人", LEADER, mentions=(wide, longest))
+        assert assigned.text.startswith("工单 #1（")
+        assert longest in assigned.mentions
+        rows = inbox_rows(db)
+        assert {r.status for r in rows} == {"handled"}
+        assert [r.mentions for r in rows[1:]] == [[], [], [longest]]
     finally:
         app.stop()

@@ -19,7 +19,17 @@ from bot.settings import Settings
 from nlp.classifier import Classifier
 from storage.db import Database
 from storage.models import InboundMessage, LimitHit, Ticket
-from tests.auxil.chat import ADMIN, LEADER, NEIGHBOUR, RESIDENT, ROOM, Chat, RecordingSender
+from tests.auxil.chat import (
+    ADMIN,
+    LEADER,
+    NEIGHBOUR,
+    OTHER_LEADER,
+    OTHER_ROOM,
+    RESIDENT,
+    ROOM,
+    Chat,
+    RecordingSender,
+)
 from tests.conftest import SETTINGS
 
 FIRE = "5栋楼道着火了，快来人"
@@ -173,6 +183,81 @@ async def test_a_hundred_queries_get_the_replies_then_one_notice_then_silence(
     assert len([r for r in caplog.records if "anti-flood" in r.getMessage()]) == 2
 
 
+# What a newcomer tries in her first minutes (docs/使用手册.md, 所有人可用), one after the other.
+EXPLORING = [
+    "/帮助",
+    "3栋路灯坏了",
+    "我的工单",
+    "积分",
+    "查询 1",
+    "积分明细",
+    "积分排行",
+    "/xxx",
+    "兑换 肥皂",
+    "我有多少分",
+    "5号楼电梯坏了",
+    "查询 2",
+    "查询 9",
+    "/统计",
+]
+
+
+async def test_distinct_questions_at_human_speed_are_always_answered(chat: Chat) -> None:
+    answers = await say_many(chat, EXPLORING, gap=timedelta(seconds=12))
+    assert all(len(a) == 1 and not a[0].text.startswith(NOTICE_START) for a in answers)
+    # and asking one of them again later is no flood either
+    [again] = await chat.say("积分", at=chat.clock.now() + timedelta(seconds=30))
+    assert again.text.startswith("您现有积分")
+
+
+async def test_the_same_question_over_and_over_is_a_flood_even_slowly(chat: Chat) -> None:
+    # `积分`, `/积分`, `#积分`: one question however it is written
+    asked = ["积分", "/积分", "#积分", "／积分"] * 4
+    answers = await say_many(chat, asked, gap=timedelta(seconds=30))
+    assert [a[0].text.startswith(NOTICE_START) for a in answers[:11]] == [False] * 10 + [True]
+    # the first (9:00:30) leaves the window at 9:10:30, five minutes after the notice
+    assert answers[10][0].text == flood.replies_notice(5)
+    assert answers[11:] == [[]] * 5
+
+
+async def test_a_new_question_after_a_flood_is_answered_at_human_speed_only(chat: Chat) -> None:
+    await say_many(chat, ["积分"] * 11, gap=timedelta(seconds=1))
+    assert await chat.say("积分排行") == []  # new, but still part of the burst
+    [answer] = await chat.say("积分明细", at=chat.clock.now() + timedelta(seconds=20))
+    assert answer.text == "您还没有积分记录。"
+    assert await chat.say("积分", at=chat.clock.now() + timedelta(seconds=20)) == []  # a repeat
+
+
+@pytest.mark.parametrize("limits", [{"max_replies": 12}])
+async def test_distinct_questions_have_a_ceiling_too(chat: Chat) -> None:
+    answers = await say_many(chat, [*EXPLORING[:12], "查询 3"], gap=timedelta(seconds=20))
+    assert all(len(a) == 1 and not a[0].text.startswith(NOTICE_START) for a in answers[:12])
+    # the first (9:00:20) leaves the window at 9:10:20, six minutes after the notice
+    assert [m.text for m in answers[12]] == [flood.replies_notice(6)]
+
+
+@pytest.mark.parametrize(
+    ("text", "same_as"),
+    [
+        ("/积分", "积分"),
+        ("／积分", "积分"),
+        ("积分？", "积分"),
+        ("积 分！", "积分"),
+        ("#积分", "积分"),
+        ("积分😊", "积分"),
+        ("ＡＢＣ", "abc"),
+    ],
+)
+def test_a_repeat_is_the_same_words_however_written(text: str, same_as: str) -> None:
+    assert flood.repeat_key(text) == flood.repeat_key(same_as) is not None
+
+
+def test_different_questions_are_no_repeats() -> None:
+    assert flood.repeat_key("查询 1") != flood.repeat_key("查询 2")
+    assert flood.repeat_key("？？？") is None
+    assert flood.repeat_key("") is None
+
+
 async def test_other_residents_are_answered_while_one_is_held_back(chat: Chat) -> None:
     await say_many(chat, ["积分"] * 12, gap=timedelta(seconds=1))
     assert await chat.say("积分") == []
@@ -180,10 +265,53 @@ async def test_other_residents_are_answered_while_one_is_held_back(chat: Chat) -
     assert answer.mentions == (NEIGHBOUR[0],)
 
 
-async def test_leaders_and_admins_are_answered_every_time(chat: Chat) -> None:
+async def test_leaders_and_admins_have_higher_limits_of_their_own(chat: Chat) -> None:
+    # a burst three times the residents' share is answered; the leaders' share then runs out
     for who in (LEADER, ADMIN):
         answers = await say_many(chat, ["积分", "/帮助"] * 15, who, gap=timedelta(seconds=1))
         assert all(len(a) == 1 and not a[0].text.startswith(NOTICE_START) for a in answers)
+    [notice] = await chat.say("积分", LEADER)
+    assert notice.text.startswith(NOTICE_START)
+    assert await chat.say("积分", ADMIN) != []
+
+
+@pytest.mark.parametrize(
+    "limits", [{"leaders": {"replies": 12}, "admins": {"replies": 15, "max_replies": 15}}]
+)
+async def test_the_leaders_and_admins_limits_are_configurable(chat: Chat) -> None:
+    for who, share in ((LEADER, 12), (ADMIN, 15)):
+        answers = await say_many(chat, ["积分"] * (share + 2), who, gap=timedelta(seconds=1))
+        texts = [a[0].text if a else None for a in answers]
+        assert [t is not None and t.startswith(NOTICE_START) for t in texts[:-1]] == [
+            False
+        ] * share + [True]
+        assert texts[-1] is None
+
+
+@pytest.mark.parametrize("limits", [{"replies": 20, "leaders": {"replies": 12}}])
+async def test_a_leader_never_has_less_than_a_resident(chat: Chat) -> None:
+    answers = await say_many(chat, ["积分"] * 21, LEADER, gap=timedelta(seconds=1))
+    assert [a[0].text.startswith(NOTICE_START) for a in answers] == [False] * 20 + [True]
+
+
+async def test_a_leader_in_another_grid_keeps_his_limits(chat: Chat) -> None:
+    # His commands in his own grid and his questions in the next one are one person's use,
+    # under his own limits: switching grids makes him no resident to be stopped at ten.
+    here = await say_many(chat, ["/状态", "/工单"] * 8, LEADER, gap=timedelta(seconds=1))
+    there = await say_many(chat, ["积分"] * 14, LEADER, room=OTHER_ROOM, gap=timedelta(seconds=1))
+    assert all(len(a) == 1 and not a[0].text.startswith(NOTICE_START) for a in here + there)
+    [notice] = await chat.say("积分", LEADER, OTHER_ROOM)  # his 31st reply in ten minutes
+    assert notice.text.startswith(NOTICE_START)
+
+
+@pytest.mark.parametrize("limits", [{"tickets_per_day": 2, "leaders": {"tickets_per_day": 4}}])
+async def test_a_leader_reporting_in_another_grid_has_the_leaders_ticket_limit(
+    chat: Chat, sqlite_db: Database
+) -> None:
+    requests = [f"{n}号楼电梯坏了" for n in range(1, 6)]
+    answers = await say_many(chat, requests, OTHER_LEADER, gap=timedelta(minutes=3))
+    assert [a[0].text[:4] for a in answers] == ["已受理，"] * 4 + [REFUSAL_START[:4]]
+    assert len(tickets_of(sqlite_db, OTHER_LEADER[0])) == 4
 
 
 async def test_private_replies_count_too(chat: Chat) -> None:

@@ -36,6 +36,25 @@ def test_message_and_arguments_are_masked(stream: io.StringIO) -> None:
     assert "wxid_li" in text  # contact ids are what the audit log is for
 
 
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "已联系+86 138 1234 5678",
+        "已联系１３８１２３４５６７８",
+        "已联系138\u200b1234\u200b5678",  # written as an escape by %r
+        "已联系138.1234.5678，身份证110105\u3000199001011234",
+        "身份证 110105 900101 123",
+    ],
+)
+def test_the_audit_line_masks_numbers_however_written(stream: io.StringIO, typed: str) -> None:
+    """Issue 17 item 3: the audit log quotes a command's text with %r."""
+    logging.getLogger("gridbot.audit").info("/办结 by %s: %r", "wxid_li", typed)
+    text = stream.getvalue()
+    assert "****" in text
+    assert not any(run in text for run in ("12345678", "1234\\u200b5678", "199001011234"))
+    assert "900101" not in text
+
+
 def test_exception_text_is_masked(stream: io.StringIO) -> None:
     try:
         raise ValueError(f"bad text 我家电话 {PHONE}")
@@ -79,7 +98,8 @@ def test_gridbot_logs_no_resident_numbers(tmp_path: Path) -> None:
     assert "/办结" in done.stderr  # the audit line was logged
     for number in (PHONE, ID_CARD, WORKER_PHONE):
         assert number not in done.stderr
-    # The group never sees the resident's numbers; what a leader chose to publish it does.
-    assert PHONE not in done.stdout
-    assert ID_CARD not in done.stdout
-    assert WORKER_PHONE in done.stdout
+    # Nor does the group: a number in the leader's /办结 is masked too (issue 17 item 4),
+    # leaders quote residents' numbers there.
+    for number in (PHONE, ID_CARD, WORKER_PHONE):
+        assert number not in done.stdout
+    assert "139****1111" in done.stdout

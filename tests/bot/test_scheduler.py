@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import pytest
@@ -8,12 +9,21 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import event, text
+from sqlmodel import Session
 
 from bot.app import App
 from bot.clock import ManualClock, SystemClock
 from bot.context import Services
 from bot.events import Outbound
-from bot.scheduler import JobSpec, Scheduler, TaskContext, latest_fire_time, on_missed, task
+from bot.scheduler import (
+    JobSpec,
+    Scheduler,
+    TaskContext,
+    idle_until,
+    latest_fire_time,
+    on_missed,
+    task,
+)
 from bot.settings import Settings
 from nlp.classifier import Classifier
 from storage.db import Database
@@ -296,3 +306,86 @@ async def test_stepped_mode_keeps_the_next_run_time_in_memory_while_no_job_chang
     assert app.scheduler.next_run_time() == first
     assert await app.scheduler.run_due(first) >= 1
     assert app.scheduler.next_run_time() not in (None, first)
+
+
+# --- skipping runs that would find nothing to do ---------------------------------------------
+
+WORK: list[datetime] = []  # when test.idle has something to do: its "database"
+
+
+@task("test.idle")
+async def idle_sweep(ctx: TaskContext) -> None:
+    RUNS.append(("idle", ctx.at, ctx.args))
+    WORK[:] = [at for at in WORK if at > ctx.now]  # what was due is done
+
+
+@idle_until("test.idle")
+def idle_work_at(services: Services, session: Session) -> datetime | None:
+    return min(WORK, default=None)
+
+
+@task("test.adds_work")
+async def adds_work(ctx: TaskContext) -> None:
+    RUNS.append(("adds_work", ctx.at, ctx.args))
+    WORK.append(ctx.at + timedelta(minutes=7))
+
+
+@pytest.fixture(autouse=True)
+def clear_work() -> None:
+    WORK.clear()
+
+
+@pytest.fixture
+async def bare(
+    settings: Settings, clock: ManualClock, sqlite_db: Database, classifier: Classifier
+) -> AsyncIterator[Scheduler]:
+    """A stepped scheduler with none of the bot's jobs: each of them bounds a skip."""
+    services = Services(settings=settings, clock=clock, db=sqlite_db, classifier=classifier)
+    scheduler = Scheduler(services, clock, stepped=True)
+    yield scheduler
+    scheduler.shutdown()
+
+
+async def test_runs_with_nothing_to_do_are_skipped_so_a_year_ahead_is_quick(
+    bare: Scheduler, clock: ManualClock
+) -> None:
+    start = clock.now()  # 09:00
+    WORK.extend([start + timedelta(days=3, minutes=2), start + timedelta(days=200)])
+    bare.start([JobSpec("idle", "test.idle", cron("*/5 * * * *"), misfire_grace_time=300)])
+    until = start + timedelta(days=365)
+    # not 105,120 runs: the first at or after each time it has work, at its own time
+    assert await bare.run_due(until) == 2
+    assert [(name, at) for name, at, _ in RUNS] == [
+        ("idle", start + timedelta(days=3, minutes=5)),
+        ("idle", start + timedelta(days=200)),
+    ]
+    # the next run is where it would be had every run happened
+    assert bare.next_run_time() == until + timedelta(minutes=5)
+
+
+async def test_runs_are_skipped_no_further_than_another_jobs_run(
+    bare: Scheduler, clock: ManualClock
+) -> None:
+    """Another job may give the skipped one work: here, for 7 minutes after it runs."""
+    start = clock.now()
+    adder = start + timedelta(days=10, minutes=1)
+    bare.start(
+        [
+            JobSpec("idle", "test.idle", cron("*/5 * * * *")),
+            JobSpec("once:adder", "test.adds_work", DateTrigger(adder)),
+        ]
+    )
+    assert await bare.run_due(start + timedelta(days=30)) == 2
+    assert [(name, at) for name, at, _ in RUNS] == [
+        ("adds_work", adder),
+        ("idle", adder + timedelta(minutes=9)),  # the first run at or after 09:08
+    ]
+
+
+async def test_a_late_run_is_not_skipped(bare: Scheduler, clock: ManualClock) -> None:
+    """A run due before the clock (after a restart) runs late or is reported missed as
+    usual: it may see what its own time would not (its ``now`` is later)."""
+    bare.start([JobSpec("idle", "test.idle", cron("*/5 * * * *"), misfire_grace_time=600)])
+    clock.set(clock.now() + timedelta(minutes=7))  # the 09:00 and 09:05 runs are late
+    bare.skip_idle(clock.now() + timedelta(days=1))
+    assert bare.next_run_time() == datetime(2026, 11, 22, 9, 0, tzinfo=TZ)

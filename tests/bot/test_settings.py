@@ -6,7 +6,14 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.settings import ConfigError, Settings, deep_merge, format_loc, load_settings
+from bot.settings import (
+    ConfigError,
+    Settings,
+    config_warnings,
+    deep_merge,
+    format_loc,
+    load_settings,
+)
 
 MINIMAL = """\
 timezone: Asia/Shanghai
@@ -374,12 +381,27 @@ def test_the_limits_section(tmp_path: Path) -> None:
     data = minimal() | {"limits": {"tickets_per_day": 3, "replies": 20}}
     limits = load_settings(write(tmp_path, yaml.safe_dump(data, allow_unicode=True))).limits
     assert (limits.tickets_per_day, limits.replies, limits.reply_window_minutes) == (3, 20, 10)
+    # every reply has a ceiling, three times the repeats and bursts unless set
+    assert (defaults.residents.ceiling, limits.residents.ceiling) == (30, 60)
+    # leaders' and admins' own limits are higher, and never below the residents'
+    assert (defaults.leaders.replies, defaults.admins.replies) == (30, 60)
+    assert limits.leaders.at_least(limits.residents).replies == 30
+    data = minimal() | {"limits": {"replies": 40, "leaders": {"replies": 35, "max_replies": 50}}}
+    limits = load_settings(write(tmp_path, yaml.safe_dump(data, allow_unicode=True))).limits
+    assert (limits.leaders.at_least(limits.residents).ceiling, limits.residents.ceiling) == (
+        120,
+        120,
+    )
 
 
 @pytest.mark.parametrize(
     ("limits", "expected"),
     [
         ({"tickets_per_day": 0}, "limits.tickets_per_day: Input should be greater than or equal"),
+        ({"replies": 20, "max_replies": 15}, "limits: max_replies (15) is below replies (20)"),
+        ({"leaders": {"max_replies": 5}}, "limits.leaders: max_replies (5) is below replies (30)"),
+        ({"admins": {"tickets_per_day": 5}}, "limits.admins.tickets_per_day: unknown key"),
+        ({"burst_seconds": -1}, "limits.burst_seconds: Input should be greater than or equal"),
         ({"replies": -5}, "limits.replies: Input should be greater than or equal to 1"),
         ({"replies": "很多"}, "limits.replies: expected a whole number"),
         ({"reply_window_minutes": 1441}, "limits.reply_window_minutes: Input should be less"),
@@ -391,3 +413,89 @@ def test_limits_problems_name_the_key(tmp_path: Path, limits: Any, expected: str
     problems = problems_of(tmp_path, minimal() | {"limits": limits})
     assert len(problems) == 1
     assert problems[0].startswith(expected), problems
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("grids:\n\t- code: G03\n", "line 2, column 1"),
+        ("bot:\n\tname: x\n", "line 2, column 1"),
+        ("bot:\n  name: x\n  \tfoo: y\n", "line 3, column 3"),
+        ("admins:\n  -\twxid_a\n", "line 2, column 4"),
+    ],
+)
+def test_a_tab_in_the_yaml_is_named_with_line_and_column(
+    tmp_path: Path, text: str, where: str
+) -> None:
+    """Issue 18 item 12: libyaml said "found character that cannot start any token"."""
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text))
+    assert caught.value.problems == [
+        f"{where}: invalid YAML: a tab character: YAML indents with spaces only (replace the tab)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("mysql://x", "database: mysql databases are not supported: use sqlite:///gridbot.db or"),
+        ("oracle://scott@db", "database: oracle databases are not supported"),
+        ("postgresql+asyncpg://u@h/d", "database: the database driver 'asyncpg' can't be used"),
+        ("sqlite+nosuchdriver:///x.db", "database: the database driver 'nosuchdriver' can't"),
+    ],
+)
+def test_a_database_the_bot_cannot_use_is_a_config_error(
+    tmp_path: Path, url: str, expected: str
+) -> None:
+    """Issue 18 item 7: `database: mysql://x` passed check-config, then `gridbot run` died
+    with a ModuleNotFoundError traceback."""
+    [problem] = problems_of(tmp_path, minimal() | {"database": url})
+    assert problem.startswith(expected), problem
+
+
+def test_the_two_databases_the_bot_runs_on_are_accepted(tmp_path: Path) -> None:
+    for url in ("sqlite:///gridbot.db", "postgresql://u@h/d", "postgresql+psycopg://u:p@h/d"):
+        data = minimal() | {"database": url}
+        assert load_settings(write(tmp_path, yaml.safe_dump(data))).database == url
+
+
+def test_no_warnings_for_the_minimal_file_and_the_demo(tmp_path: Path) -> None:
+    assert config_warnings(load_settings(write(tmp_path, MINIMAL))) == []
+    assert config_warnings(load_settings(None)) == []
+
+
+def test_a_grid_without_leaders_is_a_warning_naming_it(tmp_path: Path) -> None:
+    """Issue 18 item 6: check-config said OK, and the grid's emergencies alerted nobody."""
+    data = minimal()
+    data["grids"].append({"code": "G04", "name": "幸福社区第4网格", "room": "四群"})
+    warnings = config_warnings(load_settings(write(tmp_path, yaml.safe_dump(data))))
+    assert warnings == [
+        "grids[1].leaders: grid G04 (幸福社区第4网格) has no leaders: its emergencies alert "
+        "no grid leader, and nobody there can use the leaders' commands"
+    ]
+
+
+def test_a_schedule_that_never_runs_is_a_warning(tmp_path: Path) -> None:
+    """Issue 17 item 15: a cron of 30 February passed without a word."""
+    notice = {"title": "t", "text": "x", "targets": {"all": True}}
+    season = {"active_from": "2026-11-01", "active_until": "2026-12-31", **notice}
+    data = minimal() | {
+        "tickets": {"sweep_cron": "0 9 30 2 *"},
+        "points": {"notice": {"cron": "0 9 31 4,6 *"}},
+        "notices": [
+            {"id": "never", "cron": "0 9 31 11 *", **notice},
+            {"id": "leap", "cron": "0 9 29 2 *", **notice},  # every fourth year: fine
+            {"id": "season", "cron": "0 9 1 12 *", **season},
+            {"id": "off-season", "cron": "0 9 1 10 *", **season},
+        ],
+    }
+    warnings = config_warnings(load_settings(write(tmp_path, yaml.safe_dump(data))))
+    assert warnings == [
+        "tickets.sweep_cron: '0 9 30 2 *' never fires (no such day): deadlines would never "
+        "be checked",
+        "points.notice.cron: '0 9 31 4,6 *' never fires (no such day): no monthly 公示 would "
+        "be sent",
+        "notices[0].cron: '0 9 31 11 *' never fires (no such day)",
+        "notices[3].cron: '0 9 1 10 *' never fires between active_from (2026-11-01) and "
+        "active_until (2026-12-31)",
+    ]

@@ -115,7 +115,26 @@ def test_too_new_dependencies_are_explained() -> None:
         explained = wechaty_compat._explain(error)
         assert isinstance(explained, WechatyImportError)
         assert pin in str(explained)
-    assert wechaty_compat._explain(ImportError("No module named 'wechaty'")) is None
+    assert wechaty_compat._explain(ImportError("cannot import name 'x' from 'y'")) is None
+
+
+def test_a_missing_sdk_is_explained_with_the_readmes_install_command(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 18 item 8: the hint said `pip install 'gridbot[wechat]'`, which fetches whatever
+    an index holds under that name."""
+    hint = "run `pip install -e '.[wechat]'` in GridBot's folder"
+    for name in ("wechaty", "pyee"):  # the SDK, or one of the dependencies its extra pins
+        missing = ModuleNotFoundError(f"No module named {name!r}", name=name)
+        explained = wechaty_compat._explain(missing)
+        assert isinstance(explained, WechatyImportError)
+        assert hint in str(explained)
+    assert wechaty_compat.missing_sdk() is None  # installed here
+    monkeypatch.setitem(sys.modules, "wechaty_puppet_service", None)  # as if it were not
+    assert wechaty_compat.missing_sdk() == (
+        f"the wechaty SDK is not installed (no module 'wechaty_puppet_service'): {hint} "
+        "(the `wechat` extra)"
+    )
 
 
 def test_reset_object_pools() -> None:

@@ -6,7 +6,7 @@ This module only starts, drives and stops that process; it has no pytest fixture
 
 Requirements: ``node`` (>= 18) on PATH and ``tests/gateway/node_modules`` installed. The harness
 never installs anything by itself; call :func:`ensure_node_modules` (e.g. once per session in
-``conftest.py``), which runs ``npm install`` from the committed ``package-lock.json`` when
+``conftest.py``), which runs ``npm ci`` from the committed ``package-lock.json`` when
 ``node_modules`` is missing, or raises :class:`GatewayUnavailable` saying exactly why it cannot.
 
 Typical use::
@@ -50,6 +50,9 @@ DEFAULT_WORLD = GATEWAY_DIR / "fixtures" / "default-world.json"
 MIN_NODE_MAJOR = 18
 # A module every gateway start needs; its absence means node_modules is missing or incomplete.
 _MARKER_MODULE = GATEWAY_DIR / "node_modules" / "wechaty-puppet-service" / "package.json"
+# Exactly the committed lock file, which stays as it is (`npm install` re-resolves and
+# rewrites it, leaving the clone dirty). scripts/test.sh runs the same.
+NPM_INSTALL = ("ci", "--no-audit", "--no-fund")
 
 Event = dict[str, Any]
 
@@ -59,7 +62,7 @@ class GatewayError(RuntimeError):
 
 
 class GatewayUnavailable(GatewayError):
-    """The gateway cannot run on this machine (no node, no node_modules, npm install failed)."""
+    """The gateway cannot run on this machine (no node, no node_modules, npm ci failed)."""
 
 
 class GatewayCommandError(GatewayError):
@@ -104,11 +107,10 @@ def check_node() -> str:
 
 
 def ensure_node_modules(*, timeout: float = 600.0) -> None:
-    """Install ``tests/gateway/node_modules`` with ``npm install`` if it is missing.
+    """Install ``tests/gateway/node_modules`` with ``npm ci`` if it is missing.
 
-    Uses the committed ``package-lock.json`` (``npm install``, not ``npm ci``: ``npm ci`` fails
-    on machines whose registry lacks other platforms' builds of an optional dependency). Needs
-    the npm registry. Raises :class:`GatewayUnavailable` with the reason when it cannot.
+    Installs exactly the committed ``package-lock.json`` and leaves it unchanged. Needs the
+    npm registry. Raises :class:`GatewayUnavailable` with the reason when it cannot.
     Blocking: call it from synchronous code (a session fixture) or via ``asyncio.to_thread``.
     """
     if node_modules_installed():
@@ -118,13 +120,13 @@ def ensure_node_modules(*, timeout: float = 600.0) -> None:
     if npm is None:
         raise GatewayUnavailable(
             f"{GATEWAY_DIR / 'node_modules'} is missing and `npm` is not on PATH to install it "
-            f"(run `npm install` in {GATEWAY_DIR})"
+            f"(run `npm ci` in {GATEWAY_DIR})"
         )
     if not (GATEWAY_DIR / "package-lock.json").is_file():
         raise GatewayUnavailable(f"{GATEWAY_DIR / 'package-lock.json'} is missing")
     try:
         result = subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund"],
+            [npm, *NPM_INSTALL],
             cwd=GATEWAY_DIR,
             capture_output=True,
             text=True,
@@ -133,13 +135,13 @@ def ensure_node_modules(*, timeout: float = 600.0) -> None:
         )
     except subprocess.TimeoutExpired as exc:
         raise GatewayUnavailable(
-            f"`npm install` in {GATEWAY_DIR} did not finish within {timeout:.0f} s "
+            f"`npm ci` in {GATEWAY_DIR} did not finish within {timeout:.0f} s "
             "(is the npm registry reachable?)"
         ) from exc
     if result.returncode != 0 or not node_modules_installed():
         tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
         raise GatewayUnavailable(
-            f"`npm install` in {GATEWAY_DIR} failed (exit {result.returncode}); "
+            f"`npm ci` in {GATEWAY_DIR} failed (exit {result.returncode}); "
             f"is the npm registry reachable? Last output:\n{tail}"
         )
 
@@ -238,7 +240,7 @@ class Gateway:
         if not node_modules_installed():
             raise GatewayUnavailable(
                 f"{GATEWAY_DIR / 'node_modules'} is missing: call ensure_node_modules() "
-                f"or run `npm install` in {GATEWAY_DIR}"
+                f"or run `npm ci` in {GATEWAY_DIR}"
             )
         node = check_node()
         if self._new_event is None:

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.app import App, build_app
 from bot.clock import ManualClock
@@ -12,7 +12,7 @@ from bot.settings import Settings
 from handlers.broadcasts import send_time
 from nlp.classifier import Classifier
 from storage.db import Database
-from storage.models import NoticeDelivery
+from storage.models import Notice, NoticeDelivery
 from tests.auxil.chat import (
     ADMIN,
     LEADER,
@@ -134,11 +134,77 @@ async def test_scheduled_listed_cancelled(
 async def test_a_notice_already_queued_can_be_withdrawn(chat: Chat, sqlite_db: Database) -> None:
     at_night = datetime(2026, 11, 22, 23, 0, tzinfo=TZ)
     [held] = await chat.say("/公告 明早停水", LEADER, at=at_night)
-    assert held.text == "公告 #1 已安排，现在是休息时段，11月23日 07:00发到本群。"
+    assert held.text == (
+        "公告 #1 已安排。现在是休息时段（22:00–07:00），11月23日 07:00才发到本群。"
+        "要现在就发，请先 /取消公告 1，再发 /公告 紧急 <内容>。"
+    )
     [withdrawn] = await chat.say("/取消公告 1", LEADER, at=at_night + timedelta(minutes=5))
     assert withdrawn.text == "公告 #1 已取消，还没发出的 1 个群不会再收到。"
     [gone] = await chat.say("/取消公告 1", LEADER, at=at_night + timedelta(minutes=6))
     assert gone.text == "公告 #1 已经取消过了。"
+
+
+async def test_an_urgent_notice_goes_in_quiet_hours(chat: Chat) -> None:
+    """Issue 18 item 5: "明天停水" written at 23:01 and held to 07:00 says the wrong day."""
+    at_night = datetime(2026, 11, 22, 23, 1, tzinfo=TZ)
+    reply, notice = await chat.say("/公告 紧急 明天停水", LEADER, at=at_night)
+    assert reply.text == "紧急公告 #1 已安排，11月22日 23:01发到本群。"
+    assert (notice.room_topic, notice.text) == ("幸福社区第3网格", "明天停水")
+    sent = await chat.say("/公告 全部 紧急 今晚全区停电检修", ADMIN, at=at_night, room=None)
+    assert sent[0].text == "紧急公告 #2 已安排，11月22日 23:01发到2 个网格群。"
+    assert [m.text for m in sent[1:]] == ["今晚全区停电检修"] * 2
+    # the two words in either order
+    either = await chat.say("/公告 紧急 全部 今晚停气", ADMIN, at=at_night, room=None)
+    assert [m.text for m in either][1:] == ["今晚停气", "今晚停气"]
+
+
+async def test_a_scheduled_notice_in_quiet_hours_says_when_it_really_goes(
+    chat: Chat, app: App, clock: ManualClock, sender: RecordingSender
+) -> None:
+    """Issue 18 item 5: at 18:03 the answer was "现在是休息时段" and the list showed 23:30."""
+    evening = datetime(2026, 11, 22, 18, 3, tzinfo=TZ)
+    [held] = await chat.say("/定时公告 2026-11-22 23:30 今晚检修电梯", LEADER, at=evening)
+    assert held.text == (
+        "定时公告 #1 已登记。11月22日 23:30在休息时段（22:00–07:00），"
+        "推迟到11月23日 07:00发到本群。"
+        "要按时发出，请先 /取消公告 1，再发 /定时公告 紧急 2026-11-22 23:30 <内容>。"
+    )
+    [urgent] = await chat.say("/定时公告 紧急 2026-11-22 23:30 今晚检修电梯", LEADER)
+    assert urgent.text == "紧急定时公告 #2 已登记，11月22日 23:30发到本群。"
+    [listing] = await chat.say("/公告列表", LEADER)
+    assert listing.text.splitlines() == [
+        "待发的定时公告 2 条：",
+        "#1 11月23日 07:00（原定11月22日 23:30，避开休息时段）｜G03｜今晚检修电梯",
+        "#2 11月22日 23:30（紧急）｜G03｜今晚检修电梯",
+    ]
+    sender.clear()
+    await app.advance(clock, datetime(2026, 11, 22, 23, 45, tzinfo=TZ))
+    assert sender.texts() == ["今晚检修电梯"]  # the urgent one, on time
+    await app.advance(clock, datetime(2026, 11, 23, 7, 5, tzinfo=TZ))
+    assert sender.texts() == ["今晚检修电梯"] * 2
+
+
+async def test_a_leader_cannot_cancel_a_notice_that_reaches_other_grids(
+    chat: Chat, sqlite_db: Database
+) -> None:
+    """Issue 17 item 5: the administrator's street-wide notice, written in the leader's group,
+    was cancelled by that leader."""
+    await chat.say("/定时公告 全部 2026-11-23 15:00 全区消防检查", ADMIN)
+    await chat.say("/公告 全部 今晚全区消防检查", ADMIN)
+    await chat.say("/定时公告 2026-11-23 16:00 本网格消防检查", ADMIN)
+    for number in (1, 2):
+        [refused] = await chat.say(f"/取消公告 {number}", LEADER)
+        assert refused.text == (f"公告 #{number} 也发给其他网格，只有发布人或街道管理员可以取消。")
+    with sqlite_db.session() as s:
+        assert [n.status for n in s.exec(select(Notice).order_by(col(Notice.id)))] == [
+            "scheduled",
+            "sent",
+            "scheduled",
+        ]
+    [own_grid] = await chat.say("/取消公告 3", LEADER)  # it reaches this grid only
+    assert own_grid.text == "已取消定时公告 #3，它不会发出。"
+    [admin] = await chat.say("/取消公告 1", ADMIN)
+    assert admin.text == "已取消定时公告 #1，它不会发出。"
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from tests.auxil.chat import ADMIN, LEADER, OTHER_ROOM, RESIDENT, Chat
 )
 async def test_every_way_of_asking_for_help(chat: Chat, text: str) -> None:
     [reply] = await chat.say(text)
-    assert reply.text.startswith("可用命令：\n/帮助")
+    assert reply.text.startswith("可用命令：\n帮助")
     assert reply.mentions == (RESIDENT[0],)
 
 
@@ -20,6 +20,13 @@ async def test_residents_leaders_and_admins_see_what_they_may_do(chat: Chat) -> 
     [admin] = await chat.say("/帮助", ADMIN)
     assert "网格长命令" not in resident.text
     assert "/状态" not in resident.text
+    # what residents type bare is shown bare, and the main thing is said: no command needed
+    assert "\n我的工单　" in resident.text
+    assert "\n积分　" in resident.text
+    assert resident.text.endswith(
+        "反映问题不用命令：直接在群里说清楚在哪、什么事，我会登记并跟进。"
+    )
+    assert "反映问题不用命令" not in leader.text
     assert "网格长命令：\n/状态" in leader.text
     assert "管理员命令" not in leader.text
     assert "网格长命令：\n/状态" in admin.text

@@ -210,6 +210,41 @@ async def test_the_daily_cap_for_all_awards(group: Chat, sqlite_db: Database) ->
     assert entry_count(sqlite_db) == 2
 
 
+async def test_corrections_count_against_the_daily_cap(group: Chat, sqlite_db: Database) -> None:
+    """Issue 17 item 6: three `/更正 +50` went through after the day's awards reached 100."""
+    for _ in range(2):
+        await group.say("/加分 @张阿姨 50 组织活动", LEADER, mentions=(ZHANG,))
+    [refused] = await group.say("/更正 @张阿姨 +50 少加了", LEADER, mentions=(ZHANG,))
+    assert refused.text == "张阿姨 今天已加 100 分，再加 50 分就超过每天上限 100 分，本次未记录。"
+    assert entry_count(sqlite_db) == 2
+    # the other way round: corrections that gave points leave less room for awards
+    await group.say("/更正 @王大爷 +50 少加了", LEADER, mentions=(WANG,))
+    await group.say("/更正 @王大爷 +40 少加了", LEADER, mentions=(WANG,))
+    [award] = await group.say("/加分 @王大爷 20 组织活动", LEADER, mentions=(WANG,))
+    assert award.text == "王大爷 今天已加 90 分，再加 20 分就超过每天上限 100 分，本次未记录。"
+    [taken] = await group.say("/更正 @王大爷 -50 记错了", LEADER, mentions=(WANG,))
+    assert taken.text == "已更正 王大爷 -50 分（记错了）。"  # counts as taken, not given back
+    [again] = await group.say("/更正 @王大爷 +20 少加了", LEADER, mentions=(WANG,))
+    assert again.text.startswith("王大爷 今天已加 90 分")
+    tomorrow = group.clock.now() + timedelta(days=1)
+    [next_day] = await group.say("/更正 @张阿姨 +50 少加了", LEADER, mentions=(ZHANG,), at=tomorrow)
+    assert next_day.text == "已更正 张阿姨 +50 分（少加了）。"
+
+
+@pytest.mark.parametrize("points_config", [{"caps": {"penalty": {"per_day": 50}}}])
+async def test_corrections_that_take_points_count_against_the_penalty_cap(
+    group: Chat, sqlite_db: Database
+) -> None:
+    for _ in range(2):
+        await group.say("/加分 @张阿姨 50 组织活动", LEADER, mentions=(ZHANG,))
+    await group.say("/扣分 @张阿姨 30 乱扔垃圾", LEADER, mentions=(ZHANG,))
+    [ok] = await group.say("/更正 @张阿姨 -20 少扣了一次", LEADER, mentions=(ZHANG,))
+    assert ok.text == "已更正 张阿姨 -20 分（少扣了一次）。"
+    [over] = await group.say("/更正 @张阿姨 -1 又少扣了", LEADER, mentions=(ZHANG,))
+    assert over.text == "张阿姨 今天已扣 50 分，再扣 1 分就超过每天上限 50 分，本次未记录。"
+    assert entry_count(sqlite_db) == 4
+
+
 # --- idempotency, corrections, audit ---
 
 

@@ -5,9 +5,23 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
+from bot.app import build_app
+from bot.clock import ManualClock
+from bot.settings import MAX_MESSAGE_CHARS, Settings
+from nlp.classifier import Classifier
 from storage.db import Database
 from storage.models import CategoryCorrection, Ticket, TicketEvent
-from tests.auxil.chat import ADMIN, LEADER, NEIGHBOUR, OTHER_LEADER, OTHER_ROOM, RESIDENT, Chat
+from tests.auxil.chat import (
+    ADMIN,
+    LEADER,
+    NEIGHBOUR,
+    OTHER_LEADER,
+    OTHER_ROOM,
+    RESIDENT,
+    Chat,
+    RecordingSender,
+)
+from tests.conftest import SETTINGS
 
 LAMP = "3栋门口的路灯坏了好几天了，晚上黑漆漆的，麻烦处理一下"
 WORKER = ("wxid_worker_wang", "王师傅")
@@ -32,11 +46,14 @@ async def opened(chat: Chat) -> Chat:
 
 
 async def test_list_open_tickets(opened: Chat) -> None:
-    [reply] = await opened.say("/工单", LEADER)
-    assert reply.text.splitlines() == [
+    listing, said = await opened.say("/工单", LEADER)
+    assert listing.to == LEADER[0]
+    assert listing.text.splitlines() == [
         "本网格未办结工单 1 件：",
         "#1 设施报修｜待派单｜截止11月25日 09:00｜3栋门口的路灯坏了好几天了，晚上…（张阿姨）",
     ]
+    assert (said.room_topic, said.mentions) == ("幸福社区第3网格", (LEADER[0],))
+    assert said.text == "本网格未办结工单 1 件，已私信发给您。"
     [overdue] = await opened.say("/工单 超期", LEADER)
     assert overdue.text == "本网格目前没有超期的工单。"
     [bad] = await opened.say("/工单 明天", LEADER)
@@ -245,3 +262,122 @@ async def test_what_the_group_hears_about_a_ticket_holds_no_residents_data(chat:
             continue
         assert flat not in message.text, message.text
         assert "好几天" not in message.text, message.text
+
+
+# --- issue 17: what the group reads (items 3, 4, 13, 16) ---
+
+
+async def test_the_list_in_a_group_goes_to_the_leader_privately(opened: Chat) -> None:
+    """Item 16: the list names every reporter and quotes them; the group only hears where it
+    went. Asked privately (an administrator), it is answered there as before."""
+    await opened.say("隔壁502天天半夜装修吵得睡不着，物业也不管", NEIGHBOUR)
+    sent = await opened.say("/工单 全部", LEADER)
+    in_group = [m for m in sent if m.room_topic is not None]
+    assert [m.text for m in in_group] == ["本网格本月工单 2 件，已私信发给您。"]
+    assert in_group[0].mentions == (LEADER[0],)
+    [private] = [m for m in sent if m.to is not None]
+    assert private.to == LEADER[0]
+    assert "（王大爷）" in private.text
+    assert "隔壁502" in private.text
+    [empty] = await opened.say("/工单 超期", LEADER)  # nothing to keep from anyone
+    assert (empty.room_topic, empty.text) == ("幸福社区第3网格", "本网格目前没有超期的工单。")
+
+
+async def test_a_config_switch_keeps_the_list_in_the_group(
+    clock: ManualClock, sqlite_db: Database, sender: RecordingSender, classifier: Classifier
+) -> None:
+    settings = Settings.model_validate(SETTINGS | {"tickets": {"list_in_group": True}})
+    app = build_app(settings, clock=clock, db=sqlite_db, sender=sender, classifier=classifier)
+    await app.start()
+    try:
+        chat = Chat(app, clock, sender)
+        await chat.say(LAMP)
+        [reply] = await chat.say("/工单", LEADER)
+        assert (reply.room_topic, reply.mentions) == ("幸福社区第3网格", (LEADER[0],))
+        assert reply.text.startswith("本网格未办结工单 1 件：\n#1 设施报修")
+    finally:
+        app.stop()
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "shown"),
+    [
+        ("3栋刘姐13612345678", "3栋路灯坏了", "（3栋刘姐136****5678）"),
+        ("刘姐+86 136 1234 5678", "3栋路灯坏了", "（刘姐+86 136****5678）"),
+        ("张阿姨", "电话+8613812345678路灯坏了", "｜电话+86138****5678…（张阿姨）"),
+        (
+            "张阿姨",
+            "１３８１２３４５６７８，3栋门口的路灯坏了",
+            "｜138****5678，3栋门口…（张阿姨）",
+        ),
+        ("张阿姨", "138\u200b1234\u200b5678 3栋门口的路灯坏了", "｜138****5678 3栋门口…（张阿姨）"),
+        (
+            "张阿姨",
+            "身份证110105 1990 0101 1234，5栋下水道堵了",
+            "｜身份证110105*******…（张阿姨）",
+        ),
+    ],
+)
+async def test_the_list_masks_numbers_in_names_and_words(
+    chat: Chat, name: str, text: str, shown: str
+) -> None:
+    """Items 3 and 4: numbers written every which way, and in the display name."""
+    await chat.say(text, (RESIDENT[0], name))
+    listing, _ = await chat.say("/工单", LEADER)
+    assert listing.text.splitlines()[1].endswith(shown), listing.text
+
+
+async def test_the_leaders_words_and_the_names_are_masked_where_the_bot_repeats_them(
+    chat: Chat, sqlite_db: Database
+) -> None:
+    """Item 4: /办结 and /上报 text is the leader's, but leaders quote residents' numbers
+    ("已联系张阿姨13812345678"); the ticket keeps them, the group and the escalation room
+    read them masked, and so does the reporter's name."""
+    reporter = (RESIDENT[0], "3栋张阿姨13612345678")
+    await chat.say("3栋门口的路灯坏了，电话 +86 138 1234 5678", reporter)
+    await chat.say("我来帮忙", ("wxid_worker_liu", "刘师傅13900001111"))
+    [assigned] = await chat.say("/派单 1 @刘师傅", LEADER, mentions=("wxid_worker_liu",))
+    assert "已派给刘师傅139****1111" in assigned.text
+    room, _ = await chat.say("/上报 1 已联系张阿姨１３８１２３４５６７８，需供电所处理", LEADER)
+    assert room.text == (
+        "【上报】幸福社区第3网格 #1 设施报修：3栋门口的路灯坏了，电话 +86 138****5678"
+        "（3栋张阿姨136****5678，11月22日 09:00 反映）。"
+        "原因：已联系张阿姨138****5678，需供电所处理。上报人：李网格长。"
+    )
+    [resolved] = await chat.say("/办结 1 已修好，张阿姨 138-1234-5678 已确认", LEADER)
+    assert resolved.text == (
+        "您反映的问题（#1）已办结：已修好，张阿姨 138****5678 已确认\n"
+        "请3栋张阿姨136****5678回复“满意”“基本满意”或“不满意”（也可回复 1、2、3）评价。"
+    )
+    [query] = await chat.say("查询 1", reporter)
+    assert "处理结果：已修好，张阿姨 138****5678 已确认" in query.text
+    t = ticket(sqlite_db)
+    assert t.feedback == "已修好，张阿姨 138-1234-5678 已确认"  # kept as written
+
+
+@pytest.mark.parametrize(
+    ("command", "what"),
+    [("/办结 1 ", "处理结果"), ("/上报 1 ", "上报原因"), ("/驳回 1 ", "驳回原因")],
+)
+async def test_what_a_leader_has_repeated_into_a_group_has_the_notices_limit(
+    opened: Chat, sqlite_db: Database, command: str, what: str
+) -> None:
+    """Item 13: /办结 sent 5,000 characters into the group; notices stop at 1,500."""
+    before = trail(sqlite_db)
+    [refused] = await opened.say(command + "好" * 5000, LEADER)
+    assert refused.text == (
+        f"{what}最长 {MAX_MESSAGE_CHARS} 字，这条有 5000 字，工单没有改动，请精简后再发。"
+    )
+    assert trail(sqlite_db) == before
+    sent = await opened.say(command + "好" * MAX_MESSAGE_CHARS, LEADER)
+    assert ticket(sqlite_db).status != "open"
+    assert any("好" * MAX_MESSAGE_CHARS in m.text for m in sent)  # sent, whole
+
+
+async def test_a_long_report_is_shortened_in_the_escalation_room(chat: Chat) -> None:
+    """Item 13: what the bot repeats from a resident has the same limit."""
+    await chat.say("3栋门口的路灯坏了好几天了，" + "晚上很黑，" * 390)
+    room, _ = await chat.say("/上报 1 需要供电所处理", LEADER)
+    quoted = room.text.split("：", 1)[1].split("（", 1)[0]
+    assert len(quoted) == MAX_MESSAGE_CHARS
+    assert quoted.endswith("…")

@@ -1,9 +1,14 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+import pytest
+
+from bot import scheduler
 from bot.app import App
 from bot.clock import ManualClock
+from bot.scheduler import TaskContext
+from handlers.ticket_deadlines import SWEEP, sweep
 from storage.db import Database
 from storage.models import Ticket
 from tests.auxil.chat import LEADER, Chat, RecordingSender
@@ -70,3 +75,38 @@ async def test_resolved_tickets_are_not_chased_and_unrated_ones_are_archived(
     t = ticket(sqlite_db)
     assert (t.status, t.rating) == ("archived", "none")
     assert t.closed_at is not None
+
+
+async def test_a_year_in_one_step_chases_on_time_and_skips_the_idle_sweeps(
+    chat: Chat,
+    app: App,
+    clock: ManualClock,
+    sender: RecordingSender,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A replay's tick a year ahead: the reminder and the escalation at the times the
+    5-minute sweeps would have made them, without running the 105,000 that find nothing."""
+    sweeps: list[datetime] = []
+
+    async def counted(ctx: TaskContext) -> None:
+        sweeps.append(ctx.at)
+        await sweep(ctx)
+
+    monkeypatch.setitem(scheduler._TASKS, SWEEP, counted)
+    await chat.say(LAMP)
+    sender.clear()
+    due = ticket(app.services.db).due_at
+    await app.advance(clock, clock.now() + timedelta(days=365))
+    t = ticket(app.services.db)
+    assert t.reminded_at is not None
+    assert t.escalated_at is not None
+    assert due < t.reminded_at <= due + timedelta(minutes=5)  # the first sweep after it
+    late = due + timedelta(hours=24)
+    assert late <= t.escalated_at < late + timedelta(minutes=5)
+    assert [m.text.split("#")[0] for m in sender.sent] == [
+        "【督办】工单 ",
+        "【超期上报】幸福社区第3网格 ",
+        "工单 ",
+    ]
+    # each with work, and one at each other job's run (the monthly 公示): no more
+    assert len(sweeps) < 20

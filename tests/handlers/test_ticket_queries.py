@@ -172,3 +172,19 @@ async def test_a_neighbour_on_the_same_matter_sees_its_progress_not_the_first_wo
     for reply in (theirs, query):
         for private in ("502", "1381", "张阿姨"):
             assert private not in reply.text
+
+
+async def test_my_tickets_in_the_group_masks_numbers_however_written(chat: Chat) -> None:
+    """Issue 17 item 3: the reply is read by the whole group."""
+    await chat.say("１３８１２３４５６７８，3栋门口的路灯坏了")
+    [mine] = await chat.say("我的工单")
+    assert mine.text.splitlines()[1].endswith("｜138****5678，3栋门口…")
+
+
+async def test_the_result_a_query_shows_is_masked(chat: Chat, sqlite_db: Database) -> None:
+    """Issue 17 item 4: the leader's /办结 text may quote a resident's number."""
+    await chat.say(LAMP)
+    await chat.say("/办结 1 已修好，王大爷１３９\u200b0000\u200b1111 帮忙确认了", LEADER)
+    [shown] = await chat.say("查询 1")
+    assert shown.text.splitlines()[-1] == "处理结果：已修好，王大爷139****1111 帮忙确认了"
+    assert ticket(sqlite_db).feedback == "已修好，王大爷13900001111 帮忙确认了"  # kept

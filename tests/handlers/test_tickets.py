@@ -336,3 +336,18 @@ async def test_the_worker_sent_to_a_matter_reports_progress_not_a_new_matter(
     # about something else, the worker is a resident like any other
     [reply] = await chat.say("我家楼下的垃圾好几天没人清了", fixer)
     assert reply.text.startswith("已受理，工单 #2")
+
+
+async def test_repeats_of_an_emergency_fold_into_it_and_delay_nobody(
+    chat: Chat, sqlite_db: Database
+) -> None:
+    first = await chat.say("3栋着火了")
+    assert first[0].text.startswith("情况紧急，请立即拨打 119")
+    for _ in range(99):
+        assert await chat.say("3栋着火了") == []  # the same person: told once
+    [told] = await chat.say("3栋着火了 快来人", NEIGHBOUR)
+    assert told.text == "已收到，已通知本网格网格长（#1）。"
+    assert await chat.say("3栋着火了", NEIGHBOUR) == []
+    listing = await chat.say("/工单", LEADER)  # answered at once, not after a queue of alarms
+    assert any("#1" in m.text for m in listing)
+    assert len(tickets(sqlite_db)) == 1

@@ -127,10 +127,14 @@ async def test_leader_commands_with_real_mentions(
     assert sent["text"].startswith("@王大爷\u2005@张阿姨 ")
     assert bot.inbound()[-1].mentions == [WANG]
 
+    # The list privately (it names reporters and quotes them), one line in the group.
     await gateway.say(LEADER, "/工单", room=GRID_ROOM)
-    sent = await gateway.next_sent(within=10)
-    assert sent["text"].startswith("@李网格长 本网格未办结工单 1 件")
-    assert f"#{number} 设施报修" in sent["text"]
+    listing, line = await gateway.next_sent(within=10), await gateway.next_sent(within=10)
+    assert (listing["to"], listing["room"]) == (LEADER, None)
+    assert listing["text"].startswith("本网格未办结工单 1 件：")
+    assert f"#{number} 设施报修" in listing["text"]
+    assert line["room"] == GRID_ROOM
+    assert line["text"] == "@李网格长 本网格未办结工单 1 件，已私信发给您。"
 
     # A resident can't: refused, and told so.
     await gateway.say(ZHANG, f"/派单 {number} @王大爷", room=GRID_ROOM, mentions=[WANG])
@@ -152,7 +156,7 @@ async def test_private_messages(gateway: harness.Gateway, bot: RunningBot) -> No
     assert sent["room"] is None
     assert sent["to"] == WANG
     assert sent["mentions"] == []
-    assert sent["text"].startswith("可用命令：\n/帮助")
+    assert sent["text"].startswith("可用命令：\n帮助")
     [stored] = bot.inbound()
     assert stored.room_id is None
     assert stored.sender_name == "王大爷"
@@ -279,8 +283,8 @@ async def test_the_bot_reconnects_after_a_gateway_restart(
     await gateway.wait_for("client", state="connected", within=30)
     await wait_until(lambda: bot.channel.online, what="online again")
     await gateway.say(LEADER, "/工单", room=GRID_ROOM)
-    sent = await gateway.next_sent(within=10)
-    assert sent["text"].startswith("@李网格长 本网格未办结工单 1 件")
+    sent = await gateway.next_sent(within=10)  # the list, privately
+    assert sent["text"].startswith("本网格未办结工单 1 件")
     assert f"#{number}" in sent["text"]
     assert not bot.task.done()
 

@@ -2,11 +2,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 
 from storage import migrate
-from storage.db import Database, create_db_engine, sqlite_path
+from storage.db import (
+    Database,
+    UnusableDatabase,
+    create_db_engine,
+    reporting_failures,
+    sqlite_path,
+)
 from storage.grids import GridSpec, sync_grids
 from storage.models import Grid
 
@@ -63,3 +71,40 @@ def test_commits_that_wrote_a_table_are_counted_per_process_and_url(db_url: str)
     finally:
         other.dispose()
         db.dispose()
+
+
+def test_a_database_that_cannot_be_opened_is_said_in_one_line(tmp_path: Path) -> None:
+    """Issue 18 item 7: the driver's traceback reached the operator."""
+    server = "postgresql+psycopg://bot:secret@127.0.0.1:1/city"
+    with pytest.raises(UnusableDatabase) as caught, reporting_failures(server):
+        Database.from_url(server).engine.connect()
+    message = str(caught.value)
+    assert message.startswith("can't open the database postgresql+psycopg://bot:***@127.0.0.1")
+    assert "\n" not in message
+    assert "secret" not in message
+    assert "Connection refused" in message
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"\x00garbage" * 512)
+    with (
+        pytest.raises(UnusableDatabase, match="file is not a database"),
+        reporting_failures(f"sqlite:///{junk}"),
+    ):
+        Database.from_url(f"sqlite:///{junk}").engine.connect()
+    # a file where the folder must be: creating the database file fails
+    with (
+        pytest.raises(UnusableDatabase, match=r"^can't create the database sqlite:///.*junk"),
+        reporting_failures(f"sqlite:///{junk}/bot.db"),
+    ):
+        Database.from_url(f"sqlite:///{junk}/bot.db")
+
+
+def test_errors_past_opening_are_not_dressed_up(tmp_path: Path) -> None:
+    # a constraint broken by a migration is a bug: its traceback is wanted
+    url = f"sqlite:///{tmp_path}/bot.db"
+    db = Database.from_url(url)
+    with db.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER UNIQUE)"))
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+    with pytest.raises(IntegrityError), reporting_failures(url), db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+    db.dispose()

@@ -47,3 +47,20 @@ def test_joining_a_new_household_leaves_the_old_one(db: Database) -> None:
     assert grid_households(db) == [["b"], ["c", "a"]]
     form(db, "b", "c")  # the household of c and a loses c; the one of b alone is emptied
     assert grid_households(db) == [["a"], ["b", "c"]]
+
+
+def test_each_person_counts_once_per_grid_and_period(db: Database) -> None:
+    def count(grid: str, period: str, *contacts: str) -> set[str]:
+        with db.session() as session:
+            fresh = households.count_in(
+                session=session, grid_code=grid, period=period, contact_ids=contacts, at=T0
+            )
+            session.commit()
+            return fresh
+
+    add_members(db, ("a", "G03", "张"))
+    assert count("G03", "2026", "b", "a", "a") == {"a", "b"}
+    assert count("G03", "2026", "a", "c") == {"c"}  # a moved to c's household
+    assert count("G03", "2026", "a", "b") == set()
+    assert count("G03", "2027", "a") == {"a"}
+    assert count("G04", "2026", "a") == {"a"}

@@ -15,15 +15,23 @@ ZHANG = "wxid_zhang"
 WANG = "wxid_wang"
 
 
-def inbound(db: Database, sender: str, at: datetime, *, answered: int = 0) -> int:
+def inbound(
+    db: Database,
+    sender: str,
+    at: datetime,
+    *,
+    answered: int = 0,
+    text: str = "积分",
+    type: str = "text",
+) -> int:
     """Store a message from ``sender`` received at ``at`` with ``answered`` outbound rows."""
     with db.session() as s:
         message = InboundMessage(
             key=f"{sender}-{at.isoformat()}",
             sender_id=sender,
             sender_name=sender,
-            type="text",
-            text="积分",
+            type=type,
+            text=text,
             sent_at=at,
             received_at=at,
         )
@@ -83,12 +91,73 @@ def test_answered_since_counts_answered_messages_newest_first(db: Database) -> N
     since = T0 - timedelta(minutes=10)
     with db.session() as s:
         got = limits.answered_since(session=s, contact_id=ZHANG, since=since, limit=10)
-        assert got == [T0 - timedelta(minutes=2), first]
+        assert [m.at for m in got] == [T0 - timedelta(minutes=2), first]
         newest = limits.answered_since(session=s, contact_id=ZHANG, since=since, limit=1)
-        assert newest == [T0 - timedelta(minutes=2)]
-        assert limits.answered_since(session=s, contact_id=WANG, since=since, limit=10) == [
-            T0 - timedelta(minutes=1)
+        assert [m.at for m in newest] == [T0 - timedelta(minutes=2)]
+        got = limits.answered_since(session=s, contact_id=WANG, since=since, limit=10)
+        assert [m.at for m in got] == [T0 - timedelta(minutes=1)]
+
+
+def test_answered_messages_come_with_what_was_said_and_their_neighbours(db: Database) -> None:
+    # Her messages around each answered one, answered or not, in any room: what tells a
+    # burst from distinct questions at human speed (bot/flood.py).
+    inbound(db, ZHANG, T0 - timedelta(hours=3), text="早上好")  # long before the window
+    first = inbound(db, ZHANG, T0 - timedelta(minutes=8), answered=1, text="/帮助")
+    inbound(db, ZHANG, T0 - timedelta(minutes=8, seconds=-2), text="谢谢")  # chatter, 2 s on
+    inbound(db, WANG, T0 - timedelta(minutes=5), answered=1)  # someone else's: not a neighbour
+    inbound(db, ZHANG, T0 - timedelta(minutes=4), answered=1, text="", type="image")
+    last = inbound(db, ZHANG, T0 - timedelta(minutes=1), answered=1, text="积分")
+    since = T0 - timedelta(minutes=10)
+    with db.session() as s:
+        got = limits.answered_since(session=s, contact_id=ZHANG, since=since, limit=10)
+        assert got == [
+            limits.Answered(
+                T0 - timedelta(minutes=1), "text", "积分", T0 - timedelta(minutes=4), None
+            ),
+            limits.Answered(
+                T0 - timedelta(minutes=4),
+                "image",
+                "",
+                T0 - timedelta(minutes=8, seconds=-2),
+                T0 - timedelta(minutes=1),
+            ),
+            limits.Answered(
+                T0 - timedelta(minutes=8),
+                "text",
+                "/帮助",
+                T0 - timedelta(hours=3),
+                T0 - timedelta(minutes=8, seconds=-2),
+            ),
         ]
+        assert limits.received(session=s, message_id=last) == (
+            T0 - timedelta(minutes=1),
+            T0 - timedelta(minutes=4),
+        )
+        one = limits.received(session=s, message_id=first)
+        assert one == (T0 - timedelta(minutes=8), T0 - timedelta(hours=3))
+        assert limits.received(session=s, message_id=last + 100) is None
+
+
+def test_messages_received_at_the_same_time_are_each_others_neighbours(db: Database) -> None:
+    one = inbound(db, ZHANG, T0, answered=1)
+    with db.session() as s:
+        s.add(
+            InboundMessage(
+                key="same-time",
+                sender_id=ZHANG,
+                sender_name=ZHANG,
+                type="text",
+                text="积分",
+                sent_at=T0,
+                received_at=T0,
+            )
+        )
+        s.commit()
+        [got] = limits.answered_since(
+            session=s, contact_id=ZHANG, since=T0 - timedelta(minutes=1), limit=10
+        )
+        assert (got.before, got.after) == (T0, T0)
+        assert limits.received(session=s, message_id=one) == (T0, T0)
 
 
 def test_a_message_answered_with_the_notice_is_not_a_counted_reply(db: Database) -> None:
@@ -110,7 +179,7 @@ def test_a_message_answered_with_the_notice_is_not_a_counted_reply(db: Database)
         got = limits.answered_since(
             session=s, contact_id=ZHANG, since=T0 - timedelta(minutes=10), limit=10
         )
-    assert got == [T0 - timedelta(minutes=3)]
+    assert [m.at for m in got] == [T0 - timedelta(minutes=3)]
 
 
 def test_last_hit_by_contact_kind_and_window(db: Database) -> None:

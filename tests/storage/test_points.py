@@ -122,6 +122,25 @@ def test_change_and_totals_since_a_time(db: Database, people: dict[str, int]) ->
                                   kinds=award, rule_code="volunteer") == 5  # fmt: skip
 
 
+def test_totals_for_a_cap_count_the_corrections_of_that_direction(
+    db: Database, people: dict[str, int]
+) -> None:
+    give(db, people[A], 30, "k1")
+    give(db, people[A], 20, "k2", kind=EntryKind.ADJUST)
+    give(db, people[A], -10, "k3", kind=EntryKind.ADJUST)
+    give(db, people[A], -5, "k4", kind=EntryKind.PENALTY)
+    with db.session() as session:
+
+        def total(kind: EntryKind, corrections: int) -> int:
+            return points.total_since(session=session, member_id=people[A], since=T0,
+                                      kinds=(kind,), corrections=corrections)  # fmt: skip
+
+        assert total(EntryKind.AWARD, 0) == 30
+        assert total(EntryKind.AWARD, 1) == 50
+        assert total(EntryKind.PENALTY, 0) == -5
+        assert total(EntryKind.PENALTY, -1) == -15
+
+
 def test_history_is_newest_first_and_limited(db: Database, people: dict[str, int]) -> None:
     for i in range(12):
         give(db, people[A], i + 1, f"k{i}", at=timedelta(minutes=i))

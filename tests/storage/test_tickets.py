@@ -312,3 +312,42 @@ def test_tickets_opened_at_once_get_consecutive_numbers(db: Database) -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         opened = list(pool.map(lambda n: open_ticket(db, reporter=f"wxid_{n}"), range(16)))
     assert sorted(t.id or 0 for t in opened) == list(range(1, 17))
+
+
+def test_next_deadline_work_is_the_first_time_a_sweep_query_finds_a_ticket(db: Database) -> None:
+    setup(db)
+    hour = timedelta(hours=1)
+
+    def work() -> datetime | None:
+        with db.session() as s:
+            return tickets.next_deadline_work(
+                session=s, escalate_after=24 * hour, urgent_escalate_after=hour
+            )
+
+    def change(ticket: Ticket, **values: object) -> None:
+        with db.session() as s:
+            row = s.get_one(Ticket, ticket.id)
+            for name, value in values.items():
+                setattr(row, name, value)
+            s.commit()
+
+    assert work() is None
+    late = open_ticket(db, due_hours=72)
+    assert work() == T0 + 72 * hour  # its reminder
+    with db.session() as s:
+        assert (
+            tickets.overdue_unreminded(session=s, now=T0 + 72 * hour - timedelta(seconds=1)) == []
+        )
+        assert len(tickets.overdue_unreminded(session=s, now=T0 + 72 * hour)) == 1
+    change(late, reminded_at=T0 + 72 * hour)
+    assert work() == T0 + 96 * hour  # its escalation, 24 hours overdue
+    urgent = open_ticket(db, due_hours=80)
+    change(urgent, urgent=True, reminded_at=T0 + 80 * hour)
+    assert work() == T0 + 81 * hour  # an urgent one escalates an hour overdue
+    resolved = open_ticket(db, due_hours=5)
+    change(resolved, status=TicketStatus.RESOLVED, rating_due_at=T0 + 50 * hour)
+    assert work() == T0 + 50 * hour  # the rating nobody gave
+    change(late, status=TicketStatus.ESCALATED)
+    change(urgent, status=TicketStatus.ARCHIVED)
+    change(resolved, status=TicketStatus.ARCHIVED)
+    assert work() is None

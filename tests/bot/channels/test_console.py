@@ -6,14 +6,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from sqlmodel import select
+
 from bot.app import build_app
-from bot.channels.console import ConsoleChannel
+from bot.channels.console import ConsoleChannel, clean_line, unthrottled
 from bot.clock import ManualClock
-from bot.settings import SendingSettings, Settings, load_settings
+from bot.settings import Settings, load_settings
+from handlers.targets import TYPED_MENTION
 from nlp.classifier import Classifier
 from storage.db import Database
+from storage.models import InboundMessage
+from tests.auxil.terminal import Terminal
 
-unthrottled = SendingSettings(interval_seconds=0, jitter_seconds=0, per_minute=600)
+REPO = Path(__file__).resolve().parents[3]
 
 
 async def run_console(
@@ -31,8 +37,8 @@ async def run_console(
 async def test_speak_as_people_in_rooms_and_see_the_replies(
     clock: ManualClock, sqlite_db: Database, classifier: Classifier
 ) -> None:
-    # the demo config, as `gridbot run` uses it, with replies at once (no throttle gaps)
-    settings = load_settings(None).model_copy(update={"sending": unthrottled})
+    # the demo config, as `gridbot run` uses it (replies at once: no throttle gaps)
+    settings = unthrottled(load_settings(None))
     script = "\n".join(
         [
             "/状态",
@@ -95,3 +101,198 @@ def test_gridbot_run_chats_through_stdin(tmp_path: Path) -> None:
     )
     assert db.exists()
     assert oct(db.stat().st_mode & 0o777) == "0o600"
+
+
+async def test_an_at_name_of_a_known_person_is_a_real_mention(
+    clock: ManualClock, sqlite_db: Database, classifier: Classifier
+) -> None:
+    """Issue 18 item 1: every leader's command that names people by @ works in the console."""
+    settings = unthrottled(load_settings(None))
+    script = [
+        "3栋2单元楼道灯坏了",  # 张阿姨 reports (ticket #1) and so is a member of the group
+        ":as 王大爷",
+        "我是王大爷",
+        ":as 李网格长",
+        "/派单 1 @王大爷",
+        "/加分 @张阿姨 @王大爷 志愿服务",
+        "/扣分 @王大爷 乱扔垃圾",
+        "/更正 @张阿姨 -5 重复加分",
+        "/户 @张阿姨 @王大爷",
+        "/加分 @老刘 志愿服务",  # nobody known: typed text, as in WeChat
+        "@社区小助手 /加分 @张阿姨 志愿服务",  # the bot addressed is none of the mentions
+        "辛苦了 @王大爷，谢谢",  # punctuation ends a name too
+    ]
+    out = await run_console("\n".join(script) + "\n", settings, clock, sqlite_db, classifier)
+    replies = [line for line in out if line.startswith("[幸福社区第3网格] 社区小助手：@")]
+    assert len(replies) == 8, out  # the last line is chatter: no reply
+    assert "工单 #1" in replies[0]
+    assert "已派给王大爷" in replies[1]
+    # /加分, /扣分, /更正, /户 done, not refused for want of a mention
+    for reply, done in zip(replies[2:6], ["加 5 分", "扣", "更正", "户"], strict=True):
+        assert done in reply
+        assert "请 @" not in reply
+        assert TYPED_MENTION not in reply
+    assert "（控制台：「@老刘」不是已知的人，按手动输入的文字发出。可以 @ 的人见 :who）" in out
+    assert replies[6] == f"[幸福社区第3网格] 社区小助手：@李网格长 {TYPED_MENTION}"
+    assert "张阿姨" in replies[7]
+    assert TYPED_MENTION not in replies[7]
+
+    with sqlite_db.session() as session:
+        rows = session.exec(select(InboundMessage.text, InboundMessage.mentions)).all()
+    mentions = {text: tuple(m) for text, m in rows}
+    assert mentions["/派单 1 @王大爷"] == ("wxid_resident_wang",)
+    assert mentions["/加分 @张阿姨 @王大爷 志愿服务"] == (
+        "wxid_resident_zhang",
+        "wxid_resident_wang",
+    )
+    assert mentions["/扣分 @王大爷 乱扔垃圾"] == ("wxid_resident_wang",)
+    assert mentions["/更正 @张阿姨 -5 重复加分"] == ("wxid_resident_zhang",)
+    assert mentions["/户 @张阿姨 @王大爷"] == ("wxid_resident_zhang", "wxid_resident_wang")
+    assert mentions["/加分 @老刘 志愿服务"] == ()
+    assert mentions["@社区小助手 /加分 @张阿姨 志愿服务"] == ("wxid_resident_zhang",)
+    assert mentions["辛苦了 @王大爷，谢谢"] == ("wxid_resident_wang",)
+
+
+async def test_anyone_who_has_spoken_in_the_group_can_be_mentioned_in_a_later_run(
+    clock: ManualClock, sqlite_db: Database, classifier: Classifier
+) -> None:
+    settings = unthrottled(load_settings(None))
+    await run_console(":as wxid_new 新居民\n我刚搬来\n", settings, clock, sqlite_db, classifier)
+    # a new console knows only the config's people; the group's members are in the database
+    out = await run_console(
+        ":as 李网格长\n/加分 @新居民 志愿服务\n", settings, clock, sqlite_db, classifier
+    )
+    assert "加 5 分" in out[2], out
+    with sqlite_db.session() as session:
+        mentions = session.exec(
+            select(InboundMessage.mentions).where(InboundMessage.text == "/加分 @新居民 志愿服务")
+        ).one()
+    assert tuple(mentions) == ("wxid_new",)
+
+
+async def test_console_help_says_how_to_mention_and_that_it_is_not_throttled(
+    settings: Settings, clock: ManualClock, sqlite_db: Database, classifier: Classifier
+) -> None:
+    out = await run_console(":help\n", settings, clock, sqlite_db, classifier)
+    text = "\n".join(out)
+    assert "消息里的「@名字」算作真正的 @" in text
+    assert "/加分 @张阿姨 志愿服务" in text
+    assert "控制台不是微信：回复立即显示，不按微信的发送间隔限速" in text
+
+
+@pytest.mark.parametrize(
+    ("typed", "text"),
+    [
+        ("/帮助\n", "/帮助"),
+        ("路灯坏了\x0c\n", "路灯坏了"),  # Ctrl-L
+        ("\x1b[A\x1b[B/帮助\r\n", "/帮助"),  # arrow keys where nothing edits the line
+        ("/加分\t@张阿姨 志愿服务\n", "/加分 @张阿姨 志愿服务"),
+        ("\x1bOP\x07\x7f\x1b\x00查询 1\n", "查询 1"),  # F1, bell, delete, lone ESC, NUL
+        ("\x1b[200~粘贴的话\x1b[201~\n", "粘贴的话"),  # bracketed paste
+        ("\u200b/帮助\n", "\u200b/帮助"),  # not a control character: the bot's to fold
+    ],
+)
+def test_a_typed_line_keeps_only_text(typed: str, text: str) -> None:
+    assert clean_line(typed) == text
+
+
+async def test_control_characters_typed_never_reach_the_bot(
+    clock: ManualClock, sqlite_db: Database, classifier: Classifier
+) -> None:
+    """Issue 18 item 10: Ctrl-L was stored as \\x0c in ticket #1; an arrow key sent ^[[A."""
+    settings = unthrottled(load_settings(None))
+    script = "\x1b[A/帮助\x0c\n3栋楼道灯坏了\x0c\n:as\x07 李网格长\n"
+    out = await run_console(script, settings, clock, sqlite_db, classifier)
+    assert out[1] == "[幸福社区第3网格] 社区小助手：@张阿姨 可用命令："
+    assert out[-1] == "你现在是 李网格长（wxid_leader_li）。"
+    with sqlite_db.session() as session:
+        texts = session.exec(select(InboundMessage.text)).all()
+    assert texts == ["/帮助", "3栋楼道灯坏了"]
+
+
+def _gridbot(*args: str) -> list[str]:
+    return [sys.executable, "-m", "bot.cli", "run", *args]
+
+
+def test_gridbot_run_replies_at_once_without_the_wechat_throttle(tmp_path: Path) -> None:
+    """Issue 18 item 10: replies came 3-5 s late, into the next line being typed. Here the
+    reply to /积分 would come after the next line's answer, were the console throttled."""
+    result = subprocess.run(
+        _gridbot("--db", f"sqlite:///{tmp_path / 'demo.db'}"),
+        input="/帮助\n/积分\n:as 李网格长\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
+        env={**os.environ, "GRIDBOT_CONFIG": "", "PYTHONPATH": str(REPO)},
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    switched = lines.index("你现在是 李网格长（wxid_leader_li）。")
+    replies = [
+        x for x in lines[:switched] if x.startswith("[幸福社区第3网格] 社区小助手：@张阿姨 ")
+    ]
+    assert len(replies) == 2, lines  # to /帮助 and to /积分, both before the switch
+
+
+def test_gridbot_run_in_a_terminal_edits_lines_and_keeps_the_log_out(tmp_path: Path) -> None:
+    """In a terminal: cursor keys edit the line (readline), Ctrl-L clears the screen and is
+    not typed, log lines (here INFO ones) go to a file, not into the conversation, and a
+    Ctrl-C in the middle of a line leaves the terminal echoing what is typed."""
+    env = {**os.environ, "GRIDBOT_CONFIG": "", "GRIDBOT_CACHE_DIR": str(tmp_path / "cache")}
+    env["PYTHONPATH"] = str(REPO)
+    argv = _gridbot("--db", f"sqlite:///{tmp_path / 'demo.db'}", "--log-level", "INFO")
+    with Terminal(argv, env=env, cwd=tmp_path) as term:
+        at = term.wait_for("张阿姨@幸福社区第3网格> ")
+        term.type("/助\x1b[D帮\r")  # typed "/助", then ← and "帮": "/帮助"
+        at = term.wait_for("社区小助手：@张阿姨 可用命令：", after=at)
+        at = term.wait_for("张阿姨@幸福社区第3网格> ", after=at)
+        term.type("3栋楼道灯坏了\x0c\r")
+        at = term.wait_for("已受理", after=at)
+        at = term.wait_for("> ", after=at)
+        term.type("半句话")
+        term.wait_for("半句话", after=at)
+        assert not term.cooked()  # readline is editing the line
+        term.type("\x03")  # Ctrl-C: the bot stops, and leaves the terminal as it found it
+        assert term.process.wait(30) == 130
+        assert term.cooked()
+    log = tmp_path / "cache" / "console.log"
+    assert f"（日志写在 {log}，不在对话里显示。）" in term.output
+    assert " INFO " not in term.output
+    assert "INFO bot.app: database:" in log.read_text()
+    with Database.from_url(f"sqlite:///{tmp_path / 'demo.db'}").session() as session:
+        texts = session.exec(select(InboundMessage.text)).all()
+    assert texts == ["/帮助", "3栋楼道灯坏了"]
+
+
+_PRINT_WHILE_TYPING = """
+import sys, threading, time
+from bot.channels import console
+terminal = console._Terminal.open(sys.stdin, sys.stdout)
+assert terminal is not None
+if sys.argv[1] == "ansi":
+    terminal._redisplay = None  # as with libedit: redrawn with ANSI codes
+lines = []
+reader = threading.Thread(target=lambda: lines.append(terminal.read("我> ")))
+reader.start()
+while terminal._line_buffer() != "路灯":
+    time.sleep(0.05)
+terminal.write("[群] 社区小助手：通知")
+reader.join()
+terminal.restore()
+print("LINE=" + repr(lines[0]))
+"""
+
+
+@pytest.mark.parametrize("redraw", ["readline", "ansi"])
+def test_a_message_while_a_line_is_typed_goes_above_it(tmp_path: Path, redraw: str) -> None:
+    argv = [sys.executable, "-c", _PRINT_WHILE_TYPING, redraw]
+    with Terminal(argv, env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=tmp_path) as term:
+        at = term.wait_for("我> ")
+        term.type("路灯")
+        at = term.wait_for("[群] 社区小助手：通知\r\n", after=at)
+        # the prompt and what was typed are drawn again below the message, still editable
+        term.wait_for("我> 路灯", after=at)
+        term.type("坏\x1b[D\x1b[D\x1b[D3栋\r")
+        term.wait_for("LINE='3栋路灯坏\\n'")
