@@ -338,7 +338,7 @@ def _registered(ctx: Context, notice: Notice, grids: int, *, now: bool) -> str:
     tz = ctx.settings.tz
     what = ("紧急" if notice.urgent else "") + ("公告" if now else "定时公告")
     done = f"{what} #{notice.id} {'已安排' if now else '已登记'}"
-    where = "本群" if grids == 1 else f"{grids} 个网格群"
+    where = "本群" if grids == 1 else f"{grids}个网格群"
     go_at = send_time(ctx.settings, notice.send_at, urgent=notice.urgent)
     quiet = ctx.settings.sending.quiet_hours
     if go_at == notice.send_at or quiet is None:

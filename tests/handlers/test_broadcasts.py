@@ -104,7 +104,7 @@ async def test_a_leader_notice_now_goes_to_the_group(chat: Chat) -> None:
 
 async def test_an_admin_notice_to_every_grid(chat: Chat) -> None:
     sent = await chat.say("/公告 全部 今晚全区消防检查", ADMIN, room=None)
-    assert sent[0].text == "公告 #1 已安排，11月22日 09:00发到2 个网格群。"
+    assert sent[0].text == "公告 #1 已安排，11月22日 09:00发到2个网格群。"
     assert {m.room_topic for m in sent[1:]} == {"幸福社区第3网格", "幸福社区第4网格"}
     [refused] = await chat.say("/公告 全部 我也想发", LEADER)
     assert refused.text == "只有街道管理员可以向全部网格发公告。"
@@ -151,7 +151,7 @@ async def test_an_urgent_notice_goes_in_quiet_hours(chat: Chat) -> None:
     assert reply.text == "紧急公告 #1 已安排，11月22日 23:01发到本群。"
     assert (notice.room_topic, notice.text) == ("幸福社区第3网格", "明天停水")
     sent = await chat.say("/公告 全部 紧急 今晚全区停电检修", ADMIN, at=at_night, room=None)
-    assert sent[0].text == "紧急公告 #2 已安排，11月22日 23:01发到2 个网格群。"
+    assert sent[0].text == "紧急公告 #2 已安排，11月22日 23:01发到2个网格群。"
     assert [m.text for m in sent[1:]] == ["今晚全区停电检修"] * 2
     # the two words in either order
     either = await chat.say("/公告 紧急 全部 今晚停气", ADMIN, at=at_night, room=None)
