@@ -52,7 +52,7 @@ if str(ROOT) not in sys.path:  # runnable as a plain script from anywhere
     sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
-from sqlmodel import select  # noqa: E402
+from sqlmodel import col, func, select  # noqa: E402
 
 from bench.groupday_data import DATA, PARTS, Day, DayError, Label, Line, load_day  # noqa: E402
 from bot.app import App, build_app, build_classifier, open_database  # noqa: E402
@@ -235,44 +235,45 @@ def _collect(app: App, record: Seen, event: Inbound, matter_ticket: dict[str, in
                 record.private.append((out.to_id, out.text))
             elif out.room_topic == event.room_topic or out.room_id == event.room_id:
                 record.group.append(out.text)
-    if label is not None and label.matter and label.kind == "request" and record.opened:
-        matter_ticket.setdefault(label.matter, record.opened[0])
-    elif label is not None and label.matter and record.joined and label.kind == "request":
-        matter_ticket.setdefault(label.matter, record.joined[0])
+    # a matter's ticket: the one its first ticketed report opened or joined
+    reported = record.opened or record.joined
+    if label is not None and label.kind == "request" and label.matter and reported:
+        matter_ticket.setdefault(label.matter, reported[0])
 
 
-def _tickets(settings: Settings) -> tuple[dict[int, Ticket], dict[int, str]]:
-    """Every ticket, and the category each was opened with (before any /改类)."""
+def _outcome(settings: Settings) -> tuple[dict[int, Ticket], dict[int, str], int]:
+    """Every ticket, the category each was opened with (before any /改类), and how many
+    messages the bot queued for the grid's group."""
     db = open_database(settings.database)
     try:
         with db.session() as session:
             tickets = {t.id: t for t in session.exec(select(Ticket)) if t.id is not None}
-            first_category: dict[int, str] = {}
+            opened_as: dict[int, str] = {}
             corrections = session.exec(
                 select(CategoryCorrection).order_by(CategoryCorrection.id)  # type: ignore[arg-type]
             )
             for fix in corrections:
-                first_category.setdefault(fix.ticket_id, fix.from_category)
-            group = [
-                o
-                for o in session.exec(select(OutboundMessage))
-                if o.to_id is None and o.room_topic is not None
-            ]
+                opened_as.setdefault(fix.ticket_id, fix.from_category)
             for ticket_id, ticket in tickets.items():
-                first_category.setdefault(ticket_id, ticket.category)
-            group_count = sum(1 for o in group if o.room_topic == settings.grids[0].room)
-            first_category[-1] = str(group_count)
+                opened_as.setdefault(ticket_id, ticket.category)
+            group_messages = session.exec(
+                select(func.count())
+                .select_from(OutboundMessage)
+                .where(
+                    col(OutboundMessage.to_id).is_(None),
+                    OutboundMessage.room_topic == settings.grids[0].room,
+                )
+            ).one()
     finally:
         db.dispose()
-    return tickets, first_category
+    return tickets, opened_as, group_messages
 
 
 def score_day(day: Day, classifier: Classifier) -> DayScore:
     with tempfile.TemporaryDirectory(prefix="groupday-") as folder:
         settings = day_settings(day, Path(folder))
         seen = asyncio.run(_replay(day, settings, classifier))
-        tickets, opened_as = _tickets(settings)
-    group_messages = int(opened_as.pop(-1))
+        tickets, opened_as, group_messages = _outcome(settings)
     return _score(day, seen, tickets, opened_as, group_messages)
 
 

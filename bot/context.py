@@ -17,6 +17,7 @@ from bot.events import Inbound, Outbound
 from bot.routing import CommandSpec, Role
 from bot.settings import GridSettings, Settings
 from nlp.classifier import Classification, Classifier
+from storage import grids as grid_store
 from storage.db import Database
 
 if TYPE_CHECKING:
@@ -25,6 +26,14 @@ if TYPE_CHECKING:
 # Jobs scheduled while the bot runs (not declared by a feature at start) carry this prefix:
 # a restart keeps them instead of pruning them as undeclared.
 ONCE = "once:"
+
+
+def leads_a_grid(session: Session, settings: Settings, contact_id: str) -> bool:
+    """Whether ``contact_id`` leads any grid: named a leader in the config, or given the role
+    in the database."""
+    if any(contact_id in grid.leaders for grid in settings.grids):
+        return True
+    return bool(grid_store.grids_led_in_db(session=session, contact_id=contact_id))
 
 
 @dataclass(frozen=True, slots=True)

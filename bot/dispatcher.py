@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from bot import flood
 from bot.commands import CommandCall, parse_command
-from bot.context import Context, Services
+from bot.context import Context, Services, leads_a_grid
 from bot.events import Inbound, MessageType, Outbound, Quote
 from bot.outbox import queue_outbound
 from bot.routing import CommandSpec, HandlerSpec, Role, Router, Scope, SkipHandler, UserError
@@ -365,10 +365,7 @@ class Dispatcher:
                     session=session, contact_id=sender, grid_code=grid.code
                 )
             return Role.LEADER if member_role == MemberRole.LEADER else Role.RESIDENT
-        leads = any(sender in g.leaders for g in settings.grids) or bool(
-            grid_store.grids_led_in_db(session=session, contact_id=sender)
-        )
-        return Role.LEADER if leads else Role.RESIDENT
+        return Role.LEADER if leads_a_grid(session, settings, sender) else Role.RESIDENT
 
     def _resolve(self, call: CommandCall | None) -> CommandCall | None:
         if call is None:

@@ -32,11 +32,10 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from bot.context import Context
+from bot.context import Context, leads_a_grid
 from bot.events import MessageType, Outbound
 from bot.routing import Role
 from bot.settings import ReplyLimits
-from storage import grids as grid_store
 from storage import limits as limit_store
 from storage.limits import Answered
 from storage.models import LimitKind
@@ -196,10 +195,7 @@ def repeat_key(text: str) -> str | None:
 
 
 def _leads_a_grid(ctx: Context) -> bool:
-    sender = ctx.event.sender_id
-    if any(sender in grid.leaders for grid in ctx.settings.grids):
-        return True
-    return bool(grid_store.grids_led_in_db(session=ctx.session, contact_id=sender))
+    return leads_a_grid(ctx.session, ctx.settings, ctx.event.sender_id)
 
 
 def _hit(ctx: Context, kind: LimitKind, what: str) -> None:

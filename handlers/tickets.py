@@ -202,35 +202,39 @@ def _same_matter(ctx: Context, result: Classification, urgency: Urgency) -> Tick
     )
     vocabulary = ctx.settings.categories
     sender = ctx.event.sender_id
-    text = ctx.event.text
+    repeat_window = ctx.now - timedelta(hours=settings.duplicate_window_hours)
     for candidate in reversed(candidates):
-        ticket = ticket_store.get(session=ctx.session, ticket_id=candidate.id)
-        assert ticket is not None
-        if urgency is not Urgency.NONE and _same_emergency(ctx, ticket, result.urgency_kind):
-            return ticket
-        if urgency is not Urgency.NONE and not _raised_an_alarm(ctx, ticket):
-            continue
+        if urgency is not Urgency.NONE:
+            if _same_emergency(ctx, candidate, result.urgency_kind):
+                return _ticket(ctx, candidate)
+            if not _raised_an_alarm(ctx, candidate):
+                continue
         if same_matter(
-            ticket.text,
-            text,
+            candidate.text,
+            ctx.event.text,
             vocabulary,
             result.category,
             settings.similarity,
-            one_reporter=ticket.reporter_id == sender
-            and ticket.created_at >= ctx.now - timedelta(hours=settings.duplicate_window_hours),
+            one_reporter=candidate.reporter_id == sender and candidate.created_at >= repeat_window,
         ):
-            return ticket
+            return _ticket(ctx, candidate)
     return None
 
 
-def _raised_an_alarm(ctx: Context, ticket: Ticket) -> bool:
+def _ticket(ctx: Context, candidate: ticket_store.Candidate) -> Ticket:
+    ticket = ticket_store.get(session=ctx.session, ticket_id=candidate.id)
+    assert ticket is not None
+    return ticket
+
+
+def _raised_an_alarm(ctx: Context, ticket: ticket_store.Candidate) -> bool:
     """Whether the ticket was opened as an emergency, clear or possible (a possible one is
     not flagged urgent, but has an urgent ticket's deadline)."""
     urgent_limit = time_limit(ctx.settings, ticket.category, urgent=True)
     return ticket.urgent or ticket.due_at - ticket.created_at <= urgent_limit
 
 
-def _same_emergency(ctx: Context, ticket: Ticket, kind: str | None) -> bool:
+def _same_emergency(ctx: Context, ticket: ticket_store.Candidate, kind: str | None) -> bool:
     """An alarm soon after another of its kind in the same grid is most often the same one,
     told by another neighbour in other words ("我屋头也全是烟"): neighbours of a fire or a gas
     leak all see it at once. Unless it names another place."""
@@ -388,14 +392,12 @@ def _matter_spoken_of(ctx: Context) -> Ticket | None:
     threshold = ctx.settings.tickets.similarity
     for candidate in reversed(candidates):
         if quote is not None and quote.text and quote.text in candidate.text:
-            return ticket_store.get(session=ctx.session, ticket_id=candidate.id)
+            return _ticket(ctx, candidate)
     vocabulary = ctx.settings.categories
+    said = ctx.event.text if quote is None else f"{quote.text} {ctx.event.text}"
     for candidate in reversed(candidates):
-        ticket = ticket_store.get(session=ctx.session, ticket_id=candidate.id)
-        assert ticket is not None
-        said = ctx.event.text if quote is None else f"{quote.text} {ctx.event.text}"
-        if same_matter(ticket.text, said, vocabulary, ticket.category, threshold):
-            return ticket
+        if same_matter(candidate.text, said, vocabulary, candidate.category, threshold):
+            return _ticket(ctx, candidate)
     return None
 
 

@@ -125,11 +125,16 @@ def by_source_message(*, session: Session, message_id: int) -> Ticket | None:
 
 
 class Candidate(NamedTuple):
-    """An active ticket as the duplicate search reads it."""
+    """An active ticket as the duplicate search reads it: what tells whether a message is
+    its matter, without loading every candidate whole."""
 
     id: int
     text: str
     created_at: datetime
+    category: str
+    urgent: bool
+    due_at: datetime
+    reporter_id: str
 
 
 def active_in_grid(
@@ -147,7 +152,7 @@ def _active_select(since: bool, category: bool) -> Prepared:
     # OR of equalities, not IN: IN's list is expanded at each execution, which a prepared
     # statement does without
     active = or_(*(col(Ticket.status) == status for status in ACTIVE))
-    query = sa_select(col(Ticket.id), col(Ticket.text), col(Ticket.created_at)).where(
+    query = sa_select(*(getattr(Ticket, name) for name in Candidate._fields)).where(
         col(Ticket.grid_code) == bindparam("p_grid"), active
     )
     if since:

@@ -279,6 +279,18 @@ def new_app(
     return app, clock, out
 
 
+def die_while_handling(app: App, message_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``app`` die once ``message_id`` is stored, before it is handled."""
+    handle = app.dispatcher._handle_in
+
+    async def die(ctx: Context) -> None:
+        if ctx.event.id == message_id:
+            raise Killed
+        await handle(ctx)
+
+    monkeypatch.setattr(app.dispatcher, "_handle_in", die)
+
+
 def records(*outs: io.StringIO) -> list[dict[str, object]]:
     return [json.loads(x) for out in outs for x in out.getvalue().splitlines()]
 
@@ -305,14 +317,7 @@ async def test_killed_while_handling_a_message_it_resumes_where_it_was(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     first, clock, out1 = new_app(settings, sqlite_db, classifier, JsonLinesSender)
-    handle = first.dispatcher._handle_in
-
-    async def die_on_m2(ctx: Context) -> None:
-        if ctx.event.id == "m2":  # stored, not handled
-            raise Killed
-        await handle(ctx)
-
-    monkeypatch.setattr(first.dispatcher, "_handle_in", die_on_m2)
+    die_while_handling(first, "m2", monkeypatch)
     with pytest.raises(Killed):
         await replay(first, clock, RESUME_LINES, io.StringIO())
 
@@ -439,14 +444,7 @@ async def test_a_line_taken_as_a_later_time_is_not_handled_again_on_resume(
     assert "11月25日 10:00前" in str(uninterrupted[1]["text"])
 
     first, clock, out1 = new_app(settings, sqlite_db, classifier, JsonLinesSender)
-    handle = first.dispatcher._handle_in
-
-    async def die_on_m4(ctx: Context) -> None:
-        if ctx.event.id == "m4":  # stored, not handled
-            raise Killed
-        await handle(ctx)
-
-    monkeypatch.setattr(first.dispatcher, "_handle_in", die_on_m4)
+    die_while_handling(first, "m4", monkeypatch)
     with pytest.raises(Killed):
         await replay(first, clock, EARLY_LINES, io.StringIO())
     again, clock, out2 = new_app(settings, sqlite_db, classifier, JsonLinesSender)
