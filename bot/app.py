@@ -12,6 +12,7 @@ from bot.clock import Clock, ManualClock
 from bot.context import Services
 from bot.dispatcher import Dispatcher
 from bot.events import Inbound
+from bot.models import load_model
 from bot.outbox import OutboxSender
 from bot.paths import cache_dir
 from bot.scheduler import Scheduler
@@ -194,9 +195,9 @@ def _jitter(clock: Clock, *, seed: int) -> random.Random:
 
 
 def build_classifier(settings: Settings) -> Classifier:
-    """The classifier on the configured vocabulary: loads jieba's dictionary (build it before
-    forking, and once per process)."""
-    return Classifier(settings.categories, cache_dir=cache_dir())
+    """The classifier on the configured vocabulary and model: loads jieba's dictionary (build
+    it before forking, and once per process)."""
+    return Classifier(settings.categories, cache_dir=cache_dir(), model=load_model(settings))
 
 
 def build_app(

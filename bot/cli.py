@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from bot import __version__
+from bot.cli_examples import add_parsers as add_examples_parsers
+from bot.cli_model import add_parsers as add_model_parsers
+from bot.cli_web import add_parsers as add_web_parsers
 from bot.settings import (
     DEMO_CONFIG,
     ConfigError,
@@ -88,6 +91,12 @@ def _parser() -> argparse.ArgumentParser:
         "(default: wechaty if that token is set or accounts are configured, else console)",
     )
     run.add_argument(
+        "--no-web",
+        action="store_true",
+        help="don't serve the web console here even when the config enables it (a `gridbot "
+        "web` process serves it)",
+    )
+    run.add_argument(
         "--throttle",
         action="store_true",
         help="console: send at the pace of the config's `sending`, as on WeChat (by default "
@@ -150,6 +159,11 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--strict", action="store_true", help="refuse a config that has warnings (exit 2)"
     )
+    add_model_parsers(sub, common, with_db, _settings)
+    add_examples_parsers(
+        sub, with_db, _settings, lambda url: _open_database(url, auto_upgrade=False)
+    )
+    add_web_parsers(sub, with_db, _settings, _open_database)
     return parser
 
 
@@ -215,6 +229,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from bot.app import build_app
     from bot.channels.console import ConsoleChannel, unthrottled
     from bot.channels.wechaty_config import token_configured
+    from bot.cli_web import beside_bot
     from bot.clock import SystemClock
 
     settings = _settings(args)
@@ -233,7 +248,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     async def main() -> None:
         await app.start()
         try:
-            await console.run(app)
+            async with beside_bot(settings, db, app.services.clock, wanted=not args.no_web):
+                await console.run(app)
         finally:
             app.stop()
 
@@ -246,6 +262,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _run_wechaty(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import build_app
+    from bot.cli_web import beside_bot
     from bot.clock import SystemClock
     from bot.wechaty_compat import INSTALL_HINT, missing_sdk
 
@@ -276,8 +293,11 @@ def _run_wechaty(args: argparse.Namespace, settings: Settings) -> int:
         settings, clock=SystemClock(settings.tz), db=db, sender=channels[0], account=first
     )
     runs = wechaty.account_runs(app, channels)
+    clock = app.services.clock
     try:
-        stopped_by = wechaty.serve(runs)
+        stopped_by = wechaty.serve(
+            runs, beside=lambda: beside_bot(settings, db, clock, wanted=not args.no_web)
+        )
     except (wechaty.WechatyAuthError, ImportError) as exc:
         print(f"gridbot: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -382,12 +402,13 @@ def _cmd_db(args: argparse.Namespace) -> int:
 
 def _cmd_classify(args: argparse.Namespace) -> int:
     from bot.app import build_classifier
+    from bot.cli_model import classified
 
     settings = _settings(args)
     _setup_logging(args.log_level, "WARNING")
     classifier = build_classifier(settings)
     if args.jsonl is None:
-        print(json.dumps(classifier.classify(args.text).as_dict(), ensure_ascii=False))
+        print(json.dumps(classified(classifier, args.text), ensure_ascii=False))
         return EXIT_OK
     try:
         source = _open_input(args.jsonl)
@@ -410,7 +431,7 @@ def _cmd_classify(args: argparse.Namespace) -> int:
                 print(f"line {number}: expected an object with a 'text' string; skipped",
                       file=sys.stderr)  # fmt: skip
                 continue
-            result = {"id": item.get("id"), **classifier.classify(text).as_dict()}
+            result = {"id": item.get("id"), **classified(classifier, text)}
             print(json.dumps(result, ensure_ascii=False))
     finally:
         source.__exit__(None, None, None)
@@ -490,14 +511,16 @@ _COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from bot.app import SchemaOutOfDate
+    from bot.models import ModelError
     from storage.db import UnusableDatabase
 
     try:
-        return _COMMANDS[args.command](args)
+        # `train` and `model` (bot/cli_model.py) carry their own handler
+        return (getattr(args, "handler", None) or _COMMANDS[args.command])(args)
     except ConfigError as exc:
         print(f"gridbot: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (SchemaOutOfDate, UnusableDatabase) as exc:
+    except (SchemaOutOfDate, UnusableDatabase, ModelError) as exc:
         print(f"gridbot: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -212,9 +212,16 @@ class OutboxSender:
             self.account,
         )
 
-    async def wait_until_empty(self) -> None:
-        """Return once nothing waits in the outbox; needs :meth:`serve` running."""
-        while self.next_send_at() is not None:
+    async def wait_until_empty(self, *, due_by: datetime | None = None) -> None:
+        """Return once nothing waits in the outbox, or with ``due_by`` nothing due by then
+        (a notice held until the morning stays for a later run); needs :meth:`serve`
+        running."""
+        while True:
+            known, due_at = self._cached_due_at()
+            if not known:
+                due_at = self._read_due_at()
+            if due_at is None or (due_by is not None and due_at > due_by):
+                return
             self._progress.clear()
             await self._progress.wait()
 

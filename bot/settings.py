@@ -8,12 +8,13 @@ as a path to a YAML file of their own (which replaces the defaults).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -83,6 +84,55 @@ ContactId = Annotated[str, AfterValidator(_contact_id)]
 ContactIds = Annotated[list[ContactId], BeforeValidator(_list_of_contact_ids)]
 NonEmptyStr = Annotated[str, Field(min_length=1, max_length=200)]
 
+LEADER_NAME_CHARS = 20
+_LEADER_FORM = "a leader is a contact id, or id and name (e.g. {id: wxid_leader_li, name: 李明})"
+
+
+def _leader_name(value: Any) -> str | None:
+    """The name residents know a leader by, as written in ``{id, name}``; None when there is
+    none or it is not one (which the entry's own validation says)."""
+    if not isinstance(value, dict) or not isinstance(value.get("name"), str):
+        return None
+    name: str = value["name"].strip()
+    return name if 1 <= len(name) <= LEADER_NAME_CHARS and name.isprintable() else None
+
+
+def _leader_id(value: Any) -> Any:
+    """A leader written as ``{id: wxid_…, name: 李明}`` is known by its id; the name is kept
+    apart (GridSettings.leader_names), so ``grid.leaders`` stays a list of contact ids."""
+    if not isinstance(value, dict):
+        return value
+    unknown = [str(key) for key in value if key not in ("id", "name")]
+    if unknown:
+        raise PydanticCustomError(
+            "leader", "unknown key '{key}': {form}", {"key": unknown[0], "form": _LEADER_FORM}
+        )
+    if "id" not in value:
+        raise PydanticCustomError(
+            "leader", "the contact id is missing: {form}", {"form": _LEADER_FORM}
+        )
+    if value.get("name") is not None and _leader_name(value) is None:
+        raise PydanticCustomError(
+            "leader_name",
+            "name: expected the name residents know the leader by, 1-{most} characters",
+            {"most": LEADER_NAME_CHARS},
+        )
+    return value["id"]
+
+
+def _list_of_leaders(value: Any) -> Any:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, (str, dict)) for v in value):
+        # each may also be id and name, said where an entry is a mapping that is wrong
+        raise PydanticCustomError("leaders", "expected a list of contact ids")
+    return value
+
+
+LeaderIds = Annotated[
+    list[Annotated[ContactId, BeforeValidator(_leader_id)]], BeforeValidator(_list_of_leaders)
+]
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -96,12 +146,31 @@ class GridSettings(_Strict):
     code: str
     name: NonEmptyStr
     room: NonEmptyStr
-    leaders: ContactIds = []
+    # contact ids; an entry may be written {id: wxid_…, name: 李明} to give the name
+    # residents know the leader by (said in replies: "由网格长李明负责")
+    leaders: LeaderIds = []
+    # contact id -> name, from those entries
+    leader_names: dict[str, str] = {}
     # grid workers, 楼栋长, 信息员, property staff: their messages are the grid's own voice
     # (progress, notices), never residents' requests; they have no leader's commands
     workers: ContactIds = []
     community: NonEmptyStr | None = None
     tags: list[NonEmptyStr] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _names_of_leaders(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("leaders"), list):
+            return data
+        named = {
+            entry["id"]: name
+            for entry in data["leaders"]
+            if (name := _leader_name(entry)) is not None and isinstance(entry.get("id"), str)
+        }
+        if not named:
+            return data
+        given = data.get("leader_names")
+        return {**data, "leader_names": {**(given if isinstance(given, dict) else {}), **named}}
 
     @field_validator("code")
     @classmethod
@@ -311,6 +380,76 @@ class ConsoleSettings(_Strict):
     people: dict[ContactId, NonEmptyStr] = {}
 
 
+_WEB_HOST = re.compile(r"^[A-Za-z0-9._:-]{1,253}$")
+
+
+def _web_host(value: str) -> str:
+    if not _WEB_HOST.match(value):
+        raise PydanticCustomError(
+            "web_host",
+            "'{value}' is not a host name or address (e.g. 127.0.0.1, 0.0.0.0 or ::1)",
+            {"value": value},
+        )
+    return value
+
+
+def _base_url(value: str) -> str:
+    try:
+        parts = urlsplit(value.strip())
+        parts.port  # noqa: B018  (raises on a port that is no number)
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or any(ch.isspace() for ch in value.strip())
+    ):
+        raise PydanticCustomError(
+            "base_url",
+            "'{value}' is not the console's address as people open it (e.g. "
+            "https://jiedao.example.cn or http://10.0.0.5:8080/gridbot)",
+            {"value": value},
+        )
+    # the login links are base_url + /login/…: one slash between them
+    return value.strip().rstrip("/")
+
+
+class WebSettings(_Strict):
+    """The web console (指挥中心后台): served by `gridbot run` beside the bot when enabled,
+    or by `gridbot web` in a process of its own."""
+
+    # `gridbot run` serves it, and /后台 hands out login links; off: /后台 says so
+    enabled: bool = False
+    # where it listens; 127.0.0.1 (this machine only) unless the office's network needs more
+    host: Annotated[str, AfterValidator(_web_host)] = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8080
+    # the address people open, as the links /后台 sends begin (behind a reverse proxy, its
+    # https address); none: http://host:port
+    base_url: Annotated[str, AfterValidator(_base_url)] | None = None
+    # how long a login lasts
+    session_hours: Annotated[int, Field(ge=1, le=720)] = 12
+
+    @property
+    def url(self) -> str:
+        """The console's address as people open it, without a trailing slash."""
+        if self.base_url is not None:
+            return self.base_url
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def secure(self) -> bool:
+        """Whether people reach it over https (then its cookie is sent over https only)."""
+        return self.url.startswith("https://")
+
+    def login_link(self, token: str) -> str:
+        """The one-time login link for ``token`` (storage/web_auth.py)."""
+        return f"{self.url}/login/{token}"
+
+
 def _endpoint(value: str) -> str:
     if not re.match(r"^[^\s:/]+:\d{1,5}$", value):
         raise PydanticCustomError(
@@ -349,6 +488,17 @@ class WechatAccount(_Strict):
                 "token_env", "an environment variable's name, e.g. GRIDBOT_TOKEN_1"
             )
         return value
+
+
+class ModelSettings(_Strict):
+    """The learned half of the classifier (docs/classification.md, "The learned layer")."""
+
+    # "current": the version the models folder names current (none there: keywords only);
+    # "off": keywords only; or a version such as "v1"
+    use: Annotated[str, Field(pattern=r"^(current|off|v[0-9]{1,6})$")] = "current"
+    # where the versions are kept (`gridbot train` writes there); default: the shipped
+    # config/models. A relative path is relative to the config file.
+    dir: Path | None = None
 
 
 class WechatSettings(_Strict):
@@ -439,6 +589,14 @@ class PointsRule(_Strict):
     daily_cap: PointsAmount | None = None  # points one person may get by this rule per day
     monthly_cap: PointsAmount | None = None
     aliases: list[PointsName] = []
+    # only in grids with one of these tags (`tags: [rural]`: 焚烧秸秆 is no matter in a city
+    # community); none: in every grid
+    tags: list[NonEmptyStr] = []
+
+    def applies_in(self, grid_tags: Collection[str]) -> bool:
+        """Whether the rule is one of a grid with ``grid_tags`` (of any of them, for the tags
+        of several grids)."""
+        return not self.tags or not set(self.tags).isdisjoint(grid_tags)
 
     @model_validator(mode="after")
     def _caps_fit(self) -> PointsRule:
@@ -585,12 +743,14 @@ class Settings(_Strict):
     grids: list[GridSettings] = Field(min_length=1)
     escalation: EscalationSettings = EscalationSettings()
     console: ConsoleSettings = ConsoleSettings()
+    web: WebSettings = WebSettings()
     tickets: TicketSettings = TicketSettings()
     sending: SendingSettings = SendingSettings()
     limits: LimitSettings = LimitSettings()
     notices: list[NoticeSettings] = []
     wechat: WechatSettings = WechatSettings()
     categories: Vocabulary = Field(default_factory=shipped_vocabulary)
+    model: ModelSettings = ModelSettings()
     points: PointsSettings = Field(default_factory=shipped_points)
     faq: FaqSettings = Field(default_factory=shipped_faq)
 
@@ -677,6 +837,17 @@ def config_warnings(settings: Settings) -> list[str]:
         for i, grid in enumerate(settings.grids)
         if not grid.leaders
     ]
+    grid_tags = {tag for grid in settings.grids for tag in grid.tags}
+    shipped = shipped_points().rules
+    for code, rule in settings.points.rules.items():
+        # A shipped rule as shipped is no mistake: a city without rural grids just has no
+        # use for 焚烧秸秆. A tag the city wrote that no grid has is most likely misspelt.
+        if rule.tags and not rule.applies_in(grid_tags) and shipped.get(code) != rule:
+            which = "the tag" if len(rule.tags) == 1 else "any of the tags"
+            found.append(
+                f"points.rules.{code}.tags: no grid has {which} {', '.join(rule.tags)}: "
+                f"the rule {rule.name} can't be used in any grid"
+            )
     tz = settings.tz
     # A valid expression may name no day there is (30 February): nothing would ever run.
     scheduled: list[tuple[str, str | None, str]] = [
@@ -700,6 +871,12 @@ def config_warnings(settings: Settings) -> list[str]:
                 f"notices[{i}].cron: {notice.cron!r} never fires between active_from "
                 f"({first or 'any day'}) and active_until ({last or 'any day'})"
             )
+    web = settings.web
+    if web.enabled and web.base_url is None and web.host in ("0.0.0.0", "::"):
+        found.append(
+            f"web.base_url: not given, so the login links /后台 sends begin {web.url}, which "
+            "no phone can open: give the address people reach the console at"
+        )
     return found
 
 
@@ -824,6 +1001,9 @@ def load_settings(path: Path | None = None) -> Settings:
     if not isinstance(raw, dict):
         raise ConfigError(shown_as, ["(top level): expected a mapping of keys to values"])
     data: dict[str, Any] = dict(raw)
+    model = data.get("model")
+    if isinstance(model, dict) and isinstance(model.get("dir"), str):
+        data["model"] = {**model, "dir": (path.parent / model["dir"]).resolve()}
     if isinstance(data.get("notices"), str):
         notices_path = (path.parent / data["notices"]).resolve()
         data["notices"] = _read_yaml(notices_path, str(notices_path))

@@ -19,9 +19,11 @@ from handlers import (
     room_binding,
     ticket_commands,
     ticket_deadlines,
+    ticket_filing,
     ticket_queries,
     ticket_stats,
     tickets,
+    web_login,
 )
 
 
@@ -30,7 +32,9 @@ def all_routers() -> list[Router]:
         help.router,
         grid_status.router,
         room_binding.router,
+        web_login.router,
         ticket_commands.router,
+        ticket_filing.router,
         ticket_stats.router,
         ticket_queries.router,
         tickets.router,

@@ -149,4 +149,17 @@ async def show_ranking(ctx: Context) -> None:
 
 @router.command("积分规则", bare=True, summary="怎样加分、扣分")
 async def show_rules(ctx: Context) -> None:
-    ctx.reply(rules_text(ctx.settings.points))
+    ctx.reply(rules_text(ctx.settings.points, _grid_tags(ctx)))
+
+
+def _grid_tags(ctx: Context) -> set[str] | None:
+    """The tags of the grid here; in a private chat, of every grid the asker is a member or
+    a leader of; None (every rule) for an administrator or a stranger there."""
+    if ctx.grid is not None:
+        return set(ctx.grid.tags)
+    sender = ctx.event.sender_id
+    if sender in ctx.settings.admins:
+        return None
+    codes = {m.grid_code for m in points.memberships(session=ctx.session, contact_id=sender)}
+    grids = [g for g in ctx.settings.grids if g.code in codes or sender in g.leaders]
+    return {tag for grid in grids for tag in grid.tags} if grids else None

@@ -194,6 +194,11 @@ async def _record(ctx: Context, what: _Kind, usage: str) -> None:
     rule = settings.rule(word)
     if rule is not None:
         _code, spec = rule
+        # first: told it is a /扣分 rule, a leader would try /扣分, refused again
+        if ctx.grid is not None and not spec.applies_in(ctx.grid.tags):
+            raise UserError(
+                f"「{spec.name}」不是本网格的积分规则，发送「积分规则」查看本网格的规则。"
+            )
         if spec.kind != what.kind.value:
             other = "/扣分" if spec.kind == "penalty" else "/加分"
             raise UserError(f"「{spec.name}」是{other[1]}分规则，请用 {other}。")

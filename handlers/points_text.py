@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import tzinfo
 
 from bot.settings import PointsSettings
@@ -44,10 +45,16 @@ def entry_line(entry: PointsEntry, settings: PointsSettings, tz: tzinfo) -> str:
     return f"{entry.at.astimezone(tz):%m-%d} {signed(entry.delta)} {entry_label(entry, settings)}"
 
 
-def rules_text(settings: PointsSettings) -> str:
+def rules_text(settings: PointsSettings, grid_tags: Collection[str] | None = None) -> str:
+    """The rules list: of a grid with ``grid_tags`` (of any of several grids, given all their
+    tags), or every rule when None."""
     lines: list[str] = []
     for kind, title, sign in (("award", "加分规则：", "+"), ("penalty", "扣分规则：", "-")):
-        rules = [rule for rule in settings.rules.values() if rule.kind == kind]
+        rules = [
+            rule
+            for rule in settings.rules.values()
+            if rule.kind == kind and (grid_tags is None or rule.applies_in(grid_tags))
+        ]
         if not rules:
             continue
         lines.append(title)

@@ -33,12 +33,7 @@ MINE_LIMIT = 10
 @router.command("我的工单", bare=True, summary="查看我反映的、还没办完的问题")
 async def my_tickets(ctx: Context) -> None:
     grid_code = ctx.grid.code if ctx.grid is not None else None
-    statuses = [
-        TicketStatus.OPEN,
-        TicketStatus.ASSIGNED,
-        TicketStatus.ESCALATED,
-        TicketStatus.RESOLVED,
-    ]
+    statuses = [*ticket_store.ACTIVE, TicketStatus.RESOLVED]
     tickets = ticket_store.of_reporter(
         session=ctx.session, contact_id=ctx.event.sender_id, grid_code=grid_code, statuses=statuses
     )
@@ -73,7 +68,7 @@ async def show_ticket(ctx: Context) -> None:
         f"#{ticket.id} {category_name(settings, ticket.category)}｜{status_label(ticket)}",
         f"反映：{when(ticket.created_at, settings.tz)}",
     ]
-    if ticket.status in (TicketStatus.OPEN, TicketStatus.ASSIGNED, TicketStatus.ESCALATED):
+    if ticket.status in ticket_store.ACTIVE:
         parts.append(f"截止：{when(ticket.due_at, settings.tz)}")
     if ticket.feedback and ticket.status in (TicketStatus.RESOLVED, TicketStatus.ARCHIVED):
         parts.append(f"处理结果：{quoted(ticket.feedback)}")

@@ -21,12 +21,11 @@ from bot.routing import Role, Router, Scope, UserError
 from handlers.ticket_format import category_name
 from storage import tickets as ticket_store
 from storage.models import TicketStatus
-from storage.tickets import TicketFacts
+from storage.tickets import ACTIVE, TicketFacts
 
 router = Router("ticket_stats")
 
 DONE = (TicketStatus.RESOLVED, TicketStatus.ARCHIVED)
-WORKING = (TicketStatus.OPEN, TicketStatus.ASSIGNED, TicketStatus.ESCALATED)
 GRID_LINES = 20
 
 
@@ -63,7 +62,7 @@ def figures(facts: Sequence[TicketFacts]) -> Figures:
     return Figures(
         accepted=len(facts),
         done=len(done),
-        working=sum(f.status in WORKING for f in facts),
+        working=sum(f.status in ACTIVE for f in facts),
         dismissed=sum(f.status == TicketStatus.DISMISSED for f in facts),
         on_time=sum(f.resolved_at is not None and f.resolved_at <= f.due_at for f in done),
         hours_to_resolve=sum(hours) / len(hours) if hours else None,

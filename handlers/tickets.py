@@ -18,6 +18,7 @@ leaders. Advice to call ("这种直接打110") is neither.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
@@ -35,6 +36,7 @@ from nlp.conversation import (
     is_advice,
     is_group_list,
     is_question,
+    says_also,
     without_calls,
 )
 from nlp.privacy import mask_personal
@@ -63,6 +65,11 @@ MEDIA = {
 NOTE_WINDOW = timedelta(hours=72)
 # An alarm this soon after another of its category is taken for the same emergency.
 EMERGENCY_WINDOW = timedelta(minutes=45)
+# "Me too" joins the latest matter of its category told this long ago at most, and only for
+# what households share (a water main, a lamp, a rubbish point), not for what each has of its
+# own (a theft, a quarrel, a family's hardship, a question).
+ALSO_WINDOW = timedelta(hours=1)
+SHARED = frozenset({"environment", "facility", "safety"})
 
 
 class Urgency(StrEnum):
@@ -218,6 +225,13 @@ def _same_matter(ctx: Context, result: Classification, urgency: Urgency) -> Tick
             one_reporter=candidate.reporter_id == sender and candidate.created_at >= repeat_window,
         ):
             return _ticket(ctx, candidate)
+    if urgency is Urgency.NONE and result.category in SHARED and says_also(ctx.event.text):
+        # "我屋里也冇水" just after "屋里冇得水哒": the same outage or pile, told by one more
+        # household, even in other words; unless it names another place.
+        for candidate in reversed(candidates):
+            recent = candidate.created_at >= ctx.now - ALSO_WINDOW
+            if recent and not places_conflict(candidate.text, ctx.event.text):
+                return _ticket(ctx, candidate)
     return None
 
 
@@ -290,25 +304,48 @@ def _link(ctx: Context, ticket: Ticket) -> None:
     _record(ctx, ticket, "linked")
 
 
-def _open(ctx: Context, result: Classification, urgency: Urgency) -> None:
+@dataclass(frozen=True, slots=True)
+class Report:
+    """What a ticket is opened from: a resident's words, who wrote them and the message
+    they came in (the one being handled, or one a leader files for a resident)."""
+
+    contact_id: str
+    name: str
+    text: str
+    message_id: int
+
+
+def open_for(ctx: Context, report: Report, result: Classification) -> Ticket | None:
+    """Open an ordinary ticket for a resident's ``report`` as their own message would have
+    opened it, answered in the group as they would have been: for a leader filing a
+    request the bot let pass (/受理, /补录). None: the anti-flood limit held it back."""
+    return _open(ctx, result, Urgency.NONE, report)
+
+
+def _open(
+    ctx: Context, result: Classification, urgency: Urgency, report: Report | None = None
+) -> Ticket | None:
     grid = ctx.grid
     assert grid is not None
     assert result.category is not None
+    if report is None:
+        event = ctx.event
+        report = Report(event.sender_id, event.sender_name, event.text, ctx.message_id)
     urgent = urgency is Urgency.CLEAR
     if not flood.may_open_ticket(ctx, urgent=urgency is not Urgency.NONE):
-        return
+        return None
     ticket = ticket_store.create(
         session=ctx.session,
         ticket=Ticket(
             grid_code=grid.code,
-            reporter_id=ctx.event.sender_id,
-            reporter_name=ctx.event.sender_name[:100],
-            text=ctx.event.text,
+            reporter_id=report.contact_id,
+            reporter_name=report.name[:100],
+            text=report.text,
             category=result.category,
             urgent=urgent,
             keywords=list(result.keywords),
             confidence=result.confidence,
-            source_message_id=ctx.message_id,
+            source_message_id=report.message_id,
             created_at=ctx.now,
             due_at=ctx.now
             + time_limit(ctx.settings, result.category, urgent=urgency is not Urgency.NONE),
@@ -325,25 +362,48 @@ def _open(ctx: Context, result: Classification, urgency: Urgency) -> None:
     name = category_name(ctx.settings, result.category)
     if urgency is Urgency.NONE:
         deadline = when(ticket.due_at, ctx.settings.tz)
-        ctx.reply(
+        _answer(
+            ctx,
+            report,
             f"已受理，工单 #{ticket.id}（{name}），由{leader_title(ctx, grid.code)}负责，"
-            f"{deadline}前处理。"
+            f"{deadline}前处理。",
         )
-        return
+        return ticket
     if urgency is Urgency.POSSIBLE:
-        ctx.reply("请问有人受伤或有危险吗？如有危险请立即拨打 110 或 120。已告知网格长。")
+        _answer(
+            ctx, report, "请问有人受伤或有危险吗？如有危险请立即拨打 110 或 120。已告知网格长。"
+        )
         _alert_leaders(ctx, ticket, "【请核实】", "可能有紧急情况，请尽快联系核实。")
-        return
+        return ticket
     escalation = escalation_room(
         ctx,
         f"【紧急】{summary(ticket, ctx.settings, grid.name)}。"
         f"已提示居民拨打 {result.emergency_number or '110/120'}。",
     )
     told = "网格长和指挥中心" if escalation else "网格长"
-    ctx.reply(f"{_emergency_line(result)}已登记紧急工单 #{ticket.id}（{name}），已通知{told}。")
+    line = f"{_emergency_line(result)}已登记紧急工单 #{ticket.id}（{name}），已通知{told}。"
+    _answer(ctx, report, line)
     _alert_leaders(ctx, ticket, "【紧急】", "请立即处置。")
     if escalation is not None:
         ctx.send(escalation)
+    return ticket
+
+
+def _answer(ctx: Context, report: Report, text: str) -> None:
+    """Answer the resident whose report it is: the sender, or the resident a leader filed
+    it for, @mentioned in the group the leader wrote in."""
+    if report.contact_id == ctx.event.sender_id:
+        ctx.reply(text)
+        return
+    event = ctx.event
+    ctx.send(
+        Outbound(
+            text=text,
+            room_id=event.room_id,
+            room_topic=event.room_topic,
+            mentions=(report.contact_id,),
+        )
+    )
 
 
 def _alert_leaders(ctx: Context, ticket: Ticket, head: str, ask: str) -> None:

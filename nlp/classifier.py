@@ -32,39 +32,18 @@ ask, no-ask and courtesy cues, and urgency cues, in text order.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections import Counter
 from pathlib import Path
 
+from nlp.classification import Classification
+from nlp.hybrid import combine
 from nlp.matcher import Hit, TermMatcher
+from nlp.model import LinearModel, features
 from nlp.normalize import normalize
 from nlp.tokenizer import Tokenizer
 from nlp.vocabulary import CATEGORY_CODES, Vocabulary
 
 __all__ = ["Classification", "Classifier"]
-
-
-@dataclass(frozen=True, slots=True)
-class Classification:
-    is_request: bool
-    category: str | None
-    urgent: bool
-    confidence: float
-    keywords: tuple[str, ...]
-    # For the bot's urgent reply ("请立即拨打119"); None unless urgent.
-    emergency_number: str | None = None
-    # The urgency kind (fire, gas, unseen, ...) when urgent, and whether its alarms are told
-    # as possible rather than clear (``UrgencyKind.level``); not part of ``as_dict()``.
-    urgency_kind: str | None = None
-    possible: bool = False
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "is_request": self.is_request,
-            "category": self.category,
-            "urgent": self.urgent,
-            "confidence": self.confidence,
-            "keywords": list(self.keywords),
-        }
 
 
 _NOTHING = Classification(False, None, False, 1.0, ())
@@ -87,11 +66,20 @@ class Classifier:
         "_matcher",
         "_n_sections",
         "_tokenizer",
+        "model",
         "vocabulary",
     )
 
-    def __init__(self, vocabulary: Vocabulary, *, cache_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        vocabulary: Vocabulary,
+        *,
+        cache_dir: Path | None = None,
+        model: LinearModel | None = None,
+    ) -> None:
         self.vocabulary = vocabulary
+        # The learned half (nlp/hybrid.py): None classifies by the keywords alone.
+        self.model = model
         self._matcher = TermMatcher(vocabulary)
         self._n_sections = len(self._matcher.sections.names)
         self._tokenizer = Tokenizer(vocabulary.dictionary_words(), cache_dir=cache_dir)
@@ -105,8 +93,30 @@ class Classifier:
         normalised = normalize(text[: self.vocabulary.max_chars])
         if not normalised:
             return _NOTHING
-        hits = self._matcher.match(normalised, self._tokenizer.cut(normalised))
-        return self._decide(hits)
+        words = self._tokenizer.cut(normalised)
+        verdict = self._decide(self._matcher.match(normalised, words))
+        if self.model is None:
+            return verdict
+        return combine(verdict, self.model.predict(normalised, words), self.model.thresholds)
+
+    def keywords_only(self, text: str) -> Classification:
+        """The keyword rules' verdict, whatever the model would say."""
+        normalised = normalize(text[: self.vocabulary.max_chars])
+        if not normalised:
+            return _NOTHING
+        return self._decide(self._matcher.match(normalised, self._tokenizer.cut(normalised)))
+
+    def features(self, text: str) -> Counter[str]:
+        """The model's features of ``text`` (what `gridbot train` fits on)."""
+        normalised = normalize(text[: self.vocabulary.max_chars])
+        return features(normalised, self._tokenizer.cut(normalised))
+
+    def explain(self, text: str, label: str, n: int = 5) -> list[tuple[str, float]]:
+        """The model's features that weighed most for ``label`` (empty without a model)."""
+        if self.model is None:
+            return []
+        normalised = normalize(text[: self.vocabulary.max_chars])
+        return self.model.explain(normalised, self._tokenizer.cut(normalised), label, n)
 
     def _decide(self, hits: list[Hit]) -> Classification:
         sections = self._matcher.sections

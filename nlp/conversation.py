@@ -69,3 +69,21 @@ def addressed_name(text: str) -> str | None:
 
 def is_question(text: str) -> bool:
     return bool(_QUESTION.search(normalize(text)))
+
+
+# "Me too": a household adding itself to a matter just told ("我屋里也冇水", "我们这边也是",
+# "确实停了"), not a new one. Only said of oneself: "冰箱也停了" describes one's own matter.
+_ALSO = re.compile(
+    r"(?:我|俺|阿拉|咱)(?:们|家|屋|屋里|屋头|这边|这里|那边|这儿)?[^，。！？,.!?\s]{0,4}也(?!许|好|行|罢|就|不知)"
+    r"|^(?:确实|同样|一样|也是|我也是|我家也是)"
+)
+
+
+# "我也冇看到他" is "me too" about a person, whom each neighbour may mean differently.
+_SOMEONE = re.compile(r"[他她]")
+
+
+def says_also(text: str) -> bool:
+    """Whether the message adds the sender's household to a matter just told ("me too")."""
+    said = normalize(text).strip()
+    return bool(_ALSO.search(said)) and not _SOMEONE.search(said)

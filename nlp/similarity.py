@@ -17,9 +17,10 @@ from nlp.normalize import normalize
 from nlp.vocabulary import Vocabulary
 
 _NOT_TEXT = re.compile(r"[^\w]", re.UNICODE)
-# A term with one of these describes a state (不亮, 漏水, 堵了), not the thing it is about: two
-# different things can be in the same state.
-_STATE_CHARS = frozenset("不没坏漏堵臭吵乱破断裂满停爆塌")
+# A term with one of these describes a state (不亮, 漏水, 堵了) or what befell someone (被偷,
+# 被骗), not the thing it is about: two different things can be in the same state, and two
+# households robbed the same night are two victims.
+_STATE_CHARS = frozenset("不没坏漏堵臭吵乱破断裂满停爆塌偷骗抢撬")
 # Phone, ID-card and account numbers, spaced or not, masked or not: 138 1101 2345,
 # 0731-84112233, 430102199001011234, 138****5678.
 _LONG_NUMBER = re.compile(r"(?:\+?86[ \-]?)?\d(?:[ \-.*]?[\d*xX]){6,}")
@@ -142,7 +143,7 @@ def same_matter(
     if vocabulary is not None and _same_subject(
         topic_terms(ra.wording, vocabulary, category),
         topic_terms(rb.wording, vocabulary, category),
-        loose=one_reporter,
+        loose=one_reporter or shared_place,
         weak=one_reporter or shared_place,
     ):
         return True

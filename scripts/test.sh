@@ -20,6 +20,25 @@ else
   echo "not installed and no root: the PostgreSQL tests will be skipped (apt-get install postgresql)"
 fi
 
+say "Chromium and a Chinese font (the web console's tests drive a real browser)"
+# Debian's packages: Playwright can't download its own browser here. Without a CJK font
+# every Chinese character in a screenshot is a box.
+browser_packages=()
+[ -x /usr/bin/chromium ] || browser_packages+=(chromium)
+fc-list 2>/dev/null | grep -qiE 'wqy|noto (sans|serif) cjk' || browser_packages+=(fonts-wqy-microhei)
+if [ ${#browser_packages[@]} -eq 0 ]; then
+  echo "found /usr/bin/chromium and a CJK font"
+elif [ "$(id -u)" = 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${browser_packages[@]}" >/dev/null
+  echo "installed ${browser_packages[*]}"
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+  sudo apt-get update -qq
+  sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${browser_packages[@]}" >/dev/null
+else
+  echo "missing ${browser_packages[*]} and no root: the browser test will be skipped"
+fi
+
 say "Python environment (.venv)"
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'

@@ -127,6 +127,25 @@ def count_in_grid_since(*, session: Session, grid_code: str, since: datetime) ->
     ).one()
 
 
+def recent_texts(
+    *, session: Session, grid_code: str, sender_ids: Sequence[str], since: datetime
+) -> Sequence[InboundMessage]:
+    """The text messages ``sender_ids`` wrote in ``grid_code``'s group, received since
+    ``since``, newest first (by sender and time: the anti-flood index)."""
+    if not sender_ids:
+        return []
+    return session.exec(
+        select(InboundMessage)
+        .where(
+            col(InboundMessage.sender_id).in_(list(sender_ids)),
+            col(InboundMessage.received_at) >= since,
+            InboundMessage.grid_code == grid_code,
+            InboundMessage.type == "text",  # bot.events.MessageType.TEXT
+        )
+        .order_by(col(InboundMessage.id).desc())
+    ).all()
+
+
 def latest_sent_at(*, session: Session) -> datetime | None:
     """The time of the latest message stored, None when there is none."""
     return session.exec(select(func.max(InboundMessage.sent_at))).one()

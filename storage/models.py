@@ -232,6 +232,10 @@ class Ticket(SQLModel, table=True):
         # the grid's whole history. Partial: a new ticket (neither yet) costs them nothing.
         Index("ix_ticket_grid_closed", "grid_code", "closed_at", **_where("closed_at")),
         Index("ix_ticket_grid_resolved", "grid_code", "resolved_at", **_where("resolved_at")),
+        # The web console's list, newest first or by date, of one grid or of all: without
+        # these it sorted a city's 100,000 tickets for every page (storage/ticket_search.py).
+        Index("ix_ticket_grid_created", "grid_code", "created_at"),
+        Index("ix_ticket_created", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -317,6 +321,33 @@ class CategoryCorrection(SQLModel, table=True):
     keywords: list[str] = Field(default_factory=list, sa_type=JSON)
     actor_id: str = Field(max_length=128)
     at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ExampleSource(StrEnum):
+    """The leader's command a training example comes from."""
+
+    RECLASSIFY = "改类"  # the category was wrong
+    DISMISS = "驳回"  # not a request at all (/驳回 N 不是诉求)
+    ACCEPT = "受理"  # a request the bot let pass, quoted
+    BACKFILL = "补录"  # a request the bot let pass, written down for the resident
+
+
+class TrainingExample(SQLModel, table=True):
+    """A message labelled by a leader's correction, for training the classifier (`gridbot
+    examples export`). The text is masked as what the bot repeats into a group is, and
+    deletable (`gridbot examples delete`): it is kept to teach the bot, not as a record."""
+
+    __tablename__ = "training_example"
+
+    id: int | None = Field(default=None, primary_key=True)
+    text: str = Field(sa_type=Text)
+    is_request: bool
+    category: str | None = Field(default=None, max_length=32)  # None: not a request
+    source: str = Field(max_length=8)
+    grid_code: str = Field(foreign_key="grid.code", max_length=32)
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id")
+    contact_id: str = Field(max_length=128)  # the leader who corrected
+    created_at: datetime = Field(sa_type=UTCDateTime, index=True)
 
 
 # APScheduler's job store (bot/scheduler.py) keeps jobs in this table. It is declared here,
@@ -520,3 +551,37 @@ class NoticeDelivery(SQLModel, table=True):
     status: str = Field(default=DeliveryStatus.PLANNED, max_length=16)
     outbound_id: int | None = Field(default=None, foreign_key="outbound_message.id")
     created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+# --- The web console (指挥中心后台) ---------------------------------------------------------
+# No passwords: a leader or an administrator asks the bot for a one-time link (/后台), which
+# opens a session. Both are kept by the SHA-256 of their secret only: a copy of the database
+# opens no session.
+
+
+class WebLoginToken(SQLModel, table=True):
+    """A one-time login link: used once, within minutes of being made."""
+
+    __tablename__ = "web_login_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    contact_id: str = Field(max_length=128)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class WebSession(SQLModel, table=True):
+    """A browser logged in to the console: its cookie's secret, hashed, and the CSRF secret
+    its forms carry."""
+
+    __tablename__ = "web_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_hash: str = Field(max_length=64, unique=True)
+    contact_id: str = Field(max_length=128)
+    csrf_secret: str = Field(max_length=64)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

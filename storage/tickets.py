@@ -27,7 +27,8 @@ from storage.prepared import Prepared
 from storage.types import UTCDateTime
 
 TICKET_COUNTER = "ticket"  # the Counter row that numbers tickets
-# Being worked on: counted as "open" in lists, candidates for duplicates and deadlines.
+# Being worked on: counted as "open" in lists, candidates for duplicates and deadlines, the
+# stages the leaders' actions apply to (domain/tickets.py). The one list of them: import it.
 ACTIVE = (TicketStatus.OPEN, TicketStatus.ASSIGNED, TicketStatus.ESCALATED)
 # Done with: nothing more happens to them.
 FINAL = (TicketStatus.ARCHIVED, TicketStatus.DISMISSED, TicketStatus.MERGED)
@@ -124,6 +125,20 @@ def by_source_message(*, session: Session, message_id: int) -> Ticket | None:
     return session.exec(select(Ticket).where(Ticket.source_message_id == message_id)).first()
 
 
+def ticket_of_message(*, session: Session, message_id: int) -> int | None:
+    """The number of the ticket a message opened or went on (a repeat, a +1, a photo),
+    None when it is on none."""
+    opened = session.exec(select(Ticket.id).where(Ticket.source_message_id == message_id)).first()
+    if opened is not None:
+        return opened
+    # Unindexed, and asked only by a leader's /受理: not worth an index every event pays for.
+    return session.exec(
+        select(TicketEvent.ticket_id)
+        .where(TicketEvent.message_id == message_id)
+        .order_by(col(TicketEvent.id))
+    ).first()
+
+
 class Candidate(NamedTuple):
     """An active ticket as the duplicate search reads it: what tells whether a message is
     its matter, without loading every candidate whole."""
@@ -179,14 +194,14 @@ def _listed(
         in_grid = [col(Ticket.grid_code) == grid_code] if grid_code is not None else []
         ids = union(*(sa_select(col(Ticket.id)).where(*in_grid, part) for part in parts))
         return [col(Ticket.id).in_(ids)]
-    else:
-        conditions = [col(Ticket.status).in_(_LISTED)]
+    else:  # 未办结: a resolved ticket waiting for its rating is 已办结, as /统计 counts it
+        conditions = [col(Ticket.status).in_(ACTIVE)]
     if grid_code is not None:
         conditions.append(col(Ticket.grid_code) == grid_code)
     return conditions
 
 
-# what a listing shows besides the tickets closed lately
+# what a listing of the month shows besides the tickets closed lately
 _LISTED = (*ACTIVE, TicketStatus.RESOLVED)
 
 
@@ -198,9 +213,9 @@ def listing(
     limit: int,
     overdue_at: datetime | None = None,
 ) -> Sequence[Ticket]:
-    """Active and resolved tickets (of one grid, or all), plus those closed since
-    ``closed_since`` when given, or only the active ones overdue at ``overdue_at``; overdue
-    and urgent ones first."""
+    """Active tickets (of one grid, or all); with ``closed_since`` also those resolved and
+    awaiting a rating and those closed since then; with ``overdue_at`` only the active ones
+    overdue then. Overdue and urgent ones first."""
     query = select(Ticket).where(*_listed(grid_code, closed_since, overdue_at))
     return session.exec(query.order_by(col(Ticket.due_at), col(Ticket.id)).limit(limit)).all()
 

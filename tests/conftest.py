@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
+from fastapi.testclient import TestClient
 
 from bot.app import App, build_app
 from bot.clock import ManualClock
@@ -30,7 +31,10 @@ from storage import migrate
 from storage.db import Database
 from tests.auxil.chat import Chat, RecordingSender
 from tests.auxil.postgres import PostgresServer, find_bin_dir
+from tests.auxil.training_data import write_training_data
+from tests.auxil.web import add_grids
 from tests.gateway import harness
+from web.app import create_app
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -231,3 +235,22 @@ async def gateway(gateway_ready: None) -> AsyncIterator[harness.Gateway]:
         yield gw
     finally:
         await gw.stop()
+
+
+@pytest.fixture
+def training_data(tmp_path: Path) -> Path:
+    """A small labelled data folder for `gridbot train` (tests/auxil/training_data.py)."""
+    return write_training_data(tmp_path / "data")
+
+
+# --- the web console (web/) ---
+
+
+@pytest.fixture
+def web_client(settings: Settings, sqlite_db: Database, clock: ManualClock) -> Iterator[TestClient]:
+    """The console on the test settings and database (their grids in it), as a browser at
+    its default address sees it; redirects are not followed, so tests see them."""
+    add_grids(sqlite_db, settings)
+    app = create_app(settings, sqlite_db, clock)
+    with TestClient(app, base_url=settings.web.url, follow_redirects=False) as client:
+        yield client

@@ -31,6 +31,7 @@ from bot.app import App
 from bot.events import Inbound, Outbound
 from bot.settings import Settings
 from storage import grids as grid_store
+from storage import outbox as outbox_store
 from storage.db import Database
 
 HELP = """\
@@ -278,10 +279,15 @@ class ConsoleChannel:
             await app.feed(self._event(text, app.services.clock.now(), app.services.db))
             await app.outbox.flush()
 
-    @staticmethod
-    async def _drain(app: App) -> None:
-        """Wait for the replies still held by the throttle before leaving."""
-        await app.outbox.wait_until_empty()
+    async def _drain(self, app: App) -> None:
+        """Wait for the replies still held by the throttle before leaving; not for messages
+        due later (a notice held for the morning by quiet hours): :quit must quit. They stay
+        in the database and go out in a later run on it."""
+        await app.outbox.wait_until_empty(due_by=app.services.clock.now())
+        with app.services.db.session() as session:
+            later = outbox_store.pending_count(session=session)
+        if later:
+            self._print(f"（还有 {later} 条消息定在以后发出，下次用这个数据库运行时照常发出。）")
 
     def _start_reader(self) -> tuple[queue.Queue[str], asyncio.Queue[str]]:
         """Lines from stdin, each read when asked for with its prompt, by a daemon thread: a

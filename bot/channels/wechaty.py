@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from bot.channels.base import SendError
@@ -318,10 +318,15 @@ async def _first(*waitables: Awaitable[Any]) -> None:
             raise failure
 
 
-def serve(runs: Sequence[tuple[App, WechatyChannel]]) -> int | None:
+def serve(
+    runs: Sequence[tuple[App, WechatyChannel]],
+    *,
+    beside: Callable[[], contextlib.AbstractAsyncContextManager[None]] | None = None,
+) -> int | None:
     """Run each channel with its app (one pair per account, the apps siblings: see
     :meth:`App.add_account`) until SIGINT or SIGTERM; return the signal's number (None if
-    the runs ended otherwise).
+    the runs ended otherwise). ``beside``: what else runs on the event loop for as long (the
+    web console), entered before the channels start and left after they stop.
 
     A token refused ends only its own account's run, with an error in the log, while the
     other accounts serve on; :class:`WechatyAuthError` is raised when every account's was.
@@ -339,7 +344,8 @@ def serve(runs: Sequence[tuple[App, WechatyChannel]]) -> int | None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop_on, sig)
         try:
-            await run_accounts(runs, stop)
+            async with beside() if beside is not None else contextlib.nullcontext():
+                await run_accounts(runs, stop)
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Session, func, select
 
+from bot.settings import Settings
 from storage import grids as grid_store
 from storage import inbox
 from storage.db import Database
@@ -13,6 +14,16 @@ from storage.models import Member, PointsEntry
 from tests.conftest import TZ
 
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=TZ)
+
+
+def rural_g04(settings: Settings) -> Settings:
+    """``settings`` with G04 a village (tagged rural, as the demo's G04): its points rules
+    include the village ones (村规民约, 焚烧秸秆), G03's don't."""
+    data = settings.model_dump()
+    for grid in data["grids"]:
+        if grid["code"] == "G04":
+            grid["tags"] = ["rural"]
+    return Settings.model_validate(data)
 
 
 def add_members(db: Database, *people: tuple[str, str, str]) -> dict[str, int]:

@@ -198,8 +198,16 @@ def test_the_gridbot_command_is_installed() -> None:
 def test_classify_one_text(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["classify", "樓下那個燈黑了好幾天了，麻煩處理一下"]) == EXIT_OK
     result = json.loads(capsys.readouterr().out)
-    assert set(result) == {"is_request", "category", "urgent", "confidence", "keywords"}
+    verdict = {"is_request", "category", "urgent", "confidence", "keywords"}
+    learned = {"decided_by", "p_request", "model", "features"}
+    assert set(result) == verdict | learned
     assert (result["is_request"], result["category"]) == (True, "facility")
+    assert result["decided_by"] in ("keywords", "model")
+    assert 0.5 < result["p_request"] <= 1.0
+    assert result["model"].startswith("v")
+    for shown in result["features"]:
+        assert shown["feature"].startswith(("w:", "c:"))
+        assert shown["weight"] > 0
 
 
 def test_classify_jsonl_passes_ids_through_and_reports_bad_lines() -> None:

@@ -534,12 +534,15 @@ async def test_every_privileged_command_is_audited_once_with_the_actors_id(
     assert len(privileged) >= 20
     for spec in privileged:
         actor = ADMIN if spec.role == Role.ADMIN else LEADER
+        # each where it is used: /后台 (a login link) in a private chat only
+        room = None if spec.scope == Scope.PRIVATE else ROOM
         caplog.clear()
         with caplog.at_level(logging.INFO, logger="gridbot.audit"):
-            await chat.say(f"/{spec.name} 1", actor)
+            await chat.say(f"/{spec.name} 1", actor, room=room)
         lines = [r.getMessage() for r in caplog.records if r.name == "gridbot.audit"]
         role = "ADMIN" if actor == ADMIN else "LEADER"
-        assert lines == [f"/{spec.name} by {actor[0]} (role {role}) in G03: '1'"]
+        where = "private" if room is None else "G03"
+        assert lines == [f"/{spec.name} by {actor[0]} (role {role}) in {where}: '1'"]
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="gridbot.audit"):
         await chat.say(

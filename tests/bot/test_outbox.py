@@ -100,6 +100,21 @@ async def test_serve_delivers_when_notified(
         task.cancel()
 
 
+async def test_waiting_for_what_is_due_leaves_later_messages_waiting(
+    sqlite_db: Database, clock: ManualClock, sender: RecordingSender
+) -> None:
+    queue(sqlite_db, clock.now(), "now")
+    queue(sqlite_db, clock.now() + timedelta(hours=8), "morning")  # held for quiet hours
+    outbox = OutboxSender(sqlite_db, clock, sender, UNTHROTTLED)
+    task = asyncio.create_task(outbox.serve(idle=60))
+    try:
+        await asyncio.wait_for(outbox.wait_until_empty(due_by=clock.now()), 5)
+        assert sender.texts() == ["now"]
+        assert [r.status for r in rows(sqlite_db)] == ["sent", "pending"]
+    finally:
+        task.cancel()
+
+
 async def test_the_throttle_spaces_sends_and_caps_them_per_minute(
     sqlite_db: Database, clock: ManualClock, sender: RecordingSender
 ) -> None:

@@ -86,6 +86,35 @@ def test_leaders_given_as_text_name_the_key_path(tmp_path: Path) -> None:
     assert problems_of(tmp_path, data) == ["grids[1].leaders: expected a list of contact ids"]
 
 
+def test_a_leader_may_be_given_with_the_name_residents_know(tmp_path: Path) -> None:
+    """Issue 18 item 11: replies name the leader as the manual shows, from the config."""
+    data = minimal()
+    data["grids"][0]["leaders"] = ["wxid_a", {"id": "wxid_leader_li", "name": " 李明 "}]
+    grid = load_settings(write(tmp_path, yaml.safe_dump(data, allow_unicode=True))).grids[0]
+    assert grid.leaders == ["wxid_a", "wxid_leader_li"]  # ids, wherever rights are checked
+    assert grid.leader_names == {"wxid_leader_li": "李明"}
+    assert Settings.model_validate({"grids": [grid.model_dump()]}).grids[0] == grid
+
+
+@pytest.mark.parametrize(
+    ("leader", "problem"),
+    [
+        ({"id": "wxid_b", "nmae": "李明"}, "grids[0].leaders[0]: unknown key 'nmae': a leader is"),
+        ({"name": "李明"}, "grids[0].leaders[0]: the contact id is missing"),
+        ({"id": "wxid_b", "name": ""}, "grids[0].leaders[0]: name: expected the name"),
+        ({"id": "wxid_b", "name": "李" * 21}, "grids[0].leaders[0]: name: expected the name"),
+        ({"id": "wxid_b", "name": ["李明"]}, "grids[0].leaders[0]: name: expected the name"),
+        ({"id": "李 明", "name": "李明"}, "grids[0].leaders[0]: '李 明' is not a contact id"),
+        (3, "grids[0].leaders: expected a list of contact ids"),
+    ],
+)
+def test_a_leader_with_a_name_is_checked(tmp_path: Path, leader: object, problem: str) -> None:
+    data = minimal()
+    data["grids"][0]["leaders"] = [leader]
+    [found] = problems_of(tmp_path, data)
+    assert found.startswith(problem), found
+
+
 def test_a_display_name_is_not_a_contact_id(tmp_path: Path) -> None:
     data = minimal()
     data["grids"][0]["leaders"] = ["李 网格长"]
@@ -475,6 +504,43 @@ def test_a_grid_without_leaders_is_a_warning_naming_it(tmp_path: Path) -> None:
     ]
 
 
+def test_points_rules_may_be_for_grids_with_a_tag(tmp_path: Path) -> None:
+    """Issue 18 item 11: the village rules (焚烧秸秆, 村规民约) are the rural grids' only."""
+    shipped = load_settings(write(tmp_path, MINIMAL)).points.rules
+    assert shipped["straw_burning"].tags == shipped["village_rules"].tags == ["rural"]
+    assert not shipped["volunteer"].tags
+    assert shipped["straw_burning"].applies_in(["rural", "hill"])
+    assert not shipped["straw_burning"].applies_in([])
+    assert shipped["volunteer"].applies_in([])
+    demo = load_settings(None)
+    assert [g.code for g in demo.grids if "rural" in g.tags] == ["G04"]
+    data = minimal() | {"points": {"rules": {"volunteer": {"tags": "rural"}}}}
+    assert problems_of(tmp_path, data) == ["points.rules.volunteer.tags: expected a list"]
+    data = minimal() | {"points": {"rules": {"volunteer": {"tags": [""]}}}}
+    assert problems_of(tmp_path, data) == ["points.rules.volunteer.tags[0]: must not be empty"]
+
+
+def test_a_points_rule_no_grid_can_use_is_a_warning(tmp_path: Path) -> None:
+    # The shipped village rules in a city without villages are no mistake (no warning, as in
+    # test_no_warnings_for_the_minimal_file_and_the_demo); a tag the city wrote is checked.
+    data = minimal()
+    data["grids"][0]["tags"] = ["hill"]
+    data["points"] = {
+        "rules": {
+            "volunteer": {"tags": ["rurl"]},
+            "civility": {"tags": ["hill"]},
+            "straw_burning": {"tags": ["mountain", "plain"]},
+        }
+    }
+    warnings = config_warnings(load_settings(write(tmp_path, yaml.safe_dump(data))))
+    assert warnings == [
+        "points.rules.volunteer.tags: no grid has the tag rurl: the rule 志愿服务 can't be "
+        "used in any grid",
+        "points.rules.straw_burning.tags: no grid has any of the tags mountain, plain: the "
+        "rule 焚烧秸秆 can't be used in any grid",
+    ]
+
+
 def test_a_schedule_that_never_runs_is_a_warning(tmp_path: Path) -> None:
     """Issue 17 item 15: a cron of 30 February passed without a word."""
     notice = {"title": "t", "text": "x", "targets": {"all": True}}
@@ -499,3 +565,65 @@ def test_a_schedule_that_never_runs_is_a_warning(tmp_path: Path) -> None:
         "notices[3].cron: '0 9 1 10 *' never fires between active_from (2026-11-01) and "
         "active_until (2026-12-31)",
     ]
+
+
+def test_the_web_console_is_off_on_this_machine_unless_told(tmp_path: Path) -> None:
+    web = load_settings(write(tmp_path, MINIMAL)).web
+    assert (web.enabled, web.host, web.port, web.base_url, web.session_hours) == (
+        False, "127.0.0.1", 8080, None, 12,
+    )  # fmt: skip
+    assert web.url == "http://127.0.0.1:8080"
+    assert web.login_link("abc") == "http://127.0.0.1:8080/login/abc"
+    assert not web.secure
+    # the demo serves it, as the README's first command shows
+    assert load_settings(None).web.enabled
+
+
+@pytest.mark.parametrize(
+    ("web", "url", "secure"),
+    [
+        ({"host": "0.0.0.0", "port": 80}, "http://0.0.0.0:80", False),
+        ({"host": "::1"}, "http://[::1]:8080", False),
+        ({"base_url": "https://jiedao.example.cn/"}, "https://jiedao.example.cn", True),
+        ({"base_url": " http://10.0.0.5:8080/gridbot/ "}, "http://10.0.0.5:8080/gridbot", False),
+    ],
+)
+def test_the_address_people_open(
+    tmp_path: Path, web: dict[str, Any], url: str, secure: bool
+) -> None:
+    settings = load_settings(write(tmp_path, yaml.safe_dump(minimal() | {"web": web})))
+    assert settings.web.url == url
+    assert settings.web.secure is secure
+
+
+@pytest.mark.parametrize(
+    ("web", "expected"),
+    [
+        ({"base_url": "ftp://x.cn"}, "web.base_url: 'ftp://x.cn' is not the console's address"),
+        ({"base_url": "jiedao.example.cn"}, "web.base_url: 'jiedao.example.cn' is not"),
+        ({"base_url": "https://x.cn/?a=1"}, "web.base_url: 'https://x.cn/?a=1' is not"),
+        ({"base_url": "https://x.cn:99999"}, "web.base_url: 'https://x.cn:99999' is not"),
+        ({"base_url": "https://x .cn"}, "web.base_url: 'https://x .cn' is not"),
+        ({"host": "0.0.0.0 8080"}, "web.host: '0.0.0.0 8080' is not a host name or address"),
+        ({"port": 0}, "web.port: Input should be greater than or equal to 1"),
+        ({"port": 65536}, "web.port: Input should be less than or equal to 65535"),
+        ({"session_hours": 0}, "web.session_hours: Input should be greater than or equal to 1"),
+        ({"enabled": "maybe"}, "web.enabled: expected true or false"),
+        ({"password": "x"}, "web.password: unknown key (check the spelling)"),
+    ],
+)
+def test_web_problems_name_the_key(tmp_path: Path, web: dict[str, Any], expected: str) -> None:
+    problems = problems_of(tmp_path, minimal() | {"web": web})
+    assert len(problems) == 1
+    assert problems[0].startswith(expected), problems
+
+
+def test_a_console_open_to_the_network_without_its_address_is_a_warning(tmp_path: Path) -> None:
+    data = minimal() | {"web": {"enabled": True, "host": "0.0.0.0"}}
+    warnings = config_warnings(load_settings(write(tmp_path, yaml.safe_dump(data))))
+    assert warnings == [
+        "web.base_url: not given, so the login links /后台 sends begin http://0.0.0.0:8080, "
+        "which no phone can open: give the address people reach the console at"
+    ]
+    data["web"]["base_url"] = "http://10.0.0.5:8080"
+    assert config_warnings(load_settings(write(tmp_path, yaml.safe_dump(data)))) == []

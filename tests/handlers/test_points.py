@@ -5,7 +5,22 @@ from typing import Any
 
 import pytest
 
-from tests.auxil.chat import ADMIN, LEADER, NEIGHBOUR, OTHER_LEADER, OTHER_ROOM, RESIDENT, Chat
+from bot.app import build_app
+from bot.clock import ManualClock
+from nlp.classifier import Classifier
+from storage.db import Database
+from tests.auxil.chat import (
+    ADMIN,
+    LEADER,
+    NEIGHBOUR,
+    OTHER_LEADER,
+    OTHER_ROOM,
+    RESIDENT,
+    Chat,
+    RecordingSender,
+)
+from tests.auxil.points import rural_g04
+from tests.conftest import settings_with_points
 
 ZHANG, WANG = RESIDENT[0], NEIGHBOUR[0]
 
@@ -21,7 +36,7 @@ async def group(chat: Chat) -> Chat:
     await chat.say("收到", RESIDENT)
     await chat.say("收到", NEIGHBOUR)
     now = chat.clock.now()
-    await chat.say("/加分 @张阿姨 屋场会", LEADER, mentions=(ZHANG,), at=now - timedelta(days=30))
+    await chat.say("/加分 @张阿姨 上报隐患", LEADER, mentions=(ZHANG,), at=now - timedelta(days=30))
     await chat.say("/加分 @张阿姨 @王大爷 志愿服务 打扫楼道", LEADER, mentions=(ZHANG, WANG),
                    at=now + timedelta(seconds=1))  # fmt: skip
     await chat.say("/加分 @张阿姨 3 帮邻居取药", LEADER, mentions=(ZHANG,))
@@ -104,7 +119,7 @@ async def test_history_shows_the_latest_entries_newest_first(group: Chat) -> Non
         "最近 3 条积分记录：",
         "11-22 +3 加分：帮邻居取药",
         "11-22 +5 志愿服务：打扫楼道",
-        "10-23 +3 参加屋场会",
+        "10-23 +3 上报隐患",
     ]
     assert (await group.say("积分明细", ("wxid_new", "新邻居")))[0].text == "您还没有积分记录。"
 
@@ -136,6 +151,36 @@ async def test_the_rules_list(chat: Chat) -> None:
     assert "志愿服务 +5（每天最多 10 分，每月最多 50 分）" in lines
     assert "扣分规则：" in lines
     assert "乱扔垃圾 -5" in lines
+
+
+VILLAGE_RULES = ("遵守村规民约 +5（每月最多 5 分）", "焚烧秸秆 -20")
+
+
+@pytest.mark.parametrize("points_config", [{}])
+async def test_the_rules_list_of_a_grid_has_only_its_rules(
+    points_config: dict[str, Any], clock: ManualClock, sqlite_db: Database, classifier: Classifier
+) -> None:
+    """Issue 18 item 11: a city community's residents read 焚烧秸秆 and 村规民约."""
+    sender = RecordingSender()
+    settings = rural_g04(settings_with_points(points_config))
+    app = build_app(settings, clock=clock, db=sqlite_db, sender=sender, classifier=classifier)
+    chat = Chat(app, clock, sender)
+    [city] = await chat.say("积分规则", RESIDENT)
+    assert "志愿服务 +5（每天最多 10 分，每月最多 50 分）" in city.text.splitlines()
+    assert not set(VILLAGE_RULES) & set(city.text.splitlines())
+    [village] = await chat.say("积分规则", NEIGHBOUR, room=OTHER_ROOM)
+    assert set(VILLAGE_RULES) <= set(village.text.splitlines())
+    assert "志愿服务 +5（每天最多 10 分，每月最多 50 分）" in village.text.splitlines()
+    # privately: the rules of the asker's grids; of every grid for a stranger or an admin
+    [mine] = await chat.say("积分规则", RESIDENT, room=None)
+    assert mine.text == city.text
+    [theirs] = await chat.say("积分规则", NEIGHBOUR, room=None)
+    assert theirs.text == village.text
+    [leader] = await chat.say("积分规则", OTHER_LEADER, room=None)
+    assert leader.text == village.text
+    for who in (("wxid_stranger", "路人"), ADMIN):
+        [everything] = await chat.say("积分规则", who, room=None)
+        assert set(VILLAGE_RULES) <= set(everything.text.splitlines())
 
 
 async def test_the_ranking_privately_is_refused_for_everyone(group: Chat) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
+from bot.settings import Settings
 from storage.db import Database
 from storage.models import PointsEntry
 from tests.auxil.chat import (
@@ -18,7 +19,8 @@ from tests.auxil.chat import (
     RESIDENT,
     Chat,
 )
-from tests.auxil.points import entry_count, member_id
+from tests.auxil.points import entry_count, member_id, rural_g04
+from tests.conftest import settings_with_points
 
 ZHANG, WANG = RESIDENT[0], NEIGHBOUR[0]
 NO_RULE = "这个积分规则。请写规则名（发送「积分规则」查看）或 1 到 50 的整数分值。"
@@ -27,6 +29,11 @@ NO_RULE = "这个积分规则。请写规则名（发送「积分规则」查看
 @pytest.fixture
 def points_config() -> dict[str, Any]:
     return {}  # the points rules as shipped
+
+
+@pytest.fixture
+def settings(points_config: dict[str, Any]) -> Settings:
+    return rural_g04(settings_with_points(points_config))
 
 
 @pytest.fixture
@@ -65,8 +72,8 @@ async def test_a_leader_awards_by_rule_to_several_people_at_once(
         ("/加分 @张阿姨 8 帮忙搬物资", "已给 张阿姨 加 8 分（帮忙搬物资）。"),
         ("/加分 @张阿姨 ８分 帮忙搬物资", "已给 张阿姨 加 8 分（帮忙搬物资）。"),  # full-width
         ("/加分 @张阿姨 +8 帮忙搬物资", "已给 张阿姨 加 8 分（帮忙搬物资）。"),
-        ("/加分 @张阿姨 屋场会", "已给 张阿姨 加 3 分（参加屋场会）。"),  # an alias
-        ("/加分 @张阿姨 meeting", "已给 张阿姨 加 3 分（参加屋场会）。"),  # the code
+        ("/加分 @张阿姨 隐患排查", "已给 张阿姨 加 3 分（上报隐患）。"),  # an alias
+        ("/加分 @张阿姨 hazard_report", "已给 张阿姨 加 3 分（上报隐患）。"),  # the code
         ("/加分 志愿服务 @张阿姨 ", "已给 张阿姨 加 5 分（志愿服务）。"),  # mention anywhere
     ],
 )
@@ -194,10 +201,41 @@ async def test_a_rules_daily_cap_refuses_the_award_that_would_pass_it(
 
 
 async def test_a_rules_monthly_cap(group: Chat) -> None:
-    [first] = await group.say("/加分 @张阿姨 遵守村规民约", LEADER, mentions=(ZHANG,))
-    assert first.text.startswith("已给")
-    [second] = await group.say("/加分 @张阿姨 村规民约", LEADER, mentions=(ZHANG,))
-    assert second.text == "张阿姨 本月按「遵守村规民约」已加 5 分，每月上限 5 分，本次未记录。"
+    for _ in range(2):
+        [first] = await group.say("/加分 @张阿姨 孝老爱亲", LEADER, mentions=(ZHANG,))
+        assert first.text.startswith("已给")
+    [third] = await group.say("/加分 @张阿姨 邻里和睦", LEADER, mentions=(ZHANG,))
+    assert third.text == "张阿姨 本月按「孝老爱亲」已加 10 分，每月上限 10 分，本次未记录。"
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("/扣分 @王大爷 焚烧秸秆", "焚烧秸秆"),
+        ("/加分 @王大爷 村规民约", "遵守村规民约"),  # by an alias
+        ("/加分 @王大爷 焚烧秸秆", "焚烧秸秆"),  # not "use /扣分": it is no rule here at all
+    ],
+)
+async def test_a_village_rule_is_refused_in_a_city_grid(
+    group: Chat, sqlite_db: Database, text: str, rule: str
+) -> None:
+    """Issue 18 item 11: a city community's leader could deduct points for 焚烧秸秆."""
+    [reply] = await group.say(text, LEADER, mentions=(WANG,))
+    assert reply.text == f"「{rule}」不是本网格的积分规则，发送「积分规则」查看本网格的规则。"
+    assert entry_count(sqlite_db) == 0
+
+
+async def test_a_village_rule_applies_in_a_rural_grid(chat: Chat, sqlite_db: Database) -> None:
+    await chat.say("收到", NEIGHBOUR, room=OTHER_ROOM)
+    [award] = await chat.say(
+        "/加分 @王大爷 村规民约", OTHER_LEADER, room=OTHER_ROOM, mentions=(WANG,)
+    )
+    assert award.text == "已给 王大爷 加 5 分（遵守村规民约）。"
+    [penalty] = await chat.say(
+        "/扣分 @王大爷 焚烧秸秆", OTHER_LEADER, room=OTHER_ROOM, mentions=(WANG,)
+    )
+    assert penalty.text == "王大爷 现有 5 分，不够扣 20 分，本次未记录。"  # the rule applies
+    assert ledger(sqlite_db)[-1][3] == "village_rules"
 
 
 @pytest.mark.parametrize("points_config", [{"caps": {"award": {"per_command": 20, "per_day": 30}}}])

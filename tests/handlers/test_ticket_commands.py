@@ -3,14 +3,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.app import build_app
 from bot.clock import ManualClock
 from bot.settings import MAX_MESSAGE_CHARS, Settings
 from nlp.classifier import Classifier
 from storage.db import Database
-from storage.models import CategoryCorrection, Ticket, TicketEvent
+from storage.models import CategoryCorrection, Ticket, TicketEvent, TrainingExample
 from tests.auxil.chat import (
     ADMIN,
     LEADER,
@@ -196,11 +196,50 @@ async def test_reclassify_keeps_the_correction_as_training_signal(
     assert ticket(sqlite_db).category == "safety"
 
 
+def training_rows(db: Database) -> list[tuple[str, bool, str | None, str, int | None]]:
+    with db.session() as s:
+        rows = s.exec(select(TrainingExample).order_by(col(TrainingExample.id)))
+        return [(e.text, e.is_request, e.category, e.source, e.ticket_id) for e in rows]
+
+
+async def test_a_reclassification_becomes_a_training_example_with_the_text_masked(
+    opened: Chat, sqlite_db: Database
+) -> None:
+    await opened.say("5栋楼道里的垃圾好几天没人清，我电话13812345678", NEIGHBOUR)
+    await opened.say("/改类 2 环境卫生", LEADER)  # already so: refused, nothing kept
+    await opened.say("/改类 2 设施报修", LEADER)
+    assert training_rows(sqlite_db) == [
+        ("5栋楼道里的垃圾好几天没人清，我电话138****5678", True, "facility", "改类", 2)
+    ]
+    with sqlite_db.session() as s:
+        assert [e.contact_id for e in s.exec(select(TrainingExample))] == [LEADER[0]]
+
+
+@pytest.mark.parametrize("reason", ["不是诉求", "非诉求，是聊天", "闲聊", "不是反映问题。"])
+async def test_a_dismissal_as_no_request_becomes_a_not_request_example(
+    opened: Chat, sqlite_db: Database, reason: str
+) -> None:
+    await opened.say(f"/驳回 1 {reason}", LEADER)
+    assert ticket(sqlite_db).status == "dismissed"
+    assert training_rows(sqlite_db) == [(LAMP, False, None, "驳回", 1)]
+
+
+async def test_a_request_dismissed_for_another_reason_is_no_example(
+    opened: Chat, sqlite_db: Database
+) -> None:
+    await opened.say("/驳回 1 属于物业维修范围，不是诉求也不是投诉", LEADER)
+    assert ticket(sqlite_db).status == "dismissed"
+    assert training_rows(sqlite_db) == []
+
+
 async def test_merge_moves_the_reporters_to_the_target(opened: Chat, sqlite_db: Database) -> None:
     await opened.say("楼下垃圾堆了三天没人清理，臭死了", NEIGHBOUR)
-    [reply] = await opened.say("/合并 2 1", LEADER)
+    reply, confirmed = await opened.say("/合并 2 1", LEADER)
     assert reply.text == "工单 #2 已并入 #1 一并处理，结果会一起告诉您。"
     assert reply.mentions == (NEIGHBOUR[0],)
+    # Issue 18 item 11: the leader heard nothing back
+    assert confirmed.text == "已将 #2 并入 #1（设施报修），办结 #1 时两件的反映人都会收到结果。"
+    assert confirmed.mentions == (LEADER[0],)
     assert (ticket(sqlite_db, 2).status, ticket(sqlite_db, 2).merged_into_id) == ("merged", 1)
     assert ticket(sqlite_db).same_count == 1
     [resolved] = await opened.say("/办结 1 都处理好了", LEADER)
@@ -209,12 +248,38 @@ async def test_merge_moves_the_reporters_to_the_target(opened: Chat, sqlite_db: 
     assert merged.text == "#2 已合并到 #1，请对 #1 操作。"
 
 
+async def test_a_merge_done_privately_is_confirmed_privately(opened: Chat) -> None:
+    await opened.say("楼下垃圾堆了三天没人清理，臭死了", NEIGHBOUR)
+    told, confirmed = await opened.say("/合并 2 1", ADMIN, room=None)
+    assert (told.room_topic, told.mentions) == ("幸福社区第3网格", (NEIGHBOUR[0],))
+    assert (confirmed.to, confirmed.text) == (
+        ADMIN[0],
+        "已将 #2 并入 #1（设施报修），办结 #1 时两件的反映人都会收到结果。",
+    )
+
+
+async def test_an_assignee_who_reported_it_is_mentioned_once(opened: Chat) -> None:
+    [reply] = await opened.say("/派单 1 @张阿姨", LEADER, mentions=(RESIDENT[0],))
+    assert reply.mentions == (RESIDENT[0],)
+
+
+async def test_the_open_list_leaves_out_what_awaits_a_rating(opened: Chat) -> None:
+    """Issue 18 item 11: the administrator's 未办结 list had 已办结，待评价 tickets in it."""
+    await opened.say("楼下垃圾堆了三天没人清理，臭死了", NEIGHBOUR)
+    await opened.say("/办结 1 路灯已更换", LEADER)
+    [listing] = await opened.say("/工单", ADMIN, room=None)
+    assert listing.text.splitlines()[0] == "全部网格未办结工单 1 件："
+    assert "#1 " not in listing.text
+    [month] = await opened.say("/工单 全部", ADMIN, room=None)
+    assert month.text.splitlines()[0] == "全部网格本月工单 2 件："
+
+
 async def test_an_admin_may_act_from_anywhere(opened: Chat, sqlite_db: Database) -> None:
     sent = await opened.say("/办结 1 街道已协调处理", ADMIN, room=None)
     assert [(m.room_topic, m.mentions) for m in sent] == [("幸福社区第3网格", (RESIDENT[0],))]
     assert ticket(sqlite_db).status == "resolved"
     [listing] = await opened.say("/工单", ADMIN, room=None)
-    assert listing.text.startswith("全部网格未办结工单 1 件：")
+    assert listing.text == "全部网格目前没有未办结的工单。"  # resolved: waiting for a rating
 
 
 async def test_every_change_leaves_a_trace(opened: Chat, sqlite_db: Database) -> None:

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
+from bot.clock import ManualClock
 from bot.events import MessageType
 from handlers.tickets import REQUEST_MAX_CHARS
 from storage.db import Database
@@ -132,6 +133,25 @@ async def test_other_residents_reporting_the_same_matter_are_linked(
     # the same neighbour again: that's a repeat now, not another +1
     assert await chat.say("3栋路灯还坏着呢，麻烦快点修", NEIGHBOUR) == []
     assert tickets(sqlite_db)[0].same_count == 1
+
+
+async def test_a_household_saying_me_too_joins_the_outage_just_told(
+    chat: Chat, sqlite_db: Database, clock: ManualClock
+) -> None:
+    await chat.say("家里停水了 水龙头一滴都没有 麻烦问一下怎么回事")
+    [reply] = await chat.say("我家也停水了 昨天晚上还有的", NEIGHBOUR)
+    [ticket] = tickets(sqlite_db)
+    assert reply.text == f"已记录，和 #{ticket.id} 一并处理。"
+    # an hour later, or of a thing each household has of its own, "too" is another matter
+    clock.set(clock.now() + timedelta(hours=1, minutes=5))
+    await chat.say("我们这边也停水了 一滴都没有", ("wxid_resident_liu", "刘姐"))
+    assert len(tickets(sqlite_db)) == 2
+
+
+async def test_me_too_of_a_theft_is_a_theft_of_ones_own(chat: Chat, sqlite_db: Database) -> None:
+    await chat.say("我家电动车昨晚在车棚被偷了 锁都剪断了")
+    await chat.say("我家也被偷了 门锁被撬开 丢了一条金项链", NEIGHBOUR)
+    assert [t.category for t in tickets(sqlite_db)] == ["security", "security"]
 
 
 async def test_other_buildings_are_other_matters(chat: Chat, sqlite_db: Database) -> None:

@@ -7,12 +7,14 @@ import contextlib
 import os
 import re
 import signal
+import socket
 import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 from sqlmodel import col, func, select
@@ -215,3 +217,30 @@ async def test_every_configured_token_refused_exits_with_2_naming_its_variable(
         r"\(check GRIDBOT_TOKEN_(WEST|EAST)\)",
         last,
     ), last
+
+
+async def test_the_web_console_runs_beside_the_wechat_channel(
+    gateway: harness.Gateway, tmp_path: Path
+) -> None:
+    """`web.enabled`: the console on the bot's event loop while it serves WeChat; a leader's
+    /后台 in a private chat gets a link that logs in, and SIGTERM stops both."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    web = {"web": {"enabled": True, "port": port}}
+    async with gridbot_run(tmp_path, gateway.sdk_env(), "--channel", "wechaty", config=web) as proc:
+        await gateway.wait_for("client", state="connected", within=60)
+        await gateway.say(LEADER, "/后台")
+        sent = await gateway.next_sent(within=30)
+        link = re.search(rf"http://127\.0\.0\.1:{port}/login/\S+", sent["text"])
+        assert link is not None, sent
+        async with httpx.AsyncClient() as client:
+            response = await client.get(link.group(0))
+            assert response.status_code == 303
+            assert (await client.get(f"http://127.0.0.1:{port}/tickets")).status_code == 200
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 30) == 0, stderr_of(tmp_path)
+    log = stderr_of(tmp_path)
+    assert f"指挥中心后台：http://127.0.0.1:{port}" in log
+    assert "Traceback" not in log
+    assert link.group(0).split("/login/")[1] not in log  # no access log keeps the secret

@@ -19,7 +19,9 @@ def _check_valid(result: Classification) -> None:
     assert all(isinstance(k, str) and k for k in result.keywords)
     assert result.is_request or (result.category is None and not result.urgent)
     assert result.is_request == (result.category is not None)
-    assert (result.emergency_number is not None) == result.urgent
+    # an emergency the keywords name has its number; one only the model suspects has none
+    assert result.emergency_number is None or result.urgent
+    assert result.urgent == (result.emergency_number is not None or result.decided_by == "model")
 
 
 def test_as_dict_has_exactly_the_public_fields(classifier: Classifier) -> None:
@@ -31,6 +33,8 @@ def test_as_dict_has_exactly_the_public_fields(classifier: Classifier) -> None:
         "urgent": False,
         "confidence": result.confidence,
         "keywords": list(result.keywords),
+        "decided_by": "keywords",
+        "p_request": None,
     }
     assert isinstance(data["keywords"], list)
 

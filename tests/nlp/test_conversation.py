@@ -8,6 +8,7 @@ from nlp.conversation import (
     is_advice,
     is_group_list,
     is_question,
+    says_also,
     without_calls,
 )
 
@@ -73,3 +74,31 @@ def test_a_neighbour_addressed_by_name(text: str, name: str | None) -> None:
 )
 def test_questions(text: str, question: bool) -> None:
     assert is_question(text) is question
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我屋里也冇水 昨天晚上还有的",
+        "我们这边也是",
+        "我家也停电了",
+        "确实停了 电梯也不动",
+        "俺家也没水",
+    ],
+)
+def test_a_household_saying_me_too(text: str) -> None:
+    assert says_also(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "6栋停电了 冰箱也停了",  # describing one's own matter
+        "也许是水管爆了",
+        "这样也好",
+        "昨天一天我也冇看到他",  # a person: each neighbour may mean another
+        "屋里冇得水哒",
+    ],
+)
+def test_not_me_too(text: str) -> None:
+    assert not says_also(text)

@@ -55,9 +55,23 @@ def test_numbers_are_evidence_only_beside_a_subject(
 
 
 def test_one_residents_own_repeat_may_match_more_loosely(vocabulary: Vocabulary) -> None:
-    first, again = "6栋门口垃圾堆了三天没人清理", "6栋门口的垃圾还是没人清理"
+    first, again = "门口垃圾堆了三天没人清理", "门口的垃圾还是没人清理"
     assert not same_matter(first, again, vocabulary, "environment", 0.6)
     assert same_matter(first, again, vocabulary, "environment", 0.6, one_reporter=True)
+
+
+def test_the_same_place_named_lets_the_subject_match_loosely(vocabulary: Vocabulary) -> None:
+    # issue #18, item 4: another resident's "6栋门口的垃圾" is the 6栋 垃圾堆 just reported
+    first, again = "6栋门口垃圾堆了三天没人清理", "6栋门口的垃圾还是没人清理"
+    assert same_matter(first, again, vocabulary, "environment", 0.6)
+    assert not same_matter(first, "8栋门口的垃圾还是没人清理", vocabulary, "environment", 0.6)
+
+
+def test_two_households_robbed_are_two_matters(vocabulary: Vocabulary) -> None:
+    assert not same_matter(
+        "我家电动车昨晚在车棚被偷了", "我家也被偷了 门锁被撬开 丢了金项链", vocabulary,
+        "security", 0.6,
+    )  # fmt: skip
 
 
 def test_places_conflict() -> None:

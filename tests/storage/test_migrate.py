@@ -2,16 +2,19 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, select
 
 import storage.models  # noqa: F401  (the tables)
-from storage import migrate
+from storage import examples, migrate
 from storage.db import Database
+from storage.models import ExampleSource, Grid, Ticket
 
 
 def test_upgrade_from_empty_reaches_head_and_matches_the_models(db_url: str) -> None:
@@ -69,3 +72,40 @@ def test_a_start_on_a_current_database_does_not_load_alembic(tmp_path: Path) -> 
     ]
     # the first start makes the schema (alembic), the second finds it current
     assert [run.stdout.strip() for run in runs] == ["True", "False"]
+
+
+def test_0012_adds_the_training_examples_to_a_database_with_tickets(db_url: str) -> None:
+    db = Database.from_url(db_url)
+    migrate.upgrade(db.engine, "0011")
+    at = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
+    # the tables as 0011 left them (grid and ticket have not changed since)
+    with db.engine.begin() as conn:
+        conn.execute(sa.insert(Grid).values(code="G03", name="三", room_topic="三群"))
+        conn.execute(
+            sa.insert(Ticket).values(
+                id=1, grid_code="G03", reporter_id="wxid_a", reporter_name="A",
+                text="路灯坏了", category="facility", keywords=[], created_at=at, due_at=at,
+            )
+        )  # fmt: skip
+    migrate.upgrade(db.engine)
+    assert migrate.is_up_to_date(db.engine)
+    with db.session() as s:
+        examples.add(
+            session=s,
+            text="路灯坏了",
+            is_request=True,
+            category="environment",
+            source=ExampleSource.RECLASSIFY,
+            grid_code="G03",
+            contact_id="wxid_leader_li",
+            at=at,
+            ticket_id=1,
+        )
+        s.commit()
+        assert s.exec(select(Ticket.text)).all() == ["路灯坏了"]
+        assert [r["category"] for r in examples.rows(session=s)] == ["environment"]
+    migrate.downgrade(db.engine, "0011")
+    assert "training_example" not in inspect(db.engine).get_table_names()
+    with db.session() as s:
+        assert s.exec(select(Ticket.text)).all() == ["路灯坏了"]
+    db.dispose()

@@ -235,6 +235,23 @@ def test_the_listing_counts_and_pages_what_it_lists(db: Database) -> None:
         assert late.id not in [t.id for t in page]
 
 
+def test_the_open_listing_leaves_out_resolved_tickets_awaiting_a_rating(db: Database) -> None:
+    """Issue 18 item 11: the 未办结 list had 已办结，待评价 in it, which /统计 counts as done."""
+    setup(db)
+    working = open_ticket(db)
+    resolved = open_ticket(db)
+    with db.session() as s:
+        row = s.get_one(Ticket, resolved.id)
+        row.status, row.resolved_at = TicketStatus.RESOLVED, T0 + timedelta(hours=1)
+        s.commit()
+        assert [
+            t.id for t in tickets.listing(session=s, grid_code="G03", closed_since=None, limit=9)
+        ] == [working.id]
+        assert tickets.count_listing(session=s, grid_code=None) == 1
+        # the month's list (`/工单 全部`) still has it
+        assert tickets.count_listing(session=s, grid_code="G03", closed_since=T0) == 2
+
+
 def _close(db: Database, ticket: Ticket, *, resolved: datetime | None, closed: datetime) -> None:
     with db.session() as s:
         row = s.get_one(Ticket, ticket.id)

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -61,8 +63,8 @@ async def test_speak_as_people_in_rooms_and_see_the_replies(
     assert out[1] == "[幸福社区第3网格] 社区小助手：@张阿姨 抱歉，/状态 仅限本网格的网格长使用。"
     assert out[2] == "你现在是 李网格长（wxid_leader_li）。"
     assert out[3].startswith("[幸福社区第3网格] 社区小助手：@李网格长 幸福社区第3网格（G03）")
-    assert out[4] == "现在在「幸福社区第4网格」。"
-    assert out[5] == "[幸福社区第4网格] 社区小助手：@李网格长 抱歉，/状态 仅限本网格的网格长使用。"
+    assert out[4] == "现在在「桃园村网格」。"
+    assert out[5] == "[桃园村网格] 社区小助手：@李网格长 抱歉，/状态 仅限本网格的网格长使用。"
     assert out[6] == "现在是与机器人的私聊。"
     assert out[7].startswith("[私聊 → 李网格长] 社区小助手：可用命令：")
     help_end = next(i for i, x in enumerate(out) if x.startswith("现在在「不存在的群」"))
@@ -296,3 +298,125 @@ def test_a_message_while_a_line_is_typed_goes_above_it(tmp_path: Path, redraw: s
         term.wait_for("我> 路灯", after=at)
         term.type("坏\x1b[D\x1b[D\x1b[D3栋\r")
         term.wait_for("LINE='3栋路灯坏\\n'")
+
+
+class _Typist(io.StringIO):
+    """Lines typed at a person's pace: each one a minute after the last, on the test's clock
+    (a script read at once would be a burst the anti-flood limits hold back)."""
+
+    def __init__(self, text: str, clock: ManualClock) -> None:
+        super().__init__(text)
+        self._clock = clock
+
+    def readline(self, size: int | None = -1) -> str:
+        self._clock.set(self._clock.now() + timedelta(minutes=1))
+        return super().readline(size)
+
+
+# The manual (docs/使用手册.md), command by command, as each of its readers, in the console on
+# the demo config: each line, then what the reply to it says (None: no reply expected).
+MANUAL: list[tuple[str, str | None]] = [
+    # 居民
+    ("/帮助", "反映问题不用命令：直接在群里说清楚在哪、什么事"),
+    ("大家早上好", None),
+    ("3栋门口的路灯坏了好几天了，麻烦处理一下", "已受理，工单 #1（设施报修），由网格长李明负责"),
+    ("我的工单", "您有 1 件工单在处理："),
+    ("查询 1", "#1 设施报修｜待派单"),
+    ("积分", "您现有积分 0 分，本月无变动。"),
+    ("积分规则", "志愿服务 +5"),
+    ("兑换列表", "可兑换物品："),
+    (":as 王大爷", None),
+    ("楼下垃圾堆了三天没人清理，臭死了", "已受理，工单 #2（环境卫生）"),
+    (":as wxid_liu 刘阿姨", None),
+    ("6栋门口垃圾桶满了没人清", "已受理，工单 #3（环境卫生）"),
+    (":as wxid_chen 陈阿姨", None),
+    ("5栋楼道灯坏了，麻烦修一下", "已受理，工单 #4（设施报修）"),
+    # 网格长：工单
+    (":as 李网格长", None),
+    ("/工单", "本网格未办结工单 4 件，已私信发给您。"),
+    ("/工单 超期", "本网格目前没有超期的工单。"),
+    ("/派单 1 @王大爷", "已派给王大爷"),
+    ("/改类 4 环境卫生", "已将 #4 改为「环境卫生」"),
+    ("/合并 3 2", "已将 #3 并入 #2（环境卫生），办结 #2 时两件的反映人都会收到结果。"),
+    ("/统计 本周", "幸福社区第3网格本周工单统计"),
+    ("/状态", "幸福社区第3网格（G03）：已登记群成员"),
+    # 网格长：积分
+    (
+        "/加分 @张阿姨 @王大爷 志愿服务 清理楼道",
+        "已给 张阿姨、王大爷 各加 5 分（志愿服务：清理楼道）。",
+    ),
+    ("/加分 @张阿姨 8 帮邻居取药", "已给 张阿姨 加 8 分（帮邻居取药）。"),
+    ("/扣分 @王大爷 乱扔垃圾", "已扣 王大爷 5 分（乱扔垃圾）。"),
+    ("/扣分 @王大爷 焚烧秸秆", "「焚烧秸秆」不是本网格的积分规则"),
+    ("/更正 @张阿姨 -5 重复加分", "已更正 张阿姨 -5 分（重复加分）。"),
+    ("/户 @张阿姨 @王大爷", "已登记一户：户代表 张阿姨，共 2 人"),
+    ("/基础分", "基础分：1 户，共 20 分。"),
+    ("/办结 1 路灯已更换", "您反映的问题（#1）已办结：路灯已更换"),
+    ("/上报 2 需要环卫所处理", "【上报】幸福社区第3网格 #2"),
+    ("/驳回 4 属于物业管理范围", "您反映的问题（#4）未予受理：属于物业管理范围。"),
+    # 网格长：公告
+    ("/定时公告 2026-12-01 09:00 明天上午停水", "定时公告 #1 已登记"),
+    ("/公告列表", "待发的定时公告 1 条"),
+    ("/取消公告 1", "已取消定时公告 #1"),
+    # 居民：评价、兑换
+    (":as 张阿姨", None),
+    ("满意", "感谢您的评价！工单 #1 已归档。"),
+    ("兑换 肥皂", "已为您预留「肥皂」，扣除 20 分"),
+    ("积分明细", "最近 5 条积分记录："),
+    ("积分排行", "幸福社区第3网格积分排行"),
+    (":as 李网格长", None),
+    ("/核销 1", "已核销单号 1：张阿姨 领取「肥皂」。"),
+    # 街道管理员
+    (":as 街道办小陈", None),
+    (":private", None),
+    ("/网格列表", "G03 幸福社区第3网格：已接入"),
+    ("/统计", "全部网格本月工单统计"),
+    ("/工单", "全部网格未办结工单 1 件："),
+    # 农村网格
+    (":as 赵支书", None),
+    (":room G04", None),
+    ("积分规则", "焚烧秸秆 -20"),
+    (":as 刘大叔", None),
+    ("我家门口那段路灯坏了", "由网格长赵建国负责"),
+    (":as 赵支书", None),
+    ("/加分 @刘大叔 村规民约", "已给 刘大叔 加 5 分（遵守村规民约）。"),
+]
+
+
+async def test_the_manual_works_in_the_console(
+    clock: ManualClock, sqlite_db: Database, classifier: Classifier
+) -> None:
+    """Issue 18, done when the README's first command shows all of docs/使用手册.md working in
+    the console, @-commands included: every reply is the one the manual describes."""
+    settings = unthrottled(load_settings(None))
+    stdout = io.StringIO()
+    script = "".join(f"{line}\n" for line, _ in MANUAL)
+    console = ConsoleChannel(settings, _Typist(script, clock), stdout)
+    app = build_app(settings, clock=clock, db=sqlite_db, sender=console, classifier=classifier)
+    await app.start()
+    await console.run(app)
+    app.stop()
+    out = stdout.getvalue()
+    at = 0
+    for line, reply in MANUAL:
+        if reply is None:
+            continue
+        found = out.find(reply, at)
+        assert found >= 0, f"{line!r}: no {reply!r} in\n{out[at:]}"
+        at = found
+    assert "请 @" not in out
+    assert TYPED_MENTION not in out
+    assert "仅限" not in out  # nobody is refused a command the manual gives them
+
+
+async def test_quit_does_not_wait_for_a_notice_held_until_the_morning(
+    clock: ManualClock, sqlite_db: Database, classifier: Classifier
+) -> None:
+    """Found walking through the manual: a /公告 at 23:00 (held for quiet hours until 07:00)
+    kept `:quit` waiting all night for it."""
+    clock.set(clock.now().replace(hour=23))
+    settings = unthrottled(load_settings(None))
+    script = ":as 李网格长\n/公告 明天上午停水\n/帮助\n:quit\n"
+    out = await asyncio.wait_for(run_console(script, settings, clock, sqlite_db, classifier), 20)
+    assert any("11月23日 07:00才发到本群" in x for x in out), out
+    assert out[-1] == "（还有 1 条消息定在以后发出，下次用这个数据库运行时照常发出。）"

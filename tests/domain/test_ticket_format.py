@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 
 from bot.settings import MAX_MESSAGE_CHARS, Settings
-from handlers.ticket_format import line, masked_name, quoted, summary
+from domain.ticket_format import line, masked_name, quoted, summary
 from storage.models import Ticket
 from tests.conftest import SETTINGS, TZ
 

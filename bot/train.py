@@ -1,0 +1,242 @@
+"""`gridbot train`: fit the learned layer, measure it against the keywords, install it if it
+is not worse.
+
+The data, in a checkout's tests/data (or ``--data``):
+- fitted on: classify/tune.jsonl, classify/train.jsonl (written for the model only: the
+  vocabulary is never tuned on it), the messages of the tune group days (requests; chatter and
+  notes as not requests) and leaders' stored corrections (storage/examples.py). Corrections
+  are few and skewed towards errors: they are added to the labelled parts, never replace them.
+- thresholds chosen on messages neither the vocabulary nor the model was fitted on:
+  classify/valid.jsonl and test.jsonl (their errors were never read), and train.jsonl scored
+  out of fold (each message by a model fitted without it); the urgency threshold on all the
+  fitted messages out of fold (nlp/hybrid.py says why).
+- judged on: classify/heldout.jsonl, frozen before the first model; its figures decide.
+
+A new version is refused when the hybrid does worse there than the keywords alone on any of
+request precision, request recall, category accuracy and urgent recall, or labels fewer
+messages fully right than the version in use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bot.models import history, install, models_dir, next_version, read_model
+from bot.settings import Settings
+from nlp.classification import Classification
+from nlp.classifier import Classifier
+from nlp.hybrid import choose_thresholds, combine, urgent_threshold
+from nlp.model import NOT_REQUEST, LinearModel
+from nlp.quality import LabelledRow, Quality, measure_quality
+from nlp.training import DEFAULT_C, MIN_DF, PRUNE, fit, out_of_fold
+
+__all__ = ["TrainingData", "load_training_data", "train"]
+
+# The headline figures a new model may not lower against the keywords alone.
+GUARDED = ("request_precision", "request_recall", "category_accuracy", "urgent_recall")
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    fitted: list[LabelledRow]
+    # fitted[i] for i in unseen_by_vocabulary: also in the threshold choice, out of fold
+    unseen_by_vocabulary: range
+    choose: list[LabelledRow]
+    heldout: list[LabelledRow]
+    counts: dict[str, int]
+
+
+def _read_jsonl(path: Path) -> list[Any]:
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def _groupday_rows(folder: Path) -> list[LabelledRow]:
+    rows: list[LabelledRow] = []
+    for path in sorted(folder.glob("*.jsonl")):
+        for n, item in enumerate(_read_jsonl(path)):
+            label = item.get("label")
+            text = item.get("text")
+            if not label or not text:
+                continue
+            if label["kind"] == "request":
+                category, urgent = label["category"], bool(label.get("urgent"))
+            elif label["kind"] in ("chatter", "note"):
+                category, urgent = None, False
+            else:  # followups, commands: neither a new request nor plain chatter
+                continue
+            rows.append(
+                LabelledRow(
+                    id=f"{path.stem}:{n}",
+                    text=text,
+                    is_request=category is not None,
+                    category=category,
+                    urgent=urgent,
+                    script="simplified",
+                )
+            )
+    return rows
+
+
+def load_training_data(data_dir: Path, corrections: Sequence[LabelledRow]) -> TrainingData:
+    classify = data_dir / "classify"
+    parts: dict[str, list[LabelledRow]] = {
+        name: _read_jsonl(classify / f"{name}.jsonl")
+        for name in ("tune", "train", "valid", "test", "heldout")
+    }
+    days = _groupday_rows(data_dir / "groupdays" / "tune")
+    choose = [*parts["valid"], *parts["test"]]
+    judged = {r["text"] for r in choose} | {r["text"] for r in parts["heldout"]}
+    # a correction of a message that is also in a judging part would leak its label there
+    kept = [r for r in corrections if r["text"] not in judged]
+    fitted: list[LabelledRow] = [*parts["tune"], *parts["train"], *days, *kept]
+    start = len(parts["tune"])
+    return TrainingData(
+        fitted=fitted,
+        unseen_by_vocabulary=range(start, start + len(parts["train"])),
+        choose=choose,
+        heldout=parts["heldout"],
+        counts={
+            "tune": len(parts["tune"]),
+            "train": len(parts["train"]),
+            "groupdays": len(days),
+            "corrections": len(kept),
+        },
+    )
+
+
+def _vocabulary_sha(settings: Settings) -> str:
+    dumped = json.dumps(settings.categories.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(dumped.encode("utf-8")).hexdigest()[:16]
+
+
+def _hybrid(
+    keywords: Classifier, model: LinearModel, rows: Sequence[LabelledRow]
+) -> list[Classification]:
+    return [
+        combine(
+            keywords.keywords_only(r["text"]),
+            model.predict_counts(keywords.features(r["text"])),
+            model.thresholds,
+        )
+        for r in rows
+    ]
+
+
+def _fully_right(rows: Sequence[LabelledRow], got: Sequence[Classification]) -> int:
+    return sum(
+        g.is_request == r["is_request"] and g.category == r["category"]
+        for r, g in zip(rows, got, strict=True)
+    )
+
+
+def train(
+    settings: Settings,
+    data: TrainingData,
+    *,
+    keywords: Classifier,
+    folder: Path | None = None,
+    c: float = DEFAULT_C,
+    dry_run: bool = False,
+    say: Callable[[str], None] = print,
+) -> tuple[bool, LinearModel]:
+    """Fit, choose thresholds, judge on the held-out part; install unless refused or
+    ``dry_run``. (installed, the model)."""
+    folder = folder or models_dir(settings)
+    version = next_version(folder)
+    examples = [
+        (keywords.features(r["text"]), r["category"] or NOT_REQUEST, r["urgent"])
+        for r in data.fitted
+    ]
+    model = fit(examples, version=version, c=c)
+    oof = out_of_fold(examples, c=c)
+    choose = [*data.choose, *(data.fitted[i] for i in data.unseen_by_vocabulary)]
+    chosen = choose_thresholds(
+        choose,
+        [keywords.keywords_only(r["text"]) for r in choose],
+        [
+            *(model.predict_counts(keywords.features(r["text"])) for r in data.choose),
+            *(oof[i] for i in data.unseen_by_vocabulary),
+        ],
+    )
+    urgent = urgent_threshold([p.p_urgent or 0.0 for p in oof], [r["urgent"] for r in data.fitted])
+    model.thresholds = replace(chosen, urgent=urgent)
+    kw_results = [keywords.keywords_only(r["text"]) for r in data.heldout]
+    new_results = _hybrid(keywords, model, data.heldout)
+    kw_q = measure_quality(data.heldout, kw_results)
+    new_q = measure_quality(data.heldout, new_results)
+    in_use = history(folder)
+    old_q: Quality | None = None
+    old_right = -1
+    if in_use:
+        old = read_model(folder, in_use[0])
+        old_results = _hybrid(keywords, old, data.heldout)
+        old_q = measure_quality(data.heldout, old_results)
+        old_right = _fully_right(data.heldout, old_results)
+    new_right = _fully_right(data.heldout, new_results)
+    model.meta = {
+        "trained_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "examples": data.counts,
+        "c": c,
+        "min_df": MIN_DF,
+        "prune": PRUNE,
+        "thresholds_chosen_on": f"valid+test ({len(data.choose)} messages), train out of "
+        f"fold ({len(data.unseen_by_vocabulary)}); urgent: all out of fold",
+        "vocabulary": _vocabulary_sha(settings),
+        "heldout": {
+            "messages": len(data.heldout),
+            "keywords": kw_q.headline(),
+            "hybrid": new_q.headline(),
+            "fully_right": new_right,
+        },
+    }
+    columns = [("keywords", kw_q), (f"hybrid {version}", new_q)]
+    if old_q is not None:
+        columns.append((f"in use {in_use[0]}", old_q))
+    _print_figures(say, data, model, columns)
+
+    worse = [k for k in GUARDED if new_q.headline()[k] < kw_q.headline()[k]]
+    if worse:
+        say(f"refused: {version} is worse than the keywords alone on {', '.join(worse)}")
+        return False, model
+    if new_right < old_right:
+        say(
+            f"refused: {version} labels {new_right} held-out messages fully right, "
+            f"{in_use[0]} in use labels {old_right}"
+        )
+        return False, model
+    if dry_run:
+        say(f"not installed (--dry-run): {version} would be accepted")
+        return False, model
+    path = install(folder, model)
+    say(f"installed {path} and put {version} in use (roll back: gridbot model rollback)")
+    return True, model
+
+
+def _print_figures(
+    say: Callable[[str], None],
+    data: TrainingData,
+    model: LinearModel,
+    columns: list[tuple[str, Quality]],
+) -> None:
+    counts = ", ".join(f"{k} {v}" for k, v in data.counts.items())
+    size = f"{len(data.fitted)} messages ({counts}); {len(model.idf)} features"
+    say(f"{model.version}: fitted on {size}")
+    th = model.thresholds
+    say(
+        f"thresholds chosen on valid+test ({len(data.choose)} messages) and train out of fold "
+        f"({len(data.unseen_by_vocabulary)}): add at P(request) >= "
+        f"{th.add}, drop below {th.drop}, change category at {th.switch}, possible "
+        f"emergency at P(urgent) >= {th.urgent}"
+    )
+    say(f"held-out part, {len(data.heldout)} messages:")
+    say(" " * 18 + "".join(f"{name:>16}" for name, _ in columns))
+    for key in (*GUARDED, "urgent_precision"):
+        values = "".join(f"{q.headline()[key]:>16.3f}" for _, q in columns)
+        say(f"  {key:<16}{values}")
