@@ -25,6 +25,7 @@ __all__ = [
     "LoginAttempt",
     "NewSession",
     "Refusal",
+    "check_login_token",
     "consume_login_token",
     "create_login_token",
     "create_session",
@@ -86,19 +87,34 @@ def create_login_token(
     return token
 
 
-def consume_login_token(*, session: Session, token: str, now: datetime) -> LoginAttempt:
-    """Spend the login link ``token``: whose it is, if it is good now. The caller commits."""
+def check_login_token(*, session: Session, token: str, now: datetime) -> LoginAttempt:
+    """Whose login link ``token`` is, and whether it is good now, without spending it: a link
+    opened by a link-preview fetcher or a virus scanner must still work for its owner."""
+    return _login_token(session, token, now)[0]
+
+
+def _login_token(
+    session: Session, token: str, now: datetime
+) -> tuple[LoginAttempt, WebLoginToken | None]:
     if not _SECRET.match(token):
-        return LoginAttempt(None, Refusal.UNKNOWN)
+        return LoginAttempt(None, Refusal.UNKNOWN), None
     row = session.exec(
         select(WebLoginToken).where(WebLoginToken.token_hash == _digest(token))
     ).first()
     if row is None:
-        return LoginAttempt(None, Refusal.UNKNOWN)
+        return LoginAttempt(None, Refusal.UNKNOWN), None
     if row.used_at is not None:
-        return LoginAttempt(row.contact_id, Refusal.USED)
+        return LoginAttempt(row.contact_id, Refusal.USED), row
     if row.expires_at <= now:
-        return LoginAttempt(row.contact_id, Refusal.EXPIRED)
+        return LoginAttempt(row.contact_id, Refusal.EXPIRED), row
+    return LoginAttempt(row.contact_id, None), row
+
+
+def consume_login_token(*, session: Session, token: str, now: datetime) -> LoginAttempt:
+    """Spend the login link ``token``: whose it is, if it is good now. The caller commits."""
+    attempt, row = _login_token(session, token, now)
+    if attempt.refused is not None or row is None:
+        return attempt
     # Spent by whichever request sets used_at first: a link opened twice at once (two tabs,
     # a forwarded copy) opens one session, whatever the other request read above.
     spent = session.execute(

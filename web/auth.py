@@ -131,19 +131,35 @@ def home(request: Request) -> Response:
 
 
 @router.get("/login/{token}")
+def login_page(request: Request, token: str) -> Response:
+    """The link from the chat opens a page with a button, and only the button spends it:
+    chat apps and mail scanners fetch links to preview them, and a link spent by such a
+    fetch would greet its owner with "已用过"."""
+    console = console_of(request)
+    with console.db.session() as session:
+        attempt = web_auth.check_login_token(session=session, token=token, now=console.clock.now())
+    _refuse(attempt)
+    return render(request, "login.html", {"title": "登录指挥中心后台", "action": request.url.path})
+
+
+def _refuse(attempt: web_auth.LoginAttempt) -> None:
+    if attempt.refused is not None:
+        audit.warning(
+            "web login refused: %s link of %s",
+            attempt.refused.value,
+            attempt.contact_id or "nobody known",
+        )
+        title, message = _REFUSALS[attempt.refused]
+        raise PageError(403, title, message)
+
+
+@router.post("/login/{token}")
 def login(request: Request, token: str) -> Response:
     console = console_of(request)
     settings, now = console.settings, console.clock.now()
     with console.db.session() as session:
         attempt = web_auth.consume_login_token(session=session, token=token, now=now)
-        if attempt.refused is not None:
-            audit.warning(
-                "web login refused: %s link of %s",
-                attempt.refused.value,
-                attempt.contact_id or "nobody known",
-            )
-            title, message = _REFUSALS[attempt.refused]
-            raise PageError(403, title, message)
+        _refuse(attempt)
         assert attempt.contact_id is not None
         contact_id = attempt.contact_id
         actor = actor_for(session, settings, contact_id)

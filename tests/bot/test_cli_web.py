@@ -58,7 +58,7 @@ def test_web_link_prints_a_link_that_logs_in(
     assert "web login link for wxid_street_admin made on the command line" in err
     db = Database.from_url(f"sqlite:///{tmp_path}/gridbot.db")
     client = TestClient(create_app(_settings(), db, clock), follow_redirects=False)
-    assert client.get(found.group(2)).status_code == 303
+    assert client.post(found.group(2)).status_code == 303
     db.dispose()
 
 

@@ -43,7 +43,7 @@ async def test_a_leader_asking_privately_gets_a_link_that_logs_him_in(
     found = LINK.search(reply.text)
     assert found is not None
     client = TestClient(create_app(settings, sqlite_db, clock), follow_redirects=False)
-    assert client.get(found.group(1)).status_code == 303
+    assert client.post(found.group(1)).status_code == 303
     assert client.get("/tickets").status_code == 200
     # a second /后台 is a second link; the first stays spent
     [second] = await chat.say("＃后台", LEADER, room=None)

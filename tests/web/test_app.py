@@ -50,7 +50,7 @@ def test_under_a_reverse_proxys_path_every_link_keeps_it(
     add_grids(sqlite_db, settings)
     add_ticket(sqlite_db, clock.now())
     client = TestClient(create_app(settings, sqlite_db, clock), follow_redirects=False)
-    response = client.get("/gridbot" + login_link(sqlite_db, "wxid_street_admin", clock.now()))
+    response = client.post("/gridbot" + login_link(sqlite_db, "wxid_street_admin", clock.now()))
     assert response.headers["location"] == "/gridbot/tickets"
     assert "Path=/gridbot" in response.headers["set-cookie"]
     page = client.get("/gridbot/tickets").text

@@ -31,7 +31,7 @@ def test_a_link_logs_in_with_a_session_cookie(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, "gridbot.audit")
-    response = web_client.get(login_link(sqlite_db, LEADER, clock.now()))
+    response = web_client.post(login_link(sqlite_db, LEADER, clock.now()))
     assert response.status_code == 303
     assert response.headers["location"] == "/tickets"
     cookie = response.headers["set-cookie"]
@@ -51,7 +51,7 @@ def test_over_https_the_cookie_is_secure(sqlite_db: Database, clock: ManualClock
     data = copy.deepcopy(SETTINGS) | {"web": {"base_url": "https://jiedao.example.cn/"}}
     settings = Settings.model_validate(data)
     client = TestClient(create_app(settings, sqlite_db, clock), follow_redirects=False)
-    response = client.get(login_link(sqlite_db, ADMIN, clock.now()))
+    response = client.post(login_link(sqlite_db, ADMIN, clock.now()))
     assert response.status_code == 303
     assert "Secure" in response.headers["set-cookie"]
 
@@ -64,7 +64,7 @@ def test_a_link_opened_again_is_refused(
 ) -> None:
     caplog.set_level(logging.INFO, "gridbot.audit")
     link = login_link(sqlite_db, LEADER, clock.now())
-    assert web_client.get(link).status_code == 303
+    assert web_client.post(link).status_code == 303
     # from another browser: no cookie, the same link
     web_client.cookies.clear()
     replay = web_client.get(link)
@@ -73,6 +73,20 @@ def test_a_link_opened_again_is_refused(
     assert "/后台" in replay.text
     assert COOKIE not in replay.headers.get("set-cookie", "")
     assert _audit(caplog)[-1] == f"web login refused: used link of {LEADER}"
+
+
+def test_opening_the_link_shows_a_button_and_spends_nothing(
+    web_client: TestClient, sqlite_db: Database, clock: ManualClock
+) -> None:
+    link = login_link(sqlite_db, LEADER, clock.now())
+    for _ in range(3):  # a link preview, a virus scanner, the owner
+        page = web_client.get(link)
+        assert page.status_code == 200
+        assert "进入后台" in page.text
+        assert f'action="{link}"' in page.text
+        assert COOKIE not in page.headers.get("set-cookie", "")
+    assert web_client.post(link).status_code == 303
+    assert web_client.get("/tickets").status_code == 200
 
 
 def test_a_link_older_than_ten_minutes_is_refused(
@@ -108,7 +122,7 @@ def test_a_link_of_someone_who_leads_nothing_opens_nothing(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, "gridbot.audit")
-    response = web_client.get(login_link(sqlite_db, RESIDENT, clock.now()))
+    response = web_client.post(login_link(sqlite_db, RESIDENT, clock.now()))
     assert response.status_code == 403
     assert "仅限网格长和街道管理员" in response.text
     assert _audit(caplog) == [f"web login refused to {RESIDENT}: not a leader or administrator"]
