@@ -235,7 +235,8 @@ async def test_the_web_console_runs_beside_the_wechat_channel(
         link = re.search(rf"http://127\.0\.0\.1:{port}/login/\S+", sent["text"])
         assert link is not None, sent
         async with httpx.AsyncClient() as client:
-            response = await client.get(link.group(0))
+            assert (await client.get(link.group(0))).status_code == 200  # the button's page
+            response = await client.post(link.group(0))
             assert response.status_code == 303
             assert (await client.get(f"http://127.0.0.1:{port}/tickets")).status_code == 200
         proc.send_signal(signal.SIGTERM)
