@@ -37,6 +37,7 @@ import jieba  # noqa: E402
 import yaml  # noqa: E402
 
 from bench.figures import verdict  # noqa: E402
+from bot.models import history  # noqa: E402
 from nlp.classifier import Classification, Classifier  # noqa: E402
 from nlp.model import LinearModel  # noqa: E402
 from nlp.quality import LabelledRow, Quality, correct, measure_quality  # noqa: E402
@@ -253,9 +254,8 @@ def shipped_model(choice: str) -> Path | None:
     if choice == "off":
         return None
     if choice == "current":
-        current = folder / "CURRENT"
-        lines = current.read_text(encoding="utf-8").split() if current.exists() else []
-        return folder / f"{lines[0]}.tsv" if lines else None
+        in_use = history(folder)
+        return folder / f"{in_use[0]}.tsv" if in_use else None
     return folder / f"{choice}.tsv"
 
 

@@ -33,7 +33,7 @@ from nlp.classification import Classification
 from nlp.classifier import Classifier
 from nlp.hybrid import choose_thresholds, combine, urgent_threshold
 from nlp.model import NOT_REQUEST, LinearModel
-from nlp.quality import LabelledRow, Quality, measure_quality
+from nlp.quality import LabelledRow, Quality, fully_right, measure_quality
 from nlp.training import DEFAULT_C, MIN_DF, PRUNE, fit, out_of_fold
 
 __all__ = ["TrainingData", "load_training_data", "train"]
@@ -129,13 +129,6 @@ def _hybrid(
     ]
 
 
-def _fully_right(rows: Sequence[LabelledRow], got: Sequence[Classification]) -> int:
-    return sum(
-        g.is_request == r["is_request"] and g.category == r["category"]
-        for r, g in zip(rows, got, strict=True)
-    )
-
-
 def train(
     settings: Settings,
     data: TrainingData,
@@ -178,8 +171,8 @@ def train(
         old = read_model(folder, in_use[0])
         old_results = _hybrid(keywords, old, data.heldout)
         old_q = measure_quality(data.heldout, old_results)
-        old_right = _fully_right(data.heldout, old_results)
-    new_right = _fully_right(data.heldout, new_results)
+        old_right = fully_right(data.heldout, old_results)
+    new_right = fully_right(data.heldout, new_results)
     model.meta = {
         "trained_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "examples": data.counts,

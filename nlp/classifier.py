@@ -90,10 +90,9 @@ class Classifier:
         self._kind_index = tuple(CATEGORY_CODES.index(c) for c in self._kind_category)
 
     def classify(self, text: str) -> Classification:
-        normalised = normalize(text[: self.vocabulary.max_chars])
+        normalised, words = self._read(text)
         if not normalised:
             return _NOTHING
-        words = self._tokenizer.cut(normalised)
         verdict = self._decide(self._matcher.match(normalised, words))
         if self.model is None:
             return verdict
@@ -101,22 +100,25 @@ class Classifier:
 
     def keywords_only(self, text: str) -> Classification:
         """The keyword rules' verdict, whatever the model would say."""
-        normalised = normalize(text[: self.vocabulary.max_chars])
+        normalised, words = self._read(text)
         if not normalised:
             return _NOTHING
-        return self._decide(self._matcher.match(normalised, self._tokenizer.cut(normalised)))
+        return self._decide(self._matcher.match(normalised, words))
 
     def features(self, text: str) -> Counter[str]:
         """The model's features of ``text`` (what `gridbot train` fits on)."""
-        normalised = normalize(text[: self.vocabulary.max_chars])
-        return features(normalised, self._tokenizer.cut(normalised))
+        return features(*self._read(text))
 
     def explain(self, text: str, label: str, n: int = 5) -> list[tuple[str, float]]:
         """The model's features that weighed most for ``label`` (empty without a model)."""
         if self.model is None:
             return []
+        return self.model.explain(*self._read(text), label, n)
+
+    def _read(self, text: str) -> tuple[str, list[str]]:
+        """The message as the rules and the model read it: normalised, and its words."""
         normalised = normalize(text[: self.vocabulary.max_chars])
-        return self.model.explain(normalised, self._tokenizer.cut(normalised), label, n)
+        return normalised, self._tokenizer.cut(normalised) if normalised else []
 
     def _decide(self, hits: list[Hit]) -> Classification:
         sections = self._matcher.sections

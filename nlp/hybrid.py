@@ -17,7 +17,7 @@ from itertools import product
 
 from nlp.classification import Classification
 from nlp.model import HybridThresholds, Prediction
-from nlp.quality import LabelledRow
+from nlp.quality import LabelledRow, fully_right
 
 __all__ = ["choose_thresholds", "combine", "urgent_threshold"]
 
@@ -92,10 +92,8 @@ def choose_thresholds(
     best: tuple[int, float, HybridThresholds] | None = None
     for add, drop, switch in product(_ADD, _DROP, _SWITCH):
         th = HybridThresholds(add=add, drop=drop, switch=switch)
-        right = 0
-        for row, kw, pred in zip(rows, keywords, predictions, strict=True):
-            got = combine(kw, pred, th)
-            right += got.is_request == row["is_request"] and got.category == row["category"]
+        got = [combine(kw, p, th) for kw, p in zip(keywords, predictions, strict=True)]
+        right = fully_right(rows, got)
         caution = add - drop + switch
         if best is None or (right, caution) > (best[0], best[1]):
             best = (right, caution, th)

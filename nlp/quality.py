@@ -8,7 +8,7 @@ from typing import Protocol, TypedDict
 
 from nlp.vocabulary import CATEGORY_CODES
 
-__all__ = ["LabelledRow", "Quality", "Verdict", "correct", "measure_quality"]
+__all__ = ["LabelledRow", "Quality", "Verdict", "correct", "fully_right", "measure_quality"]
 
 
 class LabelledRow(TypedDict):
@@ -64,6 +64,14 @@ def correct(row: LabelledRow, got: Verdict) -> bool:
         got.is_request == row["is_request"]
         and got.category == row["category"]
         and got.urgent == row["urgent"]
+    )
+
+
+def fully_right(rows: Sequence[LabelledRow], results: Sequence[Verdict]) -> int:
+    """How many messages are labelled right as a request or not and by category."""
+    return sum(
+        g.is_request == r["is_request"] and g.category == r["category"]
+        for r, g in zip(rows, results, strict=True)
     )
 
 
