@@ -37,7 +37,7 @@ def test_every_committed_day_is_well_formed() -> None:
     assert len(days) >= 12
     assert sum(len(day.messages) for day in days) >= 3000
     held = load_part("held")
-    assert len(held) * 3 >= len(days)  # a third held out
+    assert len(held) * 4 >= len(days)  # a quarter held out
 
 
 def test_a_day_reads_as_its_lines(tmp_path: Path) -> None:
@@ -80,11 +80,13 @@ def test_mistakes_are_refused_with_the_line(
 
 # The held-out days are frozen: written before any tuning, never edited after it (a day
 # changed to suit the bot would measure nothing). docs/classification.md lists these too.
+# The first held-out days (city-h1, city-h2, oldtown-h1, village-h1), measured four times,
+# joined tune/ when these, written by two more writers, replaced them.
 HELD_SHA256 = {
-    "city-h1.jsonl": "cd6643464fa5ae862186cf4c0a2423eca2d4eb04572323467d3bbdd07b1e281a",
-    "city-h2.jsonl": "07a7c0d7ad20de6235ba0562f0bb0015177e0a1056453e652c6718f4926896c1",
-    "oldtown-h1.jsonl": "0cac93d84dba834baae240d634d9fc4925bbd01895e747e58fbbfcc650f23138",
-    "village-h1.jsonl": "0f1e05f47d52cd8bf79587a3b723fc4385a777cfaf76f7f3e0704c9e78af905a",
+    "city-h3.jsonl": "a2e2e04672a62aeeb6841fe57309ce8a75b15e9b16dff8d2f88c0380e05dba79",
+    "city-h4.jsonl": "48a4e6fbdc39ad7030bfba622b8b4f17e5e710fe92ae2609f6b3cd48a40475e7",
+    "oldtown-h2.jsonl": "eed47b0760ae79a1a2e7d7bdb031fe3d546469be23308f233d252704faecd72b",
+    "village-h2.jsonl": "5cf53a268d66bd3579c490a472c0351cf35f922a3e2e9b527d3367e77f433629",
 }
 
 
