@@ -413,6 +413,9 @@ class _Scoring:
                 count["duplicates"] += len(own) - 1
                 if len(own) > 1:
                     self.note(records[0], f"{len(own)} tickets: {own}")
+                    for record in records:
+                        for again in set(record.opened) & set(own[1:]):
+                            self.note(record, f"opened duplicate #{again} of #{own[0]}")
             elif not any(r.group for r in reports) and not self.told_leaders(records):
                 count["matters_missed"] += 1
                 self.note(reports[0], "matter missed")

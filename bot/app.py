@@ -7,6 +7,7 @@ import random
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from bot.alerts import Alerts
 from bot.channels.base import Sender
 from bot.clock import Clock, ManualClock
 from bot.context import Services
@@ -17,7 +18,7 @@ from bot.outbox import OutboxSender
 from bot.paths import cache_dir
 from bot.scheduler import Scheduler
 from bot.settings import Settings
-from handlers import all_jobs, all_routers
+from handlers import all_jobs, all_routers, maintenance
 from nlp.classifier import Classifier
 from storage import grids as grid_store
 from storage import migrate
@@ -63,6 +64,8 @@ class _Shared:
 
     outboxes: list[OutboxSender] = field(default_factory=list)
     started: int = 0
+    # operations alerts and the escalation room's copy to 企业微信: one per process
+    alerts: Alerts | None = None
 
     def notify_all(self) -> None:
         for outbox in self.outboxes:
@@ -93,6 +96,15 @@ class App:
     def account(self) -> str:
         """The bot account this process serves (see :class:`OutboxSender`)."""
         return self.outbox.account
+
+    @property
+    def alerts(self) -> Alerts:
+        """The process's operations alerts (bot/alerts.py), shared by sibling apps."""
+        shared = self._shared
+        if shared.alerts is None:
+            services = self.services
+            shared.alerts = Alerts(services.settings, services.clock, services.db)
+        return shared.alerts
 
     def set_account(self, account: str) -> None:
         """Serve as ``account`` from now on: the WeChat channel learns it at login."""
@@ -141,6 +153,9 @@ class App:
         shared = self._shared
         shared.started += 1
         if shared.started == 1:
+            self.alerts.start()
+            # a scheduled backup or purge that fails is an operations alert
+            maintenance.set_failure_alert(self.alerts.on_failure)
             with self.services.db.session() as session:
                 jobs = all_jobs(self.services.settings, session)
             self.scheduler.start(jobs)
@@ -152,9 +167,13 @@ class App:
     def stop(self) -> None:
         """Stop; the scheduler stops with the last of the sibling apps that were started."""
         shared = self._shared
-        shared.started = max(0, shared.started - 1)
+        was = shared.started
+        shared.started = max(0, was - 1)
         if shared.started == 0:
             self.scheduler.shutdown()
+            if was == 1:
+                maintenance.set_failure_alert(None)
+                self.alerts.stop()
 
     async def drain(self, clock: ManualClock) -> None:
         """Move a manual clock on until every queued message has gone (the end of a replay:
@@ -208,8 +227,10 @@ def build_app(
     sender: Sender,
     classifier: Classifier | None = None,
     account: str | None = None,
+    alerts: Alerts | None = None,
 ) -> App:
-    """The bot, serving as ``account`` (None: the one account of a lone process)."""
+    """The bot, serving as ``account`` (None: the one account of a lone process); its alerts
+    go where the config's ``alerts`` says unless ``alerts`` is given."""
     with db.session() as session:
         grid_store.sync_grids(
             session=session,
@@ -235,7 +256,12 @@ def build_app(
     )
     # A manual clock only moves when told: then the scheduler is stepped along with it.
     stepped = isinstance(clock, ManualClock)
-    shared = _Shared([outbox])
+    if alerts is None:
+        # A replay (on a manual clock) of a city's config must not post to its real robot.
+        alerts = (
+            Alerts(settings, clock, db) if stepped else Alerts.from_settings(settings, clock, db)
+        )
+    shared = _Shared([outbox], alerts=alerts)
     # A job's messages (a notice to many groups) may go from any account's outbox.
     scheduler = Scheduler(services, clock, stepped=stepped, on_done=shared.notify_all)
     dispatcher.scheduler = scheduler

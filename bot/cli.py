@@ -22,8 +22,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from bot import __version__
+from bot.cli_backup import add_parsers as add_backup_parsers
 from bot.cli_examples import add_parsers as add_examples_parsers
+from bot.cli_export import add_parsers as add_export_parsers
+from bot.cli_members import add_parsers as add_members_parsers
 from bot.cli_model import add_parsers as add_model_parsers
+from bot.cli_purge import add_parsers as add_purge_parsers
+from bot.cli_status import add_parsers as add_status_parsers
 from bot.cli_web import add_parsers as add_web_parsers
 from bot.settings import (
     DEMO_CONFIG,
@@ -164,6 +169,11 @@ def _parser() -> argparse.ArgumentParser:
         sub, with_db, _settings, lambda url: _open_database(url, auto_upgrade=False)
     )
     add_web_parsers(sub, with_db, _settings, _open_database)
+    add_export_parsers(sub, with_db, _settings, lambda u: _open_database(u, auto_upgrade=False))
+    add_status_parsers(sub, with_db, _settings)
+    add_members_parsers(sub, with_db, _settings, lambda u: _open_database(u, auto_upgrade=False))
+    add_backup_parsers(sub, with_db, _settings)
+    add_purge_parsers(sub, with_db, _settings, lambda u: _open_database(u, auto_upgrade=False))
     return parser
 
 
@@ -491,6 +501,10 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
             f"wechat: {len(accounts)} account(s) in this process; "
             + (f"no token in {', '.join(unset)}" if unset else "every token is set")
         )
+    wecom = settings.alerts.wecom
+    if wecom is not None:
+        state = "set" if os.environ.get(wecom.url_env, "").strip() else "not set here"
+        print(f"alerts: to a 企业微信 robot, its address in {wecom.url_env} ({state})")
     if warnings:
         print(f"gridbot: warnings in {shown} (errors with --strict):", file=sys.stderr)
         for warning in warnings:

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
+from bot.cli_args import day
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -22,17 +23,6 @@ __all__ = ["add_parsers"]
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 audit = logging.getLogger("gridbot.audit")
-
-
-def _date(text: str) -> date:
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
-    # the years the bot's clock keeps to (as the replay's); 0001-01-01 in Shanghai is no UTC time
-    if not 2000 <= day.year <= 2099:
-        raise argparse.ArgumentTypeError(f"the year must be from 2000 to 2099: {text!r}")
-    return day
 
 
 def _example_id(text: str) -> int:
@@ -69,7 +59,7 @@ def add_parsers(
     )
     export.add_argument("--out", metavar="FILE", help="write here instead of stdout")
     export.add_argument(
-        "--since", type=_date, metavar="DATE", help="only examples kept on or after DATE"
+        "--since", type=day, metavar="DATE", help="only examples kept on or after DATE"
     )
     delete = actions.add_parser(
         "delete",
@@ -78,9 +68,7 @@ def add_parsers(
         description="Delete the examples kept before DATE (in the config's timezone), or one.",
     )
     which = delete.add_mutually_exclusive_group(required=True)
-    which.add_argument(
-        "--before", type=_date, metavar="DATE", help="every example kept before DATE"
-    )
+    which.add_argument("--before", type=day, metavar="DATE", help="every example kept before DATE")
     which.add_argument(
         "--id", type=_example_id, metavar="N", help="the example N (as exported: c12)"
     )

@@ -37,6 +37,8 @@ STRANDED_REPORT_EVERY = timedelta(minutes=10)
 # process's own steps: a replay steps the outbox several times per message, and the rows
 # other processes queue meanwhile wait at most this long (serve() reads afresh anyway).
 SHARED_DUE_FRESH = 0.05
+# session.info key: the messages queued in the session's transaction
+QUEUED = "gridbot_queued_outbound"
 
 
 def queue_outbound(
@@ -49,7 +51,11 @@ def queue_outbound(
     account: str | None = None,
 ) -> None:
     """Put messages in the outbox, in the caller's transaction. ``account``: the bot account
-    that should send them (a reply goes out from the account that received the message)."""
+    that should send them (a reply goes out from the account that received the message).
+    They are also noted on the session (:func:`queued_in`) for what must follow a commit."""
+    outgoing = tuple(outgoing)
+    if outgoing:
+        session.info.setdefault(QUEUED, []).extend(outgoing)
     outbox_store.enqueue_values(
         session=session,
         rows=[
@@ -67,6 +73,13 @@ def queue_outbound(
             for out in outgoing
         ],
     )
+
+
+def queued_in(session: Session) -> list[Outbound]:
+    """The messages queued in ``session`` since this was last asked (its commit or rollback
+    is the time to ask: bot/alerts.py copies the escalation room's to 企业微信 after a commit)."""
+    queued: list[Outbound] = session.info.pop(QUEUED, [])
+    return queued
 
 
 def to_outbound(row: outbox_store.Claimed) -> Outbound:

@@ -84,43 +84,52 @@ ContactId = Annotated[str, AfterValidator(_contact_id)]
 ContactIds = Annotated[list[ContactId], BeforeValidator(_list_of_contact_ids)]
 NonEmptyStr = Annotated[str, Field(min_length=1, max_length=200)]
 
-LEADER_NAME_CHARS = 20
+LEADER_NAME_CHARS = 20  # of a leader's or a worker's name in the config
 _LEADER_FORM = "a leader is a contact id, or id and name (e.g. {id: wxid_leader_li, name: 李明})"
+_WORKER_FORM = "a worker is a contact id, or id and name (e.g. {id: wxid_louzhang_hu, name: 胡军})"
 
 
 def _leader_name(value: Any) -> str | None:
-    """The name residents know a leader by, as written in ``{id, name}``; None when there is
-    none or it is not one (which the entry's own validation says)."""
+    """The name residents know a leader (or a worker) by, as written in ``{id, name}``; None
+    when there is none or it is not one (which the entry's own validation says)."""
     if not isinstance(value, dict) or not isinstance(value.get("name"), str):
         return None
     name: str = value["name"].strip()
     return name if 1 <= len(name) <= LEADER_NAME_CHARS and name.isprintable() else None
 
 
-def _leader_id(value: Any) -> Any:
-    """A leader written as ``{id: wxid_…, name: 李明}`` is known by its id; the name is kept
-    apart (GridSettings.leader_names), so ``grid.leaders`` stays a list of contact ids."""
+def _named_id(value: Any, who: str, form: str) -> Any:
+    """A person written as ``{id: wxid_…, name: 李明}`` is known by its id; the name is kept
+    apart (GridSettings.leader_names, worker_names), so ``grid.leaders`` and ``grid.workers``
+    stay lists of contact ids."""
     if not isinstance(value, dict):
         return value
     unknown = [str(key) for key in value if key not in ("id", "name")]
     if unknown:
         raise PydanticCustomError(
-            "leader", "unknown key '{key}': {form}", {"key": unknown[0], "form": _LEADER_FORM}
+            who, "unknown key '{key}': {form}", {"key": unknown[0], "form": form}
         )
     if "id" not in value:
-        raise PydanticCustomError(
-            "leader", "the contact id is missing: {form}", {"form": _LEADER_FORM}
-        )
+        raise PydanticCustomError(who, "the contact id is missing: {form}", {"form": form})
     if value.get("name") is not None and _leader_name(value) is None:
         raise PydanticCustomError(
-            "leader_name",
-            "name: expected the name residents know the leader by, 1-{most} characters",
-            {"most": LEADER_NAME_CHARS},
+            f"{who}_name",
+            "name: expected the name residents know the {who} by, 1-{most} characters",
+            {"who": who, "most": LEADER_NAME_CHARS},
         )
     return value["id"]
 
 
+def _leader_id(value: Any) -> Any:
+    return _named_id(value, "leader", _LEADER_FORM)
+
+
+def _worker_id(value: Any) -> Any:
+    return _named_id(value, "worker", _WORKER_FORM)
+
+
 def _list_of_leaders(value: Any) -> Any:
+    """A list of leaders or of workers."""
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(v, (str, dict)) for v in value):
@@ -131,6 +140,9 @@ def _list_of_leaders(value: Any) -> Any:
 
 LeaderIds = Annotated[
     list[Annotated[ContactId, BeforeValidator(_leader_id)]], BeforeValidator(_list_of_leaders)
+]
+WorkerIds = Annotated[
+    list[Annotated[ContactId, BeforeValidator(_worker_id)]], BeforeValidator(_list_of_leaders)
 ]
 
 
@@ -152,25 +164,32 @@ class GridSettings(_Strict):
     # contact id -> name, from those entries
     leader_names: dict[str, str] = {}
     # grid workers, 楼栋长, 信息员, property staff: their messages are the grid's own voice
-    # (progress, notices), never residents' requests; they have no leader's commands
-    workers: ContactIds = []
+    # (progress, notices), never residents' requests; they have no leader's commands. An
+    # entry may be written {id: wxid_…, name: 胡军}, as a leader's may
+    workers: WorkerIds = []
+    # contact id -> name, from those entries
+    worker_names: dict[str, str] = {}
     community: NonEmptyStr | None = None
     tags: list[NonEmptyStr] = []
 
     @model_validator(mode="before")
     @classmethod
     def _names_of_leaders(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or not isinstance(data.get("leaders"), list):
+        """The names given in ``{id, name}`` entries of ``leaders`` and ``workers``."""
+        if not isinstance(data, dict):
             return data
-        named = {
-            entry["id"]: name
-            for entry in data["leaders"]
-            if (name := _leader_name(entry)) is not None and isinstance(entry.get("id"), str)
-        }
-        if not named:
-            return data
-        given = data.get("leader_names")
-        return {**data, "leader_names": {**(given if isinstance(given, dict) else {}), **named}}
+        for people, names in (("leaders", "leader_names"), ("workers", "worker_names")):
+            if not isinstance(data.get(people), list):
+                continue
+            named = {
+                entry["id"]: name
+                for entry in data[people]
+                if (name := _leader_name(entry)) is not None and isinstance(entry.get("id"), str)
+            }
+            if named:
+                given = data.get(names)
+                data = {**data, names: {**(given if isinstance(given, dict) else {}), **named}}
+        return data
 
     @field_validator("code")
     @classmethod
@@ -501,6 +520,74 @@ class ModelSettings(_Strict):
     dir: Path | None = None
 
 
+class BackupSettings(_Strict):
+    """The daily backup job (`gridbot backup` by hand does the same, whatever ``enabled``)."""
+
+    # off by default: the demo and the console have nothing worth a folder of copies
+    enabled: bool = False
+    # where backups go (`gridbot backup` without --out too); relative: to the working
+    # directory, as a relative SQLite database path is. Put it on another disk than the data.
+    dir: Path = Path("backups")
+    # when the job runs (cron, in `timezone`)
+    cron: CronExpr = "30 3 * * *"
+    # the job's backups older than this are deleted after each successful one
+    keep_days: Annotated[int, Field(ge=1, le=3650)] = 14
+
+
+class RetentionSettings(_Strict):
+    """How long residents' personal data is kept as typed (个人信息保护法): `gridbot purge`,
+    and the daily job on ``cron``."""
+
+    # phone and ID-card numbers in residents' messages and what the bot stored from them are
+    # masked (138****5678) once this old; null: never
+    mask_numbers_after_days: Annotated[int, Field(ge=1, le=36500)] | None = 180
+    # an archived (closed) ticket's free text, its messages' and the bot's sent messages'
+    # text, replaced this long after closing (sending); category, dates, status and grid are
+    # kept, so statistics stay right; null: never
+    archived_text_after_days: Annotated[int, Field(ge=1, le=36500)] | None = 365
+    # when the purge runs (cron, in `timezone`); null: only by `gridbot purge`
+    cron: CronExpr | None = "15 4 * * *"
+
+
+def _env_name(value: str) -> str:
+    if not _ENV_NAME.match(value):
+        raise PydanticCustomError(
+            "env_name", "an environment variable's name, e.g. GRIDBOT_WECOM_WEBHOOK"
+        )
+    return value
+
+
+class WecomSettings(_Strict):
+    """A 企业微信 group robot (群机器人): a second way out that doesn't depend on the bot's own
+    WeChat account. Its key is never in the config: ``url_env`` names the environment variable
+    that holds the robot's webhook address (or its key alone)."""
+
+    url_env: Annotated[str, AfterValidator(_env_name)]
+    # 企业微信 user ids (not WeChat contact ids) the robot @-mentions, or "@all"
+    mentioned_list: list[NonEmptyStr] = []
+    # what the escalation room is sent goes to the robot too
+    escalation: bool = True
+    # the robot takes 20 messages a minute at most; lower if others post through it too
+    per_minute: Annotated[int, Field(ge=1, le=20)] = 20
+
+
+class AlertSettings(_Strict):
+    """Operations alerts (the account logged out, the gateway unreachable, the outbox behind,
+    a backup failed): in the log always, over ``wecom`` when it is configured. The same
+    thresholds decide what `gridbot status` and /healthz call unhealthy."""
+
+    wecom: WecomSettings | None = None
+    # the puppet service (gateway) unreachable this long is an alert
+    gateway_down_minutes: Annotated[int, Field(ge=1, le=1440)] = 5
+    # this many messages still unsent `outbox_late_minutes` after they were due
+    outbox_backlog: Annotated[int, Field(ge=1, le=100_000)] = 20
+    outbox_late_minutes: Annotated[int, Field(ge=1, le=1440)] = 10
+    # an account whose process has not said it is logged in for this long is offline
+    account_stale_minutes: Annotated[int, Field(ge=2, le=1440)] = 3
+    # no message handled for this long is unhealthy (quiet groups: leave it null)
+    handled_within_hours: Annotated[int, Field(ge=1, le=720)] | None = None
+
+
 class WechatSettings(_Strict):
     """The real WeChat channel (`gridbot run --channel wechaty`). Tokens are never in the
     config: the one account's comes from WECHATY_PUPPET_SERVICE_TOKEN, and with ``accounts``
@@ -749,8 +836,11 @@ class Settings(_Strict):
     limits: LimitSettings = LimitSettings()
     notices: list[NoticeSettings] = []
     wechat: WechatSettings = WechatSettings()
+    alerts: AlertSettings = AlertSettings()
     categories: Vocabulary = Field(default_factory=shipped_vocabulary)
     model: ModelSettings = ModelSettings()
+    backup: BackupSettings = BackupSettings()
+    retention: RetentionSettings = RetentionSettings()
     points: PointsSettings = Field(default_factory=shipped_points)
     faq: FaqSettings = Field(default_factory=shipped_faq)
 
@@ -853,6 +943,12 @@ def config_warnings(settings: Settings) -> list[str]:
     scheduled: list[tuple[str, str | None, str]] = [
         ("tickets.sweep_cron", settings.tickets.sweep_cron, "deadlines would never be checked"),
         ("points.notice.cron", settings.points.notice.cron, "no monthly 公示 would be sent"),
+        (
+            "backup.cron",
+            settings.backup.cron if settings.backup.enabled else None,
+            "no daily backup would be made",
+        ),
+        ("retention.cron", settings.retention.cron, "personal data would never be purged"),
     ]
     for key, expr, effect in scheduled:
         if expr is not None and not fires(expr, tz):

@@ -31,6 +31,7 @@ from bot.models import history, install, models_dir, next_version, read_model
 from bot.settings import Settings
 from nlp.classification import Classification
 from nlp.classifier import Classifier
+from nlp.conversation import laughs
 from nlp.hybrid import choose_thresholds, combine, urgent_threshold
 from nlp.model import NOT_REQUEST, LinearModel
 from nlp.quality import LabelledRow, Quality, fully_right, measure_quality
@@ -124,6 +125,7 @@ def _hybrid(
             keywords.keywords_only(r["text"]),
             model.predict_counts(keywords.features(r["text"])),
             model.thresholds,
+            may_add=not laughs(r["text"]),
         )
         for r in rows
     ]

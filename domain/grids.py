@@ -66,9 +66,14 @@ def grid_name(settings: Settings, grid_code: str) -> str:
     return grid.name if grid is not None else grid_code
 
 
-def leader_ids(settings: Settings, grid_code: str) -> tuple[str, ...]:
+def leader_ids(session: Session, settings: Settings, grid_code: str) -> tuple[str, ...]:
+    """Who leads ``grid_code``: the leaders the config names, then those an administrator
+    made leaders in the database (/设网格长): alerts and rights reach both alike."""
     grid = settings.grid(grid_code)
-    return tuple(grid.leaders) if grid is not None else ()
+    if grid is None:
+        return ()
+    in_db = grid_store.leaders_in_db(session=session, grid_code=grid_code)
+    return tuple(dict.fromkeys([*grid.leaders, *in_db]))
 
 
 def leader_title(session: Session, settings: Settings, grid_code: str) -> str:
@@ -76,7 +81,7 @@ def leader_title(session: Session, settings: Settings, grid_code: str) -> str:
     the group name of a leader who has spoken there; `本网格网格长` when there is neither."""
     grid = settings.grid(grid_code)
     named = grid.leader_names if grid is not None else {}
-    ids = leader_ids(settings, grid_code)
+    ids = leader_ids(session, settings, grid_code)
     name = next((named[c] for c in ids if named.get(c)), None) or next(
         (
             n
@@ -90,10 +95,14 @@ def leader_title(session: Session, settings: Settings, grid_code: str) -> str:
 
 def name_in_grid(session: Session, settings: Settings, contact_id: str, grid_code: str) -> str:
     """What people of ``grid_code`` know ``contact_id`` by (unmasked): the name the config
-    gives a leader, else their name in the group; for someone never seen there, a title
-    rather than a contact id, which is nobody's business."""
+    gives a leader or a worker, else their name in the group; for someone never seen there, a
+    title rather than a contact id, which is nobody's business."""
     grid = settings.grid(grid_code)
-    configured = grid.leader_names.get(contact_id) if grid is not None else None
+    configured = (
+        grid.leader_names.get(contact_id) or grid.worker_names.get(contact_id)
+        if grid is not None
+        else None
+    )
     if configured:
         return configured
     shown = grid_store.display_name(session=session, contact_id=contact_id, grid_code=grid_code)
@@ -101,4 +110,4 @@ def name_in_grid(session: Session, settings: Settings, contact_id: str, grid_cod
         return shown
     if contact_id in settings.admins:
         return "街道管理员"
-    return "网格长" if contact_id in leader_ids(settings, grid_code) else "工作人员"
+    return "网格长" if contact_id in leader_ids(session, settings, grid_code) else "工作人员"

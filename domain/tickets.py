@@ -41,20 +41,23 @@ from domain.ticket_format import (
 from storage import examples
 from storage import grids as grid_store
 from storage import tickets as ticket_store
-from storage.models import ExampleSource, Ticket, TicketStatus
+from storage.models import ExampleSource, MemberRole, Ticket, TicketStatus
 from storage.tickets import ACTIVE
 
 __all__ = [
     "NOT_A_REQUEST",
     "Action",
+    "Assignee",
     "Outcome",
     "actions",
     "assign",
+    "assignees",
     "check",
     "dismiss",
     "escalate",
     "find",
     "merge",
+    "merge_target",
     "reclassify",
     "refusal",
     "reporter_ids",
@@ -69,6 +72,9 @@ NOT_A_REQUEST = ("不是诉求", "非诉求", "闲聊", "不是反映问题")
 # PostgreSQL for it fails instead of finding nothing.
 _MAX_TICKET_ID = 2**31 - 1
 _CONTACT_ID_CHARS = 128  # Ticket.assignee_id
+# the group members a page offers to assign to, past the grid's staff and earlier assignees
+_MEMBERS_OFFERED = 200
+_EARLIER_ASSIGNEES = 30
 
 
 class Action(StrEnum):
@@ -95,6 +101,17 @@ class Outcome:
     ticket: Ticket
     messages: tuple[Outbound, ...]
     confirmation: str
+
+
+@dataclass(frozen=True, slots=True)
+class Assignee:
+    """Someone a ticket of a grid can be given to, as a page offers them."""
+
+    contact_id: str
+    name: str
+    # the grid's own people (its leaders and workers, those given its tickets before), listed
+    # first; the others are residents of its group
+    staff: bool
 
 
 def find(session: Session, actor: Actor, ticket_id: int, *, in_grid: str | None = None) -> Ticket:
@@ -158,6 +175,57 @@ def actions(actor: Actor, ticket: Ticket) -> tuple[Action, ...]:
     return tuple(action for action in Action if refusal(ticket, action) is None)
 
 
+def assignees(session: Session, settings: Settings, grid_code: str) -> list[Assignee]:
+    """Whom a ticket of ``grid_code`` can be given to: the grid's leaders and workers (named in
+    the config or by role in the database) and those given its tickets before, then the
+    members of its group who spoke there last (a few hundred at most)."""
+    grid = settings.grid(grid_code)
+    seen = grid_store.members(session=session, grid_code=grid_code, limit=_MEMBERS_OFFERED)
+    earlier = ticket_store.recent_assignees(
+        session=session, grid_code=grid_code, limit=_EARLIER_ASSIGNEES
+    )
+    # the name the group knows them by wins: it is what the group message will say
+    names = _configured_names(settings, grid_code)
+    names |= {c: name for c, name in earlier if name} | {c: name for c, name, _r in seen}
+    staff_ids = dict.fromkeys(
+        [
+            *(grid.leaders if grid is not None else ()),
+            *(grid.workers if grid is not None else ()),
+            *(c for c, _name, role in seen if role == MemberRole.LEADER),
+            *(c for c, _name in earlier),
+        ]
+    )
+    staff = [Assignee(c, names.get(c) or _known(session, c, grid_code), True) for c in staff_ids]
+    others = [Assignee(c, name, False) for c, name, _r in seen if c not in staff_ids]
+    return staff + others
+
+
+def _configured_names(settings: Settings, grid_code: str) -> dict[str, str]:
+    """The names the config gives the grid's leaders and workers."""
+    grid = settings.grid(grid_code)
+    return {**grid.worker_names, **grid.leader_names} if grid is not None else {}
+
+
+def _known(session: Session, contact_id: str, grid_code: str) -> str:
+    return (
+        grid_store.display_name(session=session, contact_id=contact_id, grid_code=grid_code)
+        or contact_id
+    )
+
+
+def _in_grid(session: Session, settings: Settings, grid_code: str, contact_id: str) -> bool:
+    """Whether ``contact_id`` is someone :func:`assignees` could offer for ``grid_code``
+    (however far down its list)."""
+    grid = settings.grid(grid_code)
+    if grid is not None and contact_id in (*grid.leaders, *grid.workers):
+        return True
+    if grid_store.display_name(session=session, contact_id=contact_id, grid_code=grid_code):
+        return True
+    return ticket_store.was_assigned_in_grid(
+        session=session, contact_id=contact_id, grid_code=grid_code
+    )
+
+
 def assign(
     session: Session,
     settings: Settings,
@@ -169,16 +237,25 @@ def assign(
     assignee_name: str | None = None,
     message_id: int | None = None,
     in_grid: str | None = None,
+    listed_only: bool = False,
 ) -> Outcome:
     """派单: give the ticket to ``assignee_id`` (a worker, a 楼栋长, a contractor in the group).
     They are named as the group knows them, else ``assignee_name`` (the name typed after
-    the @), else by their contact id. An escalated ticket stays escalated."""
+    the @), else by their contact id. An escalated ticket stays escalated.
+
+    ``listed_only``: ``assignee_id`` was chosen from :func:`assignees` (the web's list), and
+    anyone else is refused. The chat needs no such check: WeChat's @ names a member of the
+    group, and a page's form can be sent with any contact id in it.
+    """
     ticket = check(session, actor, ticket_id, Action.ASSIGN, in_grid=in_grid)
     if not assignee_id.strip() or len(assignee_id) > _CONTACT_ID_CHARS:
         raise Invalid("请选择处理人。")
+    if listed_only and not _in_grid(session, settings, ticket.grid_code, assignee_id):
+        raise Invalid("这个人不在本网格的群里，请从列表中选择处理人。")
     name = (
         grid_store.display_name(session=session, contact_id=assignee_id, grid_code=ticket.grid_code)
         or assignee_name
+        or _configured_names(settings, ticket.grid_code).get(assignee_id)
         or assignee_id
     )
     previous = ticket.assignee_name
@@ -395,18 +472,9 @@ def merge(
     """合并: ticket ``ticket_id`` is the same matter as ``into_id`` of the same grid: it is
     closed into it, and its reporters become the target's, to hear the outcome with its
     own. Both must still be worked on."""
-    ticket = find(session, actor, ticket_id, in_grid=in_grid)
-    target = _get(session, into_id)
-    if target is None or target.id is None:
-        raise NotFound(f"没有找到工单 #{into_id}。")
-    if target.id == ticket.id:
-        raise Invalid("不能把工单并入它自己。")
-    if target.grid_code != ticket.grid_code:
-        raise Invalid(f"#{target.id} 不是同一个网格的工单，不能合并。")
-    for refused in (refusal(ticket, Action.MERGE), _not_working(target, "并入")):
-        if refused is not None:
-            raise refused
+    ticket, target = merge_target(session, actor, ticket_id, into_id, in_grid=in_grid)
     assert ticket.id is not None
+    assert target.id is not None
     for reporter in ticket_store.reporters(session=session, ticket_id=ticket.id):
         if ticket_store.add_reporter(
             session=session,
@@ -451,6 +519,26 @@ def merge(
         f"已将 #{ticket.id} 并入 #{target.id}（{category_name(settings, target.category)}），"
         f"办结 #{target.id} 时两件的反映人都会收到结果。",
     )
+
+
+def merge_target(
+    session: Session, actor: Actor, ticket_id: int, into_id: int, *, in_grid: str | None = None
+) -> tuple[Ticket, Ticket]:
+    """Tickets ``ticket_id`` and ``into_id`` if ``actor`` may merge the one into the other now,
+    writing nothing: what :func:`merge` checks first, and what a page asks before it shows
+    "merge #5 into #3?" to be confirmed."""
+    ticket = find(session, actor, ticket_id, in_grid=in_grid)
+    target = _get(session, into_id)
+    if target is None or target.id is None:
+        raise NotFound(f"没有找到工单 #{into_id}。")
+    if target.id == ticket.id:
+        raise Invalid("不能把工单并入它自己。")
+    if target.grid_code != ticket.grid_code:
+        raise Invalid(f"#{target.id} 不是同一个网格的工单，不能合并。")
+    for refused in (refusal(ticket, Action.MERGE), _not_working(target, "并入")):
+        if refused is not None:
+            raise refused
+    return ticket, target
 
 
 def reporter_ids(session: Session, ticket: Ticket) -> tuple[str, ...]:

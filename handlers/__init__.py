@@ -12,6 +12,8 @@ from handlers import (
     grid_status,
     help,
     households,
+    maintenance,
+    members,
     points,
     points_awards,
     points_notice,
@@ -32,6 +34,7 @@ def all_routers() -> list[Router]:
         help.router,
         grid_status.router,
         room_binding.router,
+        members.router,
         web_login.router,
         ticket_commands.router,
         ticket_filing.router,
@@ -53,4 +56,5 @@ def all_jobs(settings: Settings, session: Session) -> list[JobSpec]:
         *points_notice.jobs(settings),
         *broadcasts.jobs(settings),
         *broadcasts.leader_jobs(session),
+        *maintenance.jobs(settings),
     ]

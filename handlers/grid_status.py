@@ -44,7 +44,7 @@ async def grid_list(ctx: Context) -> None:
     waiting = [g for g in grids if g.code not in bound]
     lines = [_waiting_line(g) for g in waiting]
     lines += [f"{g.code} {_cut(g.name)}：已接入" for g in grids if g.code in bound]
-    pages = _pages(lines)
+    pages = pages_of(lines)
     # a number is a page; other words are ignored (`/网格列表 全部` is page 1, as it was)
     wanted = next((a for a in ctx.command.argv if a.isascii() and a.isdigit()), "1")
     page = int(wanted) if len(wanted) <= 6 else 0
@@ -74,7 +74,7 @@ def _waiting_line(grid: GridSettings) -> str:
     return f"{grid.code} {_cut(grid.name)}：未接入{room}"
 
 
-def _pages(lines: list[str]) -> list[list[str]]:
+def pages_of(lines: list[str]) -> list[list[str]]:
     """``lines`` in pages of at most LIST_LIMIT lines, each one message long."""
     pages: list[list[str]] = [[]]
     size = 0

@@ -52,7 +52,8 @@ def escalation_room(ctx: Context, text: str) -> Outbound | None:
 
 
 def leader_ids(ctx: Context, grid_code: str) -> tuple[str, ...]:
-    return grid_addressing.leader_ids(ctx.settings, grid_code)
+    """The grid's leaders, the config's and the database's (domain.grids.leader_ids)."""
+    return grid_addressing.leader_ids(ctx.session, ctx.settings, grid_code)
 
 
 def leader_title(ctx: Context, grid_code: str) -> str:

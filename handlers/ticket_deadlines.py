@@ -13,6 +13,7 @@ from bot.cron import cron_trigger
 from bot.events import Outbound
 from bot.scheduler import JobSpec, TaskContext, idle_until, task
 from bot.settings import Settings
+from domain.grids import leader_ids
 from handlers.ticket_format import category_name, summary, when
 from storage import tickets as ticket_store
 from storage.models import Ticket, TicketStatus
@@ -29,8 +30,7 @@ def jobs(settings: Settings) -> list[JobSpec]:
 
 
 def _handlers(ctx: TaskContext, ticket: Ticket) -> tuple[str, ...]:
-    grid = ctx.services.settings.grid(ticket.grid_code)
-    leaders = tuple(grid.leaders) if grid is not None else ()
+    leaders = leader_ids(ctx.session, ctx.services.settings, ticket.grid_code)
     assignee = (ticket.assignee_id,) if ticket.assignee_id else ()
     return tuple(dict.fromkeys((*leaders, *assignee)))
 

@@ -36,11 +36,12 @@ from nlp.conversation import (
     is_advice,
     is_group_list,
     is_question,
+    refers_back,
     says_also,
     without_calls,
 )
 from nlp.privacy import mask_personal
-from nlp.similarity import places_conflict, same_matter
+from nlp.similarity import names_a_thing, places_conflict, same_matter, same_thread
 from storage import grids as grid_store
 from storage import tickets as ticket_store
 from storage.models import MemberRole, Ticket
@@ -70,6 +71,9 @@ EMERGENCY_WINDOW = timedelta(minutes=45)
 # own (a theft, a quarrel, a family's hardship, a question).
 ALSO_WINDOW = timedelta(hours=1)
 SHARED = frozenset({"environment", "facility", "safety"})
+# A reply in the group comes within minutes of what it answers; past a quarter of an hour
+# the talk has moved on, and a report without its thing named is as likely another matter.
+THREAD_WINDOW = timedelta(minutes=15)
 
 
 class Urgency(StrEnum):
@@ -115,13 +119,19 @@ def _emergency_line(result: Classification) -> str:
     return f"情况紧急，请立即拨打 {number}！" if number else "情况紧急，请立即拨打 110 或 120！"
 
 
+def _staff(ctx: Context) -> set[str]:
+    """The grid's people: its leaders, workers and the administrators."""
+    assert ctx.grid is not None
+    return {*leader_ids(ctx, ctx.grid.code), *ctx.grid.workers, *ctx.settings.admins}
+
+
 def _to_a_neighbour(ctx: Context) -> bool:
     """Whether the message answers or addresses another resident: it @mentions someone who
     is not one of the grid's people, opens by naming someone who is not ("肖老师 …"), or
     quotes a resident (not the bot, not the grid's people)."""
     grid = ctx.grid
     assert grid is not None
-    staff = {*grid.leaders, *grid.workers, *ctx.settings.admins}
+    staff = _staff(ctx)
     if any(m not in staff for m in ctx.event.mentions):
         return True
     name = addressed_name(ctx.event.text)
@@ -184,6 +194,11 @@ async def intake(ctx: Context) -> None:
         ticket = None  # talk between neighbours joins a matter only as a reply to its report
     if ticket is not None and _join(ctx, ticket, quietly=to_neighbour):
         return
+    if ticket is None and urgency is Urgency.NONE and not to_neighbour:
+        # carrying on a thread the group just saw acknowledged: another "已记录" is noise
+        ticket = _same_thread(ctx, result.category)
+        if ticket is not None and _join(ctx, ticket, quietly=True):
+            return
     if to_neighbour and urgency is not Urgency.CLEAR:
         return  # talk between neighbours: it adds to a matter, it doesn't open one
     # A policy question is answered or passed on; anything else about policy (a neighbour's
@@ -232,6 +247,35 @@ def _same_matter(ctx: Context, result: Classification, urgency: Urgency) -> Tick
             recent = candidate.created_at >= ctx.now - ALSO_WINDOW
             if recent and not places_conflict(candidate.text, ctx.event.text):
                 return _ticket(ctx, candidate)
+    return None
+
+
+def _same_thread(ctx: Context, category: str) -> Ticket | None:
+    """The matter a message carries on with, just after it was told in the group: the group
+    talks in threads, and a neighbour's "对 我刚把车开出来 坡道口的水已经没过脚背" or the
+    reporter's own next line rarely names the thing again. The reporter's own line may be
+    read under another category ("里面是个送外卖的小哥" after a stuck lift)."""
+    assert ctx.grid is not None
+    sender = ctx.event.sender_id
+    # "me too" of a theft or a fall is one's own matter: only a shared thing is shared
+    follows = refers_back(ctx.event.text) or (category in SHARED and says_also(ctx.event.text))
+    recent = ticket_store.active_in_grid(
+        session=ctx.session, grid_code=ctx.grid.code, since=ctx.now - THREAD_WINDOW
+    )
+    vocabulary = ctx.settings.categories
+    text = ctx.event.text
+    for candidate in reversed(recent):
+        # the reporter's own next line that names no new thing: a resident who tells two
+        # matters names the second ("楼下垃圾也没人清")
+        own = candidate.reporter_id == sender and not any(
+            names_a_thing(text, vocabulary, c) for c in {category, candidate.category}
+        )
+        if candidate.category != category and not own:
+            continue
+        if same_thread(
+            candidate.text, text, vocabulary, candidate.category, follows_on=follows or own
+        ):
+            return _ticket(ctx, candidate)
     return None
 
 
@@ -453,6 +497,18 @@ def _matter_spoken_of(ctx: Context) -> Ticket | None:
     for candidate in reversed(candidates):
         if quote is not None and quote.text and quote.text in candidate.text:
             return _ticket(ctx, candidate)
+    residents = set(ctx.event.mentions) - _staff(ctx)
+    if residents:
+        # "@租户小龙 先带身份证到社区登记": an answer to the resident named, about their own
+        # matter if they have one here, else about none (a question, a thank-you)
+        for candidate in reversed(candidates):
+            reporters = {candidate.reporter_id} | {
+                r.contact_id
+                for r in ticket_store.reporters(session=ctx.session, ticket_id=candidate.id)
+            }
+            if residents & reporters:
+                return _ticket(ctx, candidate)
+        return None
     vocabulary = ctx.settings.categories
     said = ctx.event.text if quote is None else f"{quote.text} {ctx.event.text}"
     for candidate in reversed(candidates):

@@ -36,6 +36,7 @@ from collections import Counter
 from pathlib import Path
 
 from nlp.classification import Classification
+from nlp.conversation import laughs
 from nlp.hybrid import combine
 from nlp.matcher import Hit, TermMatcher
 from nlp.model import LinearModel, features
@@ -96,7 +97,8 @@ class Classifier:
         verdict = self._decide(self._matcher.match(normalised, words))
         if self.model is None:
             return verdict
-        return combine(verdict, self.model.predict(normalised, words), self.model.thresholds)
+        prediction = self.model.predict(normalised, words)
+        return combine(verdict, prediction, self.model.thresholds, may_add=not laughs(text))
 
     def keywords_only(self, text: str) -> Classification:
         """The keyword rules' verdict, whatever the model would say."""

@@ -87,3 +87,27 @@ def says_also(text: str) -> bool:
     """Whether the message adds the sender's household to a matter just told ("me too")."""
     said = normalize(text).strip()
     return bool(_ALSO.search(said)) and not _SOMEONE.search(said)
+
+
+# A reply to what was just said: agreeing with it ("对 我刚把车开出来", "是的 我早上路过",
+# "+1", "同感") or pointing back at it ("那根线", "他们刚刚在98号也…", "我刚从那里过").
+_FOLLOWS_ON = re.compile(
+    r"^(?:对|对的|对头|是的|是啊|就是|确实|同感|同意|没错|真的|\+1|\+\+|嗯)"
+    r"[啊呀咯哦嘛哈呢嗯]*(?=[\s,，。.!！~～…]|$)"
+    r"|那(?:个|根|棵|块|股|条|里|边|堆|些|家|台)|[他她]们"
+)
+
+
+def refers_back(text: str) -> bool:
+    """Whether the message carries on from what was just said in the group, agreeing with
+    it or pointing back at it, rather than telling something new."""
+    return bool(_FOLLOWS_ON.search(normalize(text).strip()))
+
+
+# Laughing: "带孩子躲到商场来了 全小区的人都在这😂", "老邹头那张脸 机器都认不得了😂😂".
+_LAUGHS = re.compile(r"😂|🤣|😆|😄|😁|哈哈|嘿嘿|笑死")
+
+
+def laughs(text: str) -> bool:
+    """Whether the message laughs: a joke, unless its own words say something is wrong."""
+    return bool(_LAUGHS.search(text))

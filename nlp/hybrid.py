@@ -16,14 +16,19 @@ from dataclasses import replace
 from itertools import product
 
 from nlp.classification import Classification
+from nlp.conversation import laughs
 from nlp.model import HybridThresholds, Prediction
 from nlp.quality import LabelledRow, fully_right
 
 __all__ = ["choose_thresholds", "combine", "urgent_threshold"]
 
 
-def combine(kw: Classification, pred: Prediction, th: HybridThresholds) -> Classification:
-    verdict = _request_and_category(kw, pred, th)
+def combine(
+    kw: Classification, pred: Prediction, th: HybridThresholds, *, may_add: bool = True
+) -> Classification:
+    """``may_add``: whether the model may make a request of a message the keywords pass over
+    (not of a joke: the model reads its words, not its laugh)."""
+    verdict = _request_and_category(kw, pred, th, may_add)
     if (
         verdict.is_request
         and not verdict.urgent
@@ -35,13 +40,13 @@ def combine(kw: Classification, pred: Prediction, th: HybridThresholds) -> Class
 
 
 def _request_and_category(
-    kw: Classification, pred: Prediction, th: HybridThresholds
+    kw: Classification, pred: Prediction, th: HybridThresholds, may_add: bool
 ) -> Classification:
     p = round(pred.p_request, 3)
     if kw.urgent:
         return replace(kw, p_request=p)
     if not kw.is_request:
-        if pred.p_request >= th.add:
+        if may_add and pred.p_request >= th.add:
             return Classification(
                 is_request=True,
                 category=pred.category,
@@ -92,7 +97,10 @@ def choose_thresholds(
     best: tuple[int, float, HybridThresholds] | None = None
     for add, drop, switch in product(_ADD, _DROP, _SWITCH):
         th = HybridThresholds(add=add, drop=drop, switch=switch)
-        got = [combine(kw, p, th) for kw, p in zip(keywords, predictions, strict=True)]
+        got = [
+            combine(kw, p, th, may_add=not laughs(row["text"]))
+            for row, kw, p in zip(rows, keywords, predictions, strict=True)
+        ]
         right = fully_right(rows, got)
         caution = add - drop + switch
         if best is None or (right, caution) > (best[0], best[1]):

@@ -276,6 +276,11 @@ def _position(hit: Hit) -> int:
 _DIGITS = frozenset("0123456789")
 # After a number these make it a house, room, building, amount or count: 110室, 120号, 119栋.
 _NUMBER_UNITS = frozenset("号室栋楼幢单元户层弄巷路米元块斤岁年月日点分秒次个多届期路公里")
+# A parking space (119车位); a letter before the digits, joined or not, makes a code (B-119).
+_SPOT = "车位"
+_CODE_JOINERS = frozenset("-－_·#")
+# Readings of the body, said as numbers: 血压120, 高压都110了.
+_MEASURES = ("血压", "高压", "低压", "心率", "心跳", "血糖", "体重", "脉搏")
 # digits with the spaces, dots and dashes people write inside phone and ID numbers
 _NUMBER_RUN = re.compile(r"\d+(?:[ .\-]\d+)*")
 # A run of digits this long, with or without spaces and dashes, is a phone, ID or account
@@ -294,8 +299,15 @@ def _number_of_its_own(text: str, hit: Hit) -> bool:
     last = hit.position + max(i for i, ch in enumerate(term) if ch in _DIGITS) + 1
     if (first > 0 and text[first - 1] in _DIGITS) or (last < len(text) and text[last] in _DIGITS):
         return False
-    if last < len(text) and text[last] in _NUMBER_UNITS:
+    if (last < len(text) and text[last] in _NUMBER_UNITS) or text.startswith(_SPOT, last):
         return False
+    if text.startswith("一", last):
+        return False  # a price for one: 120一桶, 110一箱
+    if any(word in text[max(0, first - 4) : first] for word in _MEASURES):
+        return False  # a reading: 血压120往上冲
+    before = first - 2 if first > 1 and text[first - 1] in _CODE_JOINERS else first - 1
+    if before >= 0 and text[before].isascii() and text[before].isalpha():
+        return False  # a code: B-119 (a parking space), A120, K110
     for run in _NUMBER_RUN.finditer(text):
         if run.start() <= first < run.end():
             return sum(ch in _DIGITS for ch in run.group()) < _LONG_NUMBER

@@ -32,7 +32,9 @@ _KIND = {
     "栋": "building",
     "幢": "building",
     "座": "building",
-    "楼": "building",
+    # "我从12楼走下来", "住18楼": a bare 楼 after a number is most often the floor; a
+    # building is 号楼, 栋 or 幢
+    "楼": "floor",
     "单元": "unit",
     "层": "floor",
     "楼层": "floor",
@@ -44,6 +46,8 @@ _KIND = {
 # "我住/我家在" before a place, and the words around a phone number: a signature, not the
 # matter's words (电话 would otherwise read as 电, power).
 _SIGNATURE = re.compile(r"我(?:家)?(?:住|在|是)在?|电话|手机|微信|联系方式|联系我|打我")
+# Telling one more matter after the last: "还有3栋的路灯也坏了", "另外 …", "顺便说一下".
+_ANOTHER = re.compile(r"^\W*(?:还有|另外|另|顺便|再说|再反映|再问)")
 # Context words (weight below this: 楼道里, 门口, 隔壁) say where, not what.
 _SUBJECT_WEIGHT = 1.0
 
@@ -110,6 +114,27 @@ def places_conflict(a: str, b: str) -> bool:
     """Whether the two texts name a different building, unit, floor, room or house."""
     pa, pb = _read(a).places, _read(b).places
     return any(pa[kind] != pb[kind] for kind in pa.keys() & pb.keys())
+
+
+def names_a_thing(text: str, vocabulary: Vocabulary, category: str) -> bool:
+    """Whether ``text`` names what it is about under ``category`` (路灯, 垃圾), rather than
+    only carrying on ("里面是个送外卖的小哥", "我刚才去敲了好一阵门")."""
+    return bool(topic_terms(_read(text).wording, vocabulary, category))
+
+
+def same_thread(a: str, b: str, vocabulary: Vocabulary, category: str, *, follows_on: bool) -> bool:
+    """Whether ``b``, said just after ``a`` in the group, carries on with its matter: it names
+    no other place, and either ``follows_on`` (it agrees with or points back at what was just
+    said, and doesn't open with "还有"), or names the same thing as ``a`` (a neighbour's
+    words: 垃圾点 and 烂菜叶, 会掉 and 砸到, need the first)."""
+    ra, rb = _read(a), _read(b)
+    if any(ra.places[kind] != rb.places[kind] for kind in ra.places.keys() & rb.places.keys()):
+        return False
+    if follows_on:
+        return not _ANOTHER.search(rb.wording)
+    ta = topic_terms(ra.wording, vocabulary, category)
+    tb = topic_terms(rb.wording, vocabulary, category)
+    return bool(ta and tb) and _same_subject(ta, tb, loose=False, weak=True)
 
 
 def _pairs(text: str) -> set[str]:

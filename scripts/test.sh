@@ -20,14 +20,17 @@ else
   echo "not installed and no root: the PostgreSQL tests will be skipped (apt-get install postgresql)"
 fi
 
-say "Chromium and a Chinese font (the web console's tests drive a real browser)"
+say "Chromium and a Chinese font (the web console's tests drive a real browser), systemd-analyze"
 # Debian's packages: Playwright can't download its own browser here. Without a CJK font
 # every Chinese character in a screenshot is a box.
 browser_packages=()
 [ -x /usr/bin/chromium ] || browser_packages+=(chromium)
 fc-list 2>/dev/null | grep -qiE 'wqy|noto (sans|serif) cjk' || browser_packages+=(fonts-wqy-microhei)
+# and the tools that check deploy/'s systemd units and logrotate file (tests/test_deploy.py)
+command -v systemd-analyze >/dev/null 2>&1 || browser_packages+=(systemd)
+command -v logrotate >/dev/null 2>&1 || [ -x /usr/sbin/logrotate ] || browser_packages+=(logrotate)
 if [ ${#browser_packages[@]} -eq 0 ]; then
-  echo "found /usr/bin/chromium and a CJK font"
+  echo "found /usr/bin/chromium, a CJK font, systemd-analyze and logrotate"
 elif [ "$(id -u)" = 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${browser_packages[@]}" >/dev/null

@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, delete
-from sqlmodel import Session, col, select
+from sqlalchemy import Table, delete, update
+from sqlmodel import Session, col, func, select
 
 from storage.db import insert_for
 from storage.models import ContactAccount, RoomAccount
@@ -92,3 +92,21 @@ def accounts(*, session: Session) -> list[str]:
     return list(
         session.exec(select(RoomAccount.account).distinct().order_by(col(RoomAccount.account)))
     )
+
+
+def heartbeat(*, session: Session, account: str, at: datetime) -> None:
+    """``account`` is logged in and serving at ``at``: its groups' rows say so (``seen_at``,
+    as a message received there does), and `gridbot status` reads them as its heartbeat."""
+    session.execute(
+        update(RoomAccount).where(col(RoomAccount.account) == account).values(seen_at=at)
+    )
+
+
+def last_seen(*, session: Session) -> dict[str, datetime]:
+    """Each account known to be in a group → when its process last said it was serving."""
+    rows = session.exec(
+        select(RoomAccount.account, func.max(RoomAccount.seen_at)).group_by(
+            col(RoomAccount.account)
+        )
+    ).all()
+    return {account: seen for account, seen in rows if seen is not None}

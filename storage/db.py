@@ -160,6 +160,12 @@ class Database:
         """How many committed transactions of this process wrote to any of ``tables``."""
         return self._commits[_ANY_TABLE] + sum(self._commits[table] for table in tables)
 
+    def listen(self, name: str, listener: Callable[[Session], None]) -> Callable[[], None]:
+        """Call ``listener(session)`` on the event ``name`` ("after_commit", "after_rollback")
+        of every session of this database; returns what stops it."""
+        event.listen(self._sessions, name, listener)
+        return lambda: event.remove(self._sessions, name, listener)
+
     def _count_commit(self, session: Session) -> None:
         for table in session.info.pop(_WRITTEN, ()):
             self._commits[table] += 1

@@ -186,6 +186,39 @@ def grids_led_in_db(*, session: Session, contact_id: str) -> Sequence[str]:
     ).all()
 
 
+def leaders_in_db(*, session: Session, grid_code: str) -> Sequence[str]:
+    """Contact ids given the leader's role in ``grid_code`` in the database (the config names
+    the others), in the order they were first seen there."""
+    return session.exec(
+        select(Member.contact_id)
+        .where(Member.grid_code == grid_code, Member.role == MemberRole.LEADER)
+        .order_by(col(Member.id))
+    ).all()
+
+
+def set_role(*, session: Session, contact_id: str, grid_code: str, role: MemberRole) -> bool:
+    """Give ``contact_id`` ``role`` in ``grid_code``; False when they have never been seen in
+    its group (there is no member to give it to). Past the ORM, as members are written."""
+    changed = session.execute(
+        update(Member)
+        .where(col(Member.contact_id) == contact_id, col(Member.grid_code) == grid_code)
+        .values(role=role.value)
+        .returning(col(Member.id))
+    ).first()
+    return changed is not None
+
+
+def seen_members(*, session: Session, grid_code: str) -> Sequence[Member]:
+    """Everyone the bot has seen speak in ``grid_code``'s group, last seen first."""
+    session.flush()
+    return session.exec(
+        select(Member)
+        .where(Member.grid_code == grid_code)
+        .order_by(col(Member.last_seen).desc(), col(Member.id))
+        .execution_options(populate_existing=True)  # roles are written past the ORM
+    ).all()
+
+
 def member_count(*, session: Session, grid_code: str) -> int:
     return session.exec(
         select(func.count()).select_from(Member).where(Member.grid_code == grid_code)
@@ -202,3 +235,15 @@ def members_named(*, session: Session, grid_code: str, name: str) -> Sequence[tu
         )
     ).all()
     return [(contact_id, role) for contact_id, role in rows]
+
+
+def members(*, session: Session, grid_code: str, limit: int) -> Sequence[tuple[str, str, str]]:
+    """(contact id, name, database role) of up to ``limit`` members of ``grid_code``'s group,
+    who spoke there last first: the people a ticket can be assigned to from the console."""
+    rows = session.exec(
+        select(Member.contact_id, Member.display_name, Member.role)
+        .where(Member.grid_code == grid_code)
+        .order_by(col(Member.last_seen).desc(), col(Member.id))
+        .limit(limit)
+    ).all()
+    return [(contact_id, name, role) for contact_id, name, role in rows]

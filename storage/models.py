@@ -204,8 +204,13 @@ class TicketStatus(StrEnum):
 
 def _where(column: str) -> dict[str, Any]:
     """A partial index's condition: rows where ``column`` is set, on both backends."""
-    condition = text(f"{column} IS NOT NULL")
-    return {"sqlite_where": condition, "postgresql_where": condition}
+    return _where_both(f"{column} IS NOT NULL")
+
+
+def _where_both(condition: str) -> dict[str, Any]:
+    """A partial index's condition, on both backends."""
+    clause = text(condition)
+    return {"sqlite_where": clause, "postgresql_where": clause}
 
 
 class Counter(SQLModel, table=True):
@@ -236,6 +241,14 @@ class Ticket(SQLModel, table=True):
         # these it sorted a city's 100,000 tickets for every page (storage/ticket_search.py).
         Index("ix_ticket_grid_created", "grid_code", "created_at"),
         Index("ix_ticket_created", "created_at"),
+        # The retention purge's queue: closed tickets whose free text is still there, oldest
+        # closed first. Partial: the purged ones, most of a city's history, cost it nothing.
+        Index(
+            "ix_ticket_unpurged_closed",
+            "closed_at",
+            "id",
+            **_where_both("closed_at IS NOT NULL AND purged_at IS NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -266,6 +279,9 @@ class Ticket(SQLModel, table=True):
     merged_into_id: int | None = Field(default=None, foreign_key="ticket.id")
     same_count: int = 0  # other residents who reported the same matter (同类诉求)
     reopen_count: int = 0
+    # when its free text (and its messages') was replaced under the retention policy
+    # (storage/retention.py); None: still as written
+    purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class TicketEvent(SQLModel, table=True):
@@ -348,6 +364,17 @@ class TrainingExample(SQLModel, table=True):
     ticket_id: int | None = Field(default=None, foreign_key="ticket.id")
     contact_id: str = Field(max_length=128)  # the leader who corrected
     created_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+class RetentionProgress(SQLModel, table=True):
+    """How far the retention purge (storage/retention.py) has gone through a table, by id:
+    rows up to ``last_id`` are done, so a daily run reads only what aged since the last."""
+
+    __tablename__ = "retention_progress"
+
+    name: str = Field(primary_key=True, max_length=64)  # "mask:inbound_message", …
+    last_id: int = 0
+    updated_at: datetime = Field(sa_type=UTCDateTime)
 
 
 # APScheduler's job store (bot/scheduler.py) keeps jobs in this table. It is declared here,

@@ -7,19 +7,20 @@ rights); None means every grid.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, func, or_
+from sqlalchemy import ColumnElement, Row, and_, func, or_
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from storage.models import Ticket
 from storage.tickets import ACTIVE
 
-__all__ = ["MAX_WORDS", "Page", "Sort", "TicketQuery", "search"]
+__all__ = ["MAX_WORDS", "Page", "Sort", "TicketQuery", "each", "search"]
 
 # a search of more words than this looks for the first ones (each is one more LIKE)
 MAX_WORDS = 5
@@ -127,3 +128,18 @@ def search(*, session: Session, query: TicketQuery, offset: int, limit: int) -> 
     if len(tickets) < limit and (tickets or offset == 0):
         return Page(tickets, offset + len(tickets))
     return Page(tickets, session.exec(counted).one())
+
+
+def each(*, session: Session, query: TicketQuery, batch: int = 1000) -> Iterator[Row[Any]]:
+    """Every ticket ``query`` finds, in its order, read ``batch`` rows at a time (a 台账 of a
+    year's tickets is written without holding them all). Rows of the ticket table's columns,
+    by name (``row.grid_code``), not Ticket objects: loading 100,000 of those took three
+    times as long as reading them."""
+    if query.grids is not None and not query.grids:
+        return
+    where = _conditions(query, session.get_bind().dialect.name)
+    listed = sa_select(*Ticket.__table__.columns)  # type: ignore[attr-defined]
+    if where:
+        listed = listed.where(and_(*where))
+    listed = listed.order_by(*_ORDER[query.sort]).execution_options(yield_per=batch)
+    yield from session.execute(listed)

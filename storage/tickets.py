@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -432,11 +432,19 @@ class TicketFacts:
     due_at: datetime
     resolved_at: datetime | None
     rating: str | None
+    reopened: int = 0  # times a resident's 不满意 sent it back to be handled again
 
 
 def created_between(
-    *, session: Session, start: datetime, end: datetime, grid_code: str | None
+    *,
+    session: Session,
+    start: datetime,
+    end: datetime,
+    grid_code: str | None,
+    grids: Collection[str] | None = None,
 ) -> list[TicketFacts]:
+    """What the statistics need of the tickets opened in [``start``, ``end``) of
+    ``grid_code`` (None: every grid), and of those only ``grids`` when given (a leader's)."""
     query = sa_select(
         col(Ticket.grid_code),
         col(Ticket.category),
@@ -445,6 +453,7 @@ def created_between(
         col(Ticket.due_at),
         col(Ticket.resolved_at),
         col(Ticket.rating),
+        col(Ticket.reopen_count),
     ).where(
         col(Ticket.created_at) >= start,
         col(Ticket.created_at) < end,
@@ -452,4 +461,32 @@ def created_between(
     )
     if grid_code is not None:
         query = query.where(col(Ticket.grid_code) == grid_code)
+    if grids is not None:
+        query = query.where(col(Ticket.grid_code).in_(sorted(grids)))
     return [TicketFacts(*row) for row in session.execute(query).all()]
+
+
+def recent_assignees(
+    *, session: Session, grid_code: str, limit: int
+) -> Sequence[tuple[str, str | None]]:
+    """(contact id, name) of up to ``limit`` people given tickets of ``grid_code`` before,
+    the latest first."""
+    latest = func.max(col(Ticket.created_at))
+    rows = session.execute(
+        sa_select(col(Ticket.assignee_id), func.max(col(Ticket.assignee_name)))
+        .where(col(Ticket.grid_code) == grid_code, col(Ticket.assignee_id).is_not(None))
+        .group_by(col(Ticket.assignee_id))
+        .order_by(latest.desc())
+        .limit(limit)
+    ).all()
+    return [(contact_id, name) for contact_id, name in rows if contact_id]
+
+
+def was_assigned_in_grid(*, session: Session, contact_id: str, grid_code: str) -> bool:
+    """Whether ``contact_id`` was ever given a ticket of ``grid_code``."""
+    found = session.exec(
+        select(Ticket.id)
+        .where(Ticket.grid_code == grid_code, Ticket.assignee_id == contact_id)
+        .limit(1)
+    ).first()
+    return found is not None

@@ -9,12 +9,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
+from bot import health
 from bot.clock import Clock
 from bot.settings import Settings
 from storage.db import Database
-from web import auth, tickets
+from web import auth, stats, ticket_actions, tickets
 from web.base import PACKAGE_DIR, Console, PageError, render
 
 __all__ = ["create_app"]
@@ -51,6 +52,15 @@ def create_app(settings: Settings, db: Database, clock: Clock) -> FastAPI:
     app.mount(f"{root}/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
     app.include_router(auth.router, prefix=root)
     app.include_router(tickets.router, prefix=root)
+    app.include_router(ticket_actions.router, prefix=root)
+    app.include_router(stats.router, prefix=root)
+
+    @app.get(f"{root}/healthz")
+    def healthz() -> Response:
+        # For monitoring, without a login: what `gridbot status --json` prints, 503 when
+        # unhealthy. It names the bot's own accounts and counts, nothing of residents'.
+        report = health.report(settings, db, clock.now())
+        return JSONResponse(report, status_code=200 if report["healthy"] else 503)
 
     @app.exception_handler(PageError)
     async def page_error(request: Request, exc: PageError) -> Response:

@@ -1,5 +1,5 @@
-"""工单: the list (filters, sort, pages) and a ticket with its whole timeline. Read only in
-this phase: the actions (派单, 办结, …) come with domain/tickets.py.
+"""工单: the list (filters, sort, pages, its Excel 台账) and a ticket with its whole timeline
+and the forms of what the viewer may do to it now (posted to web/ticket_actions.py).
 
 A leader sees his own grids, on every page and in every query, a ticket typed into the
 address bar included; an administrator sees every grid.
@@ -7,21 +7,27 @@ address bar included; an administrator sees every grid.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
+from io import BytesIO
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Request
 from sqlmodel import Session, col, select
 from starlette.responses import Response
 
-from bot.settings import Settings
+from bot.settings import MAX_MESSAGE_CHARS, Settings
+from domain import tickets as domain_tickets
+from domain.tickets import Action
 from storage import tickets as ticket_store
 from storage.models import Member, Ticket, TicketAttachment, TicketEvent
-from storage.ticket_search import Page, Sort, TicketQuery, search
+from storage.ticket_search import Page, Sort, TicketQuery, each, search
 from storage.tickets import ACTIVE
+from web import flash
+from web import ticket_ledger as ledger
 from web.auth import Viewer, current_viewer
 from web.base import PageError, audit, console_of, render
 from web.labels import (
@@ -35,7 +41,16 @@ from web.labels import (
     shown,
 )
 
-__all__ = ["PAGE_SIZE", "Filters", "read_filters", "router"]
+__all__ = [
+    "ACTION_SLUGS",
+    "PAGE_SIZE",
+    "Failure",
+    "Filters",
+    "detail_page",
+    "read_filters",
+    "router",
+    "ticket_number",
+]
 
 router = APIRouter()
 
@@ -50,6 +65,26 @@ STATUS_CHOICES: dict[str, tuple[str, tuple[str, ...]]] = {
     **{status: (label, (status,)) for status, label in STATUSES.items()},
 }
 SORTS = {Sort.NEWEST: "最新受理在前", Sort.OLDEST: "最早受理在前", Sort.DUE: "截止时间最近在前"}
+# each action's address on the page (/tickets/12/resolve), in the order the page offers them
+ACTION_SLUGS: dict[Action, str] = {
+    Action.ASSIGN: "assign",
+    Action.RESOLVE: "resolve",
+    Action.ESCALATE: "escalate",
+    Action.DISMISS: "dismiss",
+    Action.RECLASSIFY: "reclassify",
+    Action.MERGE: "merge",
+}
+# the tickets the merge form suggests as targets (any number of the grid can be typed)
+MERGE_SUGGESTIONS = 30
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An action refused: the page again, with why beside the form, and what was typed."""
+
+    action: Action
+    message: str
+    form: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -90,7 +125,8 @@ class Filters:
         return urlencode(values)
 
 
-def _date(text: str, what: str, problems: list[str]) -> date | None:
+def read_day(text: str, what: str, problems: list[str]) -> date | None:
+    """A date typed in a filter form, or None; a wrong one is said in ``problems``."""
     if not text:
         return None
     try:
@@ -121,8 +157,8 @@ def read_filters(params: Mapping[str, str], settings: Settings) -> Filters:
     status = choice("status", STATUS_CHOICES, "状态")
     category = choice("category", categories(settings), "类别")
     sort_key = choice("sort", [s.value for s in Sort], "排序")
-    date_from = _date(params.get("from", "").strip(), "开始日期", problems)
-    date_to = _date(params.get("to", "").strip(), "结束日期", problems)
+    date_from = read_day(params.get("from", "").strip(), "开始日期", problems)
+    date_to = read_day(params.get("to", "").strip(), "结束日期", problems)
     if date_from and date_to and date_from > date_to:
         problems.append("开始日期晚于结束日期，已对调")
         date_from, date_to = date_to, date_from
@@ -244,6 +280,70 @@ def ticket_list(request: Request, viewer: Annotated[Viewer, Depends(current_view
     )
 
 
+@router.get("/tickets.xlsx")
+def ticket_ledger(request: Request, viewer: Annotated[Viewer, Depends(current_viewer)]) -> Response:
+    """工单台账: every ticket the list's filters find (not a page of them), as Excel."""
+    console = console_of(request)
+    settings, now = console.settings, console.clock.now()
+    filters = read_filters(request.query_params, settings)
+    if filters.grid is not None and not viewer.actor.may_act_on(filters.grid):
+        raise _refuse_grid(viewer, filters.grid, "the ticket ledger")
+    query = _query(filters, viewer, settings, now)
+    out = BytesIO()
+    with console.db.session() as session:
+        count = ledger.write(
+            out,
+            each(session=session, query=query),
+            settings=settings,
+            masked=not viewer.actor.is_admin,
+            now=now,
+            about=[
+                ("导出人", f"{viewer.name}（{viewer.role_label}）"),
+                ("筛选条件", _described(filters, viewer, settings)),
+            ],
+        )
+    audit.info(
+        "web: %s exported %d ticket(s) as Excel (%s)",
+        viewer.actor.contact_id,
+        count,
+        filters.params(page=1) or "no filter",
+    )
+    name = ledger.file_name(now, settings.tz)
+    return Response(
+        out.getvalue(),
+        media_type=ledger.MEDIA_TYPE,
+        headers={
+            "Content-Disposition": (
+                f'attachment; filename="tickets-{now:%Y%m%d-%H%M}.xlsx"; '
+                f"filename*=UTF-8''{quote(name)}"
+            )
+        },
+    )
+
+
+def _described(filters: Filters, viewer: Viewer, settings: Settings) -> str:
+    """The filters in words, for the 台账's 说明 sheet."""
+    grid = settings.grid(filters.grid) if filters.grid else None
+    parts = [
+        grid.name if grid is not None else ("全部网格" if viewer.actor.is_admin else "我负责的网格")
+    ]
+    if filters.status:
+        parts.append(STATUS_CHOICES[filters.status][0])
+    if filters.category:
+        parts.append(category_name(settings, filters.category))
+    if filters.urgent:
+        parts.append("只看紧急")
+    if filters.overdue:
+        parts.append("只看超期")
+    if filters.date_from or filters.date_to:
+        first = filters.date_from.isoformat() if filters.date_from else "最早"
+        last = filters.date_to.isoformat() if filters.date_to else "今天"
+        parts.append(f"受理日期 {first} 至 {last}")
+    if filters.words:
+        parts.append(f"关键词「{filters.words}」")
+    return "，".join(parts)
+
+
 def _page(session: Session, query: TicketQuery, page: int) -> Page:
     return search(session=session, query=query, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
 
@@ -260,7 +360,8 @@ def _names(session: Session, settings: Settings, grid_code: str, ids: set[str]) 
         ).all()
         names.update(dict(rows))
     for grid in settings.grids:
-        names.update({cid: name for cid, name in grid.leader_names.items() if cid in ids})
+        named = {**grid.worker_names, **grid.leader_names}
+        names.update({cid: name for cid, name in named.items() if cid in ids})
     for cid in ids & set(settings.admins):
         names.setdefault(cid, "街道管理员")
     return names
@@ -282,16 +383,41 @@ def _note(event: TicketEvent, viewer: Viewer, settings: Settings) -> str:
     return shown(viewer.actor, note)
 
 
+def ticket_number(request: Request, number: str) -> int:
+    """The ticket number in an address (``12`` or ``#12``); a 404 page for anything else."""
+    digits = number.removeprefix("#")
+    if not (digits.isascii() and digits.isdigit() and len(digits) <= 9):
+        root = console_of(request).root
+        raise PageError(404, "没有这个工单", f"工单编号是数字，例如 {root}/tickets/12。")
+    return int(digits)
+
+
 @router.get("/tickets/{number}")
 def ticket_detail(
     request: Request, number: str, viewer: Annotated[Viewer, Depends(current_viewer)]
 ) -> Response:
+    ticket_id = ticket_number(request, number)
+    page = f"{console_of(request).root}/tickets/{ticket_id}"
+    done = flash.read(request, viewer, page)
+    response = detail_page(request, viewer, ticket_id, done=done)
+    if done is not None:
+        flash.forget(request, response)
+    return response
+
+
+def detail_page(
+    request: Request,
+    viewer: Viewer,
+    ticket_id: int,
+    *,
+    done: str | None = None,
+    failed: Failure | None = None,
+    status: int = 200,
+) -> Response:
+    """Ticket ``ticket_id``'s page as ``viewer`` may see it: what an action just did
+    (``done``), or why it was refused (``failed``, answered with ``status``)."""
     console = console_of(request)
     settings, now = console.settings, console.clock.now()
-    digits = number.removeprefix("#")
-    if not (digits.isascii() and digits.isdigit() and len(digits) <= 9):
-        raise PageError(404, "没有这个工单", f"工单编号是数字，例如 {console.root}/tickets/12。")
-    ticket_id = int(digits)
     with console.db.session() as session:
         ticket = ticket_store.get(session=session, ticket_id=ticket_id)
         if ticket is None:
@@ -312,6 +438,7 @@ def ticket_detail(
         # residents as they reported, beside the names the group knows
         names = {r.contact_id: r.name for r in reporters}
         names |= _names(session, settings, ticket.grid_code, ids - set(names))
+        forms = _forms(session, viewer, settings, ticket)
     actor = viewer.actor
     timeline = [
         {
@@ -360,5 +487,53 @@ def ticket_detail(
                 for a in attachments
             ],
             "timeline": timeline,
+            "done": done,
+            "failed": failed,
+            # a refusal of what the page no longer offers (a second 办结) is said at the top
+            "failed_above": failed is not None
+            and ACTION_SLUGS[failed.action] not in dict(forms["actions"]),
+            **forms,
         },
+        status=status,
     )
+
+
+def _forms(session: Session, viewer: Viewer, settings: Settings, ticket: Ticket) -> dict[str, Any]:
+    """What the action forms offer: the actions ``viewer`` may take now, whom to assign to,
+    the categories, the tickets of the grid to merge into."""
+    allowed = domain_tickets.actions(viewer.actor, ticket)
+    people: list[dict[str, Any]] = []
+    if Action.ASSIGN in allowed:
+        offered = domain_tickets.assignees(session, settings, ticket.grid_code)
+        counts = Counter(a.name for a in offered)
+        people = [
+            {
+                "id": a.contact_id,
+                # two people of one name are told apart by their ids
+                "name": shown(viewer.actor, a.name)
+                + (f"（{a.contact_id}）" if counts[a.name] > 1 and a.name != a.contact_id else ""),
+                "staff": a.staff,
+            }
+            for a in offered
+        ]
+    targets: list[dict[str, Any]] = []
+    if Action.MERGE in allowed:
+        found = search(
+            session=session,
+            query=TicketQuery(grids=(ticket.grid_code,), statuses=ACTIVE, sort=Sort.NEWEST),
+            offset=0,
+            limit=MERGE_SUGGESTIONS + 1,
+        )
+        targets = [
+            {"id": t.id, "text": _snippet(shown(viewer.actor, t.text))}
+            for t in found.tickets
+            if t.id != ticket.id
+        ][:MERGE_SUGGESTIONS]
+    return {
+        "actions": [(ACTION_SLUGS[a], a.value) for a in allowed],
+        "assignees": people,
+        "category_choices": {code: c.name for code, c in categories(settings).items()},
+        "category_code": ticket.category,
+        "merge_targets": targets,
+        "max_chars": MAX_MESSAGE_CHARS,
+    }

@@ -12,6 +12,10 @@
   instead of using up their retries, and go out in order once the bot is back. For the same
   reason the app is started at the first login.
 * A health line is logged every ``health_interval`` seconds, online or not.
+* While logged in, the account's heartbeat is written every minute (storage/accounts.py, read
+  by `gridbot status`); operations alerts (bot/alerts.py) are raised when the account logs
+  out or is not logged in, and when the puppet service is unreachable for
+  ``alerts.gateway_down_minutes``, and cleared when that is over.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from bot.channels.base import SendError
@@ -65,6 +70,10 @@ HISTORY_GRACE: Final = 5.0  # seconds: timestamps are whole seconds, and clocks 
 SEND_TIMEOUT: Final = 30.0
 READ_TIMEOUT: Final = 30.0
 READ_ATTEMPTS: Final = 3
+WATCH_INTERVAL: Final = 10.0  # seconds between looks at the connection for alerts
+HEARTBEAT: Final = timedelta(minutes=1)  # how often a logged-in account says so
+# connected but not logged in this long (a gateway waiting for a QR scan) is an alert
+LOGIN_GRACE: Final = timedelta(minutes=2)
 
 
 class WechatyChannel:
@@ -81,10 +90,15 @@ class WechatyChannel:
             on_message=self._queue.put_nowait,
             on_renamed=self._renamed,
             on_online=self._back_online,
+            on_logout=self._logged_out,
+            on_error=self._puppet_error,
         )
         self._started_at = 0.0  # POSIX time
         self._received = 0
         self._sent = 0
+        self._logged_out_why: str | None = None  # since the last logout ("" if not said)
+        self._last_error: str | None = None  # the puppet service's, while not logged in
+        self._beat_at: datetime | None = None
 
     @property
     def online(self) -> bool:
@@ -249,6 +263,76 @@ class WechatyChannel:
             f"outbox pending {pending}"
         )
 
+    # --- heartbeat and alerts ---------------------------------------------------------------------
+
+    def _who(self) -> str:
+        """The account as the alerts name it."""
+        who = self._connection.self_id or "机器人微信账号"
+        return f"{who}（{self.config.name}）" if self.config.name else who
+
+    def _logged_out(self, reason: str) -> None:
+        self._logged_out_why = reason  # said by the next watch(), a few seconds later
+
+    def _puppet_error(self, text: str) -> None:
+        if not self.online:
+            self._last_error = " ".join(text.split())[:200]
+
+    def watch(self, app: App) -> None:
+        """One look at the connection: the heartbeat while logged in, and the alerts."""
+        alerts, now = app.alerts, app.services.clock.now()
+        connection = self._connection
+        minutes = app.services.settings.alerts.gateway_down_minutes
+        if connection.connected:
+            alerts.resolved(
+                "gateway", f"已重新连上 puppet 服务（网关）{self.config.endpoint}。", key=self.label
+            )
+        else:
+            alerts.problem(
+                "gateway",
+                f"{self._who()} 连不上 puppet 服务（网关）{self.config.endpoint} 已超过 {minutes} "
+                "分钟：请检查网关进程和网络。",
+                key=self.label,
+                after=timedelta(minutes=minutes),
+            )
+        if connection.online:
+            self._last_error = self._logged_out_why = None
+            alerts.resolved("wechat_login", f"{self._who()} 已重新登录。", key=self.label)
+            if self._beat_at is None or now - self._beat_at >= HEARTBEAT:
+                self._beat(app, now)
+        elif self._logged_out_why is not None:
+            why = f"（{self._logged_out_why}）" if self._logged_out_why else ""
+            alerts.problem(
+                "wechat_login",
+                f"{self._who()} 已退出登录{why}：群里的消息暂时无人处理，请尽快在网关重新扫码"
+                "登录。",
+                key=self.label,
+            )
+        elif connection.connected:
+            error = f"网关报告：{self._last_error}；" if self._last_error else ""
+            alerts.problem(
+                "wechat_login",
+                f"{self._who()} 未登录：{error}请在网关扫码登录。",
+                key=self.label,
+                after=LOGIN_GRACE,
+            )
+
+    def _beat(self, app: App, now: datetime) -> None:
+        self_id = self._connection.self_id
+        if not self_id:
+            return
+        with app.services.db.session() as session:
+            account_store.heartbeat(session=session, account=self_id, at=now)
+            session.commit()
+        self._beat_at = now
+
+    async def _watch(self, app: App) -> None:
+        while True:
+            try:
+                self.watch(app)
+            except Exception:  # a database hiccup must not end the bot
+                log.exception("%s: the heartbeat or an alert failed", self.label)
+            await asyncio.sleep(WATCH_INTERVAL)
+
     async def _health(self, app: App) -> None:
         while True:
             await asyncio.sleep(self.config.health_interval)
@@ -271,8 +355,15 @@ class WechatyChannel:
         log.info("%s: connecting to the puppet service at %s", self.label, self.config.endpoint)
         await self._connection.create()
         self._rooms = RoomDirectory(self._connection.bot.Room)
+        # Started here, not with the app at the first login: a login that never comes is
+        # what an alert is for.
+        app.alerts.start()
         connection = asyncio.create_task(self._connection.run(), name="wechaty-connection")
-        tasks = [connection, asyncio.create_task(self._health(app), name="wechaty-health")]
+        tasks = [
+            connection,
+            asyncio.create_task(self._health(app), name="wechaty-health"),
+            asyncio.create_task(self._watch(app), name="wechaty-watch"),
+        ]
         started = False
         try:
             await _first(*tasks, self._connection.wait_online(), stop.wait())
@@ -296,6 +387,7 @@ class WechatyChannel:
             self._connection.close()
             if started:
                 app.stop()
+            app.alerts.stop()
             log.info("%s: stopped", self.label)
 
 

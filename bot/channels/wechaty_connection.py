@@ -82,7 +82,9 @@ class PuppetConnection:
     """The ``Wechaty`` object (:attr:`bot`) and its connection to the puppet service.
 
     ``on_message(message_id)`` and ``on_renamed(room_id)`` are called from the SDK's event
-    emitter, in order, and must not block; ``on_online()`` each time the bot is online again.
+    emitter, in order, and must not block; ``on_online()`` each time the bot is online again;
+    ``on_logout(reason)`` when the account logs out, ``on_error(text)`` when the puppet service
+    reports an error (for the operations alerts, bot/alerts.py).
     """
 
     def __init__(
@@ -92,12 +94,16 @@ class PuppetConnection:
         on_message: Callable[[str], None],
         on_renamed: Callable[[str], None],
         on_online: Callable[[], None],
+        on_logout: Callable[[str], None] | None = None,
+        on_error: Callable[[str], None] | None = None,
     ) -> None:
         self.config = config
         self.bot: Any = None
         self._on_message_id = on_message
         self._on_renamed = on_renamed
         self._on_online = on_online
+        self._on_logged_out = on_logout
+        self._on_puppet_error = on_error
         self._online = asyncio.Event()
         self._offline = asyncio.Event()
         self._offline.set()
@@ -115,6 +121,11 @@ class PuppetConnection:
     def online(self) -> bool:
         """Connected and logged in: messages can be sent."""
         return self._online.is_set()
+
+    @property
+    def connected(self) -> bool:
+        """The puppet service's event stream is up (logged in or not)."""
+        return self._stream_up
 
     @property
     def self_id(self) -> str | None:
@@ -172,6 +183,8 @@ class PuppetConnection:
     def _on_logout(self, payload: Any) -> None:
         self._saw_event()
         self.go_offline(f"the account {payload.contact_id} logged out")
+        if self._on_logged_out is not None:
+            self._on_logged_out(str(getattr(payload, "data", None) or ""))
 
     def _on_message(self, payload: Any) -> None:
         self._saw_event()
@@ -200,6 +213,8 @@ class PuppetConnection:
     def _on_error(self, payload: Any) -> None:
         self._saw_event()
         log.warning("wechaty: the puppet service reports an error: %s", payload)
+        if self._on_puppet_error is not None:
+            self._on_puppet_error(str(getattr(payload, "data", None) or payload))
 
     def _on_any(self, payload: Any) -> None:
         del payload

@@ -13,6 +13,7 @@ from bot.app import App, SchemaOutOfDate, build_app, open_database
 from bot.clock import ManualClock, SystemClock
 from bot.events import Inbound
 from bot.settings import Settings
+from handlers import maintenance
 from nlp.classifier import Classifier
 from storage import accounts, migrate
 from storage import outbox as outbox_store
@@ -254,3 +255,44 @@ async def test_a_scheduled_notice_goes_out_from_the_account_in_each_group(
     finally:
         app_a.stop()
         app_b.stop()
+
+
+async def test_the_alerts_are_the_processs_and_a_replay_never_posts_to_the_robot(
+    clock: ManualClock,
+    sqlite_db: Database,
+    classifier: Classifier,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = Settings.model_validate(
+        {
+            "grids": [{"code": "G03", "name": "三", "room": "三群"}],
+            "alerts": {"wecom": {"url_env": "GRIDBOT_TEST_WECOM"}},
+        }
+    )
+    monkeypatch.setenv("GRIDBOT_TEST_WECOM", "http://127.0.0.1:1/send?key=k")
+    replayed = build_app(
+        data, clock=clock, db=sqlite_db, sender=RecordingSender(), classifier=classifier
+    )
+    assert replayed.alerts.webhook is None  # a manual clock: a replay of a city's config
+    live = build_app(
+        data,
+        clock=SystemClock(TZ),
+        db=sqlite_db,
+        sender=RecordingSender(),
+        classifier=classifier,
+    )
+    assert live.alerts.webhook is not None
+    sibling = live.add_account(RecordingSender(), "wxid_east")
+    assert sibling.alerts is live.alerts
+    await live.start()
+    await sibling.start()
+    tasks = {t.get_name() for t in asyncio.all_tasks()}
+    assert {"wecom-webhook", "alerts-check"} <= tasks
+    # a failed scheduled backup or purge is an operations alert while the app runs
+    assert maintenance._on_failure == live.alerts.on_failure
+    sibling.stop()
+    assert "wecom-webhook" in {t.get_name() for t in asyncio.all_tasks() if not t.cancelling()}
+    live.stop()
+    assert maintenance._on_failure is None
+    await asyncio.sleep(0)
+    assert not {"wecom-webhook", "alerts-check"} & {t.get_name() for t in asyncio.all_tasks()}

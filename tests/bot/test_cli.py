@@ -105,6 +105,23 @@ def test_check_config_says_which_accounts_tokens_are_not_set(
     assert lines[-1] == "wechat: 2 account(s) in this process; every token is set"
 
 
+def test_check_config_says_whether_the_alert_robots_variable_is_set(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "city.yaml"
+    alerts = {"wecom": {"url_env": "GRIDBOT_TEST_WECOM"}}
+    path.write_text(yaml.safe_dump({**SETTINGS, "alerts": alerts}, allow_unicode=True), "utf-8")
+    monkeypatch.delenv("GRIDBOT_TEST_WECOM", raising=False)
+    assert main(["check-config", "--config", str(path)]) == EXIT_OK
+    said = "alerts: to a 企业微信 robot, its address in GRIDBOT_TEST_WECOM"
+    assert capsys.readouterr().out.splitlines()[-1] == f"{said} (not set here)"
+    monkeypatch.setenv(
+        "GRIDBOT_TEST_WECOM", "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k"
+    )
+    assert main(["check-config", "--config", str(path)]) == EXIT_OK
+    assert capsys.readouterr().out.splitlines()[-1] == f"{said} (set)"
+
+
 def test_a_bad_config_names_file_and_key_exits_2_without_traceback(tmp_path: Path) -> None:
     config = tmp_path / "bad.yaml"
     config.write_text(BAD_CONFIG, encoding="utf-8")

@@ -11,7 +11,8 @@ from sqlmodel import select
 
 from bot import outbox as outbox_module
 from bot.clock import ManualClock
-from bot.outbox import RETRY_DELAYS, OutboxSender
+from bot.events import Outbound
+from bot.outbox import RETRY_DELAYS, OutboxSender, queue_outbound, queued_in
 from bot.settings import SendingSettings
 from storage import outbox as outbox_store
 from storage.db import Database
@@ -238,3 +239,16 @@ async def test_a_message_another_process_queues_is_seen_on_a_server_database(
         assert await outbox.flush() == 1
     else:  # SQLite serves one process: a step trusts its own count; serve() reads afresh
         assert outbox.next_send_at() is None
+
+
+def test_what_a_session_queued_is_told_once(sqlite_db: Database, clock: ManualClock) -> None:
+    first = Outbound(text="一", to="wxid_a")
+    second = Outbound(text="二", room_id="r1", room_topic="一组")
+    with sqlite_db.session() as session:
+        queue_outbound(session, iter([first]), now=clock.now())  # any iterable, read once
+        queue_outbound(session, [second], now=clock.now())
+        queue_outbound(session, [], now=clock.now())
+        assert queued_in(session) == [first, second]
+        assert queued_in(session) == []
+        session.commit()
+        assert len(session.exec(select(OutboundMessage)).all()) == 2

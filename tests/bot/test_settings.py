@@ -627,3 +627,111 @@ def test_a_console_open_to_the_network_without_its_address_is_a_warning(tmp_path
     ]
     data["web"]["base_url"] = "http://10.0.0.5:8080"
     assert config_warnings(load_settings(write(tmp_path, yaml.safe_dump(data)))) == []
+
+
+def test_a_worker_may_be_given_with_a_name_as_a_leader_may(tmp_path: Path) -> None:
+    """Issue 20: workers are written as leaders are, by id with a display name."""
+    data = minimal()
+    data["grids"][0]["workers"] = ["wxid_a", {"id": "wxid_louzhang_hu", "name": " 胡军 "}]
+    grid = load_settings(write(tmp_path, yaml.safe_dump(data, allow_unicode=True))).grids[0]
+    assert grid.workers == ["wxid_a", "wxid_louzhang_hu"]  # ids, wherever rights are checked
+    assert grid.worker_names == {"wxid_louzhang_hu": "胡军"}
+    assert grid.leader_names == {}
+    assert Settings.model_validate({"grids": [grid.model_dump()]}).grids[0] == grid
+
+
+@pytest.mark.parametrize(
+    ("worker", "problem"),
+    [
+        ({"id": "wxid_b", "nmae": "胡军"}, "grids[0].workers[0]: unknown key 'nmae': a worker is"),
+        ({"name": "胡军"}, "grids[0].workers[0]: the contact id is missing: a worker is"),
+        ({"id": "wxid_b", "name": ""}, "grids[0].workers[0]: name: expected the name residents "
+         "know the worker by"),
+        ({"id": "wxid_b", "name": "胡" * 21}, "grids[0].workers[0]: name: expected the name"),
+        ({"id": "胡 军", "name": "胡军"}, "grids[0].workers[0]: '胡 军' is not a contact id"),
+        (3, "grids[0].workers: expected a list of contact ids"),
+    ],
+)  # fmt: skip
+def test_a_worker_with_a_name_is_checked(tmp_path: Path, worker: object, problem: str) -> None:
+    data = minimal()
+    data["grids"][0]["workers"] = [worker]
+    [found] = problems_of(tmp_path, data)
+    assert found.startswith(problem), found
+
+
+def test_alerts_are_off_by_default_and_the_robots_key_is_never_in_the_config(
+    tmp_path: Path,
+) -> None:
+    settings = load_settings(write(tmp_path, MINIMAL))
+    assert settings.alerts.wecom is None
+    assert (settings.alerts.gateway_down_minutes, settings.alerts.outbox_backlog) == (5, 20)
+    data = minimal() | {
+        "alerts": {"wecom": {"url_env": "GRIDBOT_WECOM_WEBHOOK", "mentioned_list": ["@all"]}}
+    }
+    wecom = load_settings(write(tmp_path, yaml.safe_dump(data))).alerts.wecom
+    assert wecom is not None
+    assert (wecom.url_env, wecom.mentioned_list, wecom.escalation, wecom.per_minute) == (
+        "GRIDBOT_WECOM_WEBHOOK", ["@all"], True, 20,
+    )  # fmt: skip
+    key = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abc"
+    bad = minimal() | {"alerts": {"wecom": {"url_env": key, "per_minute": 30}}}
+    assert problems_of(tmp_path, bad) == [
+        "alerts.wecom.url_env: an environment variable's name, e.g. GRIDBOT_WECOM_WEBHOOK",
+        "alerts.wecom.per_minute: Input should be less than or equal to 20",
+    ]
+
+
+def test_backups_are_off_and_retention_on_by_default(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, MINIMAL))
+    backup, retention = settings.backup, settings.retention
+    assert (backup.enabled, backup.dir, backup.cron, backup.keep_days) == (
+        False, Path("backups"), "30 3 * * *", 14,
+    )  # fmt: skip
+    assert (retention.mask_numbers_after_days, retention.archived_text_after_days) == (180, 365)
+    assert retention.cron == "15 4 * * *"
+    assert not load_settings(None).backup.enabled  # nor does the demo make any
+    data = minimal() | {
+        "backup": {"enabled": True, "dir": "/var/backups/gridbot", "keep_days": 30},
+        "retention": {"mask_numbers_after_days": None, "archived_text_after_days": 730},
+    }
+    settings = load_settings(write(tmp_path, yaml.safe_dump(data)))
+    assert settings.backup.dir == Path("/var/backups/gridbot")
+    assert settings.retention.mask_numbers_after_days is None
+    assert settings.retention.archived_text_after_days == 730
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"backup": {"keep_days": 0}}, "backup.keep_days: Input should be greater than or equal"),
+        ({"backup": {"cron": "daily"}}, "backup.cron: 'daily' is not a cron expression"),
+        ({"backup": {"enable": True}}, "backup.enable: unknown key (check the spelling)"),
+        ({"retention": {"mask_numbers_after_days": 0}},
+         "retention.mask_numbers_after_days: Input should be greater than or equal to 1"),
+        ({"retention": {"archived_text_after_days": "a year"}},
+         "retention.archived_text_after_days: expected a whole number"),
+        ({"retention": {"cron": "4:15"}}, "retention.cron: '4:15' is not a cron expression"),
+    ],
+)  # fmt: skip
+def test_backup_and_retention_problems_name_the_key(
+    tmp_path: Path, change: dict[str, Any], expected: str
+) -> None:
+    problems = problems_of(tmp_path, minimal() | change)
+    assert len(problems) == 1
+    assert problems[0].startswith(expected), problems
+
+
+def test_a_backup_or_purge_schedule_that_never_runs_is_a_warning(tmp_path: Path) -> None:
+    never = "0 3 30 2 *"
+    data = minimal() | {"backup": {"cron": never}, "retention": {"cron": never}}
+    warnings = config_warnings(load_settings(write(tmp_path, yaml.safe_dump(data))))
+    # backups off: their schedule is nothing to warn of
+    assert warnings == [
+        "retention.cron: '0 3 30 2 *' never fires (no such day): personal data would never "
+        "be purged"
+    ]
+    data["backup"]["enabled"] = True
+    warnings = config_warnings(load_settings(write(tmp_path, yaml.safe_dump(data))))
+    assert warnings[0] == (
+        "backup.cron: '0 3 30 2 *' never fires (no such day): no daily backup would be made"
+    )

@@ -7,6 +7,7 @@ from bot.settings import Settings
 from domain.grids import (
     grid_name,
     grid_rooms,
+    leader_ids,
     leader_title,
     name_in_grid,
     to_escalation_room,
@@ -15,7 +16,7 @@ from domain.grids import (
 from storage import grids as grid_store
 from storage.db import Database
 from storage.grids import GridSpec, sync_grids
-from storage.models import Grid
+from storage.models import Grid, MemberRole
 from tests.conftest import SETTINGS
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
@@ -74,3 +75,29 @@ def test_people_are_named_as_their_grid_knows_them(settings: Settings, sqlite_db
         # a name is given whole where it is the caller's to mask, masked in a title
         assert name_in_grid(s, settings, "wxid_leader_li", "G03") == "李13812345678"
         assert leader_title(s, settings, "G03") == "网格长李138****5678"
+
+
+def test_a_leader_made_in_the_database_leads_as_the_configs_does(sqlite_db: Database) -> None:
+    """Issue 20: /设网格长's leaders are alerted and named as the config's are."""
+    data = copy.deepcopy(SETTINGS)
+    data["grids"][0]["workers"] = [{"id": "wxid_louzhang_hu", "name": "胡军"}]
+    settings = Settings.model_validate(data)
+    with sqlite_db.session() as s:
+        sync_grids(session=s, specs=[GridSpec("G03", "三", "三群"), GridSpec("G04", "四", "四群")])
+        for contact_id, name in (("wxid_wang", "王大爷"), ("wxid_leader_li", "李网格长")):
+            grid_store.touch_member(
+                session=s, contact_id=contact_id, grid_code="G03", display_name=name, at=T0
+            )
+        assert leader_ids(s, settings, "G03") == ("wxid_leader_li",)
+        grid_store.set_role(
+            session=s, contact_id="wxid_wang", grid_code="G03", role=MemberRole.LEADER
+        )
+        # the same person named in both is one leader
+        grid_store.set_role(
+            session=s, contact_id="wxid_leader_li", grid_code="G03", role=MemberRole.LEADER
+        )
+        assert leader_ids(s, settings, "G03") == ("wxid_leader_li", "wxid_wang")
+        assert leader_ids(s, settings, "G04") == ("wxid_leader_zhao",)
+        assert leader_ids(s, settings, "G99") == ()
+        # a worker is called by the name the config gives, never seen or not
+        assert name_in_grid(s, settings, "wxid_louzhang_hu", "G03") == "胡军"

@@ -3,6 +3,7 @@ Actor from a contact id, no chat Context anywhere."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -30,6 +31,7 @@ from storage.models import (
     TicketStatus,
     TrainingExample,
 )
+from tests.conftest import SETTINGS
 
 T0 = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)  # 09:00 in the grids' time zone
 NOW = T0 + timedelta(hours=2)
@@ -506,3 +508,76 @@ def test_escalate_names_the_actor_as_given_and_needs_a_room(
     with pytest.raises(WrongState) as refused:
         tickets.escalate(session, no_room, li, 1, "协调", now=NOW)
     assert refused.value.reply == "还没有配置上报的群（escalation.room），请联系街道管理员。"
+
+
+# --- what the web's forms offer ---
+
+
+def test_assignees_are_the_grids_people_its_staff_first(
+    session: Session, settings: Settings
+) -> None:
+    grid_store.touch_member(
+        session=session, contact_id=ZHANG, grid_code="G03", display_name="张阿姨", at=NOW
+    )
+    grid_store.touch_member(
+        session=session, contact_id=WANG, grid_code="G04", display_name="王大爷", at=NOW
+    )
+    outsider = "wxid_contractor_zhou"
+    t = ticket(session, 2)
+    t.assignee_id, t.assignee_name = outsider, "周师傅"
+    session.add(t)
+    session.commit()
+    offered = tickets.assignees(session, settings, "G03")
+    assert [(a.contact_id, a.name, a.staff) for a in offered] == [
+        (LI, LI, True),  # the config's leader and worker, never seen in the group
+        ("wxid_louzhang_hu", "wxid_louzhang_hu", True),
+        (outsider, "周师傅", True),  # given a ticket of the grid before
+        (ZHANG, "张阿姨", False),  # the group, who spoke last first
+        (WORKER, "王师傅", False),
+    ]
+    assert WANG not in [a.contact_id for a in offered]  # G04's
+
+
+def test_assign_from_a_list_refuses_anyone_not_of_the_grid(
+    session: Session, settings: Settings
+) -> None:
+    li = actor(session, settings, LI)
+    grid_store.touch_member(
+        session=session, contact_id=WANG, grid_code="G04", display_name="王大爷", at=NOW
+    )
+    for stranger in ("wxid_stranger", WANG):  # nobody here; someone of another grid
+        with pytest.raises(Invalid) as refused:
+            tickets.assign(session, settings, li, 1, stranger, now=NOW, listed_only=True)
+        assert refused.value.reply == "这个人不在本网格的群里，请从列表中选择处理人。"
+    assert ticket(session, 1).status == TicketStatus.OPEN
+    for listed in (WORKER, "wxid_louzhang_hu"):  # in the group; the config's worker
+        tickets.assign(session, settings, li, 1, listed, now=NOW, listed_only=True)
+    assert ticket(session, 1).assignee_id == "wxid_louzhang_hu"
+
+
+def test_merge_target_checks_what_merge_checks_and_writes_nothing(
+    session: Session, settings: Settings
+) -> None:
+    li = actor(session, settings, LI)
+    found, target = tickets.merge_target(session, li, 2, 1)
+    assert (found.id, target.id) == (2, 1)
+    assert not session.dirty
+    assert not session.new
+    assert ticket(session, 2).status == TicketStatus.OPEN
+    with pytest.raises(Invalid):
+        tickets.merge_target(session, li, 1, 3)  # G04's
+    with pytest.raises(NotAllowed):
+        tickets.merge_target(session, actor(session, settings, ZHAO), 1, 2)
+
+
+def test_a_worker_never_seen_in_the_group_is_named_as_the_config_names_him(
+    session: Session,
+) -> None:
+    data = copy.deepcopy(SETTINGS)
+    data["grids"][0]["workers"] = [{"id": "wxid_louzhang_hu", "name": "胡楼长"}]
+    named = Settings.model_validate(data)
+    li = actor(session, named, LI)
+    offered = {a.contact_id: a.name for a in tickets.assignees(session, named, "G03")}
+    assert offered["wxid_louzhang_hu"] == "胡楼长"
+    outcome = tickets.assign(session, named, li, 1, "wxid_louzhang_hu", now=NOW, listed_only=True)
+    assert "已派给胡楼长" in outcome.messages[0].text

@@ -11,7 +11,7 @@ from bot.scheduler import TaskContext
 from handlers.ticket_deadlines import SWEEP, sweep
 from storage.db import Database
 from storage.models import Ticket
-from tests.auxil.chat import LEADER, Chat, RecordingSender
+from tests.auxil.chat import ADMIN, LEADER, Chat, RecordingSender
 
 LAMP = "3栋门口的路灯坏了好几天了，晚上黑漆漆的，麻烦处理一下"
 WORKER = ("wxid_worker_wang", "王师傅")
@@ -110,3 +110,16 @@ async def test_a_year_in_one_step_chases_on_time_and_skips_the_idle_sweeps(
     ]
     # each with work, and one at each other job's run (the monthly 公示): no more
     assert len(sweeps) < 20
+
+
+async def test_a_leader_made_in_the_chat_is_chased_as_the_configs_is(
+    chat: Chat, app: App, clock: ManualClock, sender: RecordingSender
+) -> None:
+    """Issue 20: a leader given the role by /设网格长 leads everywhere a config leader does."""
+    await chat.say("早", WORKER)
+    await chat.say("/设网格长 @王师傅", ADMIN, mentions=(WORKER[0],))
+    await chat.say(LAMP)
+    sender.clear()
+    await app.advance(clock, clock.now() + timedelta(hours=72, minutes=5))
+    assert [m.to for m in sender.sent] == [LEADER[0], WORKER[0]]
+    assert sender.sent[0].text.startswith("【督办】工单 #1")

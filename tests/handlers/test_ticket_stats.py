@@ -1,59 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
-from handlers.ticket_stats import figures, percent, period_start
-from storage.tickets import TicketFacts
 from tests.auxil.chat import ADMIN, LEADER, NEIGHBOUR, OTHER_ROOM, RESIDENT, Chat
-from tests.conftest import TZ
-
-T0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
-
-
-def fact(
-    status: str,
-    *,
-    resolved_after: float | None = None,
-    due_after: float = 48,
-    rating: str | None = None,
-    category: str = "facility",
-) -> TicketFacts:
-    resolved = T0 + timedelta(hours=resolved_after) if resolved_after is not None else None
-    return TicketFacts(
-        "G03", category, status, T0, T0 + timedelta(hours=due_after), resolved, rating
-    )
-
-
-def test_figures_follow_the_documented_definitions() -> None:
-    f = figures(
-        [
-            fact("archived", resolved_after=10, rating="satisfied"),
-            fact("archived", resolved_after=60, rating="none"),  # late, never rated
-            fact("resolved", resolved_after=20, category="environment"),
-            fact("assigned"),
-            fact("dismissed"),
-            fact("open", rating="unsatisfied"),  # reopened after 不满意
-        ]
-    )
-    assert (f.accepted, f.done, f.working, f.dismissed) == (6, 3, 2, 1)
-    assert f.done_rate == 3 / 5
-    assert f.on_time_rate == 2 / 3
-    assert f.hours_to_resolve == 30
-    assert (f.rated, f.satisfied, f.satisfaction) == (2, 1, 0.5)
-    assert f.by_category == {"facility": 5, "environment": 1}
-
-
-def test_rates_of_nothing_are_shown_as_a_dash() -> None:
-    f = figures([fact("dismissed")])
-    assert (f.done_rate, f.on_time_rate, f.satisfaction) == (None, None, None)
-    assert percent(None) == "—"
-    assert percent(2 / 3) == "66.7%"
-
-
-def test_periods_start_on_monday_and_the_first() -> None:
-    now = datetime(2026, 11, 22, 15, 30, tzinfo=TZ)  # a Sunday
-    assert period_start(now, "本周") == (datetime(2026, 11, 16, tzinfo=TZ), "本周")
-    assert period_start(now, "") == (datetime(2026, 11, 1, tzinfo=TZ), "本月")
 
 
 async def test_statistics_in_the_group_match_the_tickets(chat: Chat) -> None:

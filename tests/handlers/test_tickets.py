@@ -148,6 +148,31 @@ async def test_a_household_saying_me_too_joins_the_outage_just_told(
     assert len(tickets(sqlite_db)) == 2
 
 
+async def test_a_neighbour_carrying_on_a_matter_just_told_joins_it(
+    chat: Chat, sqlite_db: Database, clock: ManualClock
+) -> None:
+    await chat.say("车库入口那里的截水沟被树叶堵死了 水在坡道口积起来了 物业赶紧来清一下")
+    # counted (同类诉求 +1) without a word: the group saw the matter acknowledged just now
+    assert (
+        await chat.say("对 我刚把车开出来 坡道口的水已经没过脚背 盖板上全是叶子", NEIGHBOUR) == []
+    )
+    [ticket] = tickets(sqlite_db)
+    assert ticket.same_count == 1
+    # the thread has moved on after a quarter of an hour
+    clock.set(clock.now() + timedelta(minutes=20))
+    await chat.say("对 车库那边的排水沟又堵了 水都漫上来了", ("wxid_resident_liu", "刘姐"))
+    assert len(tickets(sqlite_db)) == 2
+
+
+async def test_the_reporters_next_line_joins_their_matter_whatever_it_is_read_as(
+    chat: Chat, sqlite_db: Database
+) -> None:
+    await chat.say("5栋2号电梯好像卡住了 听到里面有人在拍门喊 显示屏一直停在6楼")
+    await chat.say("我喊了一下 里面是个送外卖的小哥 他说卡了十几分钟了 手机没信号")
+    [ticket] = tickets(sqlite_db)
+    assert ticket.category == "facility"
+
+
 async def test_me_too_of_a_theft_is_a_theft_of_ones_own(chat: Chat, sqlite_db: Database) -> None:
     await chat.say("我家电动车昨晚在车棚被偷了 锁都剪断了")
     await chat.say("我家也被偷了 门锁被撬开 丢了一条金项链", NEIGHBOUR)
@@ -263,6 +288,24 @@ async def test_their_words_about_an_open_matter_go_on_its_timeline(
     assert events_of(sqlite_db, ticket.id or 0) == ["created", "noted"]
 
 
+async def test_an_answer_to_a_resident_by_name_goes_on_their_matter_only(
+    chat: Chat, sqlite_db: Database
+) -> None:
+    await chat.say("楼下垃圾站三天没人清了 臭得很", NEIGHBOUR)
+    await chat.say(LAMP)
+    # the leader answers the neighbour in words that name nothing of their matter
+    name = f"@{NEIGHBOUR[1]}\u2005"
+    assert await chat.say(f"{name}师傅明天一早过来处理", LEADER, mentions=(NEIGHBOUR[0],)) == []
+    garbage, lamp = tickets(sqlite_db)
+    assert events_of(sqlite_db, garbage.id or 0) == ["created", "noted"]
+    assert events_of(sqlite_db, lamp.id or 0) == ["created"]
+    # a resident with no matter open here: an answer to a question, on no ticket
+    other = ("wxid_resident_liu", "刘姐")
+    said = f"@{other[1]}\u2005路灯的事明天派人来看"
+    assert await chat.say(said, LEADER, mentions=(other[0],)) == []
+    assert events_of(sqlite_db, lamp.id or 0) == ["created"]
+
+
 async def test_a_quoted_reply_to_a_neighbour_opens_nothing(chat: Chat, sqlite_db: Database) -> None:
     await chat.say("3栋路灯坏了好几天了", NEIGHBOUR)
     quoted = "「王大爷：3栋路灯坏了好几天了」\n- - - - - - - - - - - - - - -\n"
@@ -370,4 +413,15 @@ async def test_repeats_of_an_emergency_fold_into_it_and_delay_nobody(
     assert await chat.say("3栋着火了", NEIGHBOUR) == []
     listing = await chat.say("/工单", LEADER)  # answered at once, not after a queue of alarms
     assert any("#1" in m.text for m in listing)
+    assert len(tickets(sqlite_db)) == 1
+
+
+async def test_a_request_to_a_leader_made_in_the_chat_is_filed(
+    chat: Chat, sqlite_db: Database
+) -> None:
+    """Issue 20: @-ing a leader /设网格长 made is asking the grid, as @-ing the config's is."""
+    await chat.say("早", NEIGHBOUR)
+    await chat.say("/设网格长 @王大爷", ADMIN, mentions=(NEIGHBOUR[0],))
+    [filed] = await chat.say(f"@王大爷\u2005{LAMP}", mentions=(NEIGHBOUR[0],))
+    assert "已受理，工单 #1" in filed.text
     assert len(tickets(sqlite_db)) == 1

@@ -23,8 +23,9 @@ from sqlmodel import select
 from bot.channels.base import SendError
 from bot.channels.wechaty import WechatyAuthError
 from bot.events import Inbound, MessageType, Outbound
-from bot.settings import Settings
+from bot.settings import AlertSettings, Settings, WecomSettings
 from nlp.classifier import Classifier
+from storage import accounts as account_store
 from storage.models import InboundMessage, MessageStatus, OutboundMessage, RoomAccount
 from tests.auxil.wechat import (
     ADMIN,
@@ -48,6 +49,7 @@ from tests.auxil.wechat import (
     running_bot,
     wait_until,
 )
+from tests.auxil.wecom import robot_server
 from tests.gateway import harness
 
 pytestmark = pytest.mark.integration
@@ -564,3 +566,53 @@ async def test_every_token_refused_ends_the_run(
             [(gateway, "wrong-1"), (gateway, "wrong-2")], settings, classifier, tmp_path
         ) as (_, task, _):
             await asyncio.wait_for(asyncio.shield(task), 20)
+
+
+# ------------------------------------------------------------------------------------------------
+# Alerts over a 企业微信 robot (bot/alerts.py), heartbeat
+# ------------------------------------------------------------------------------------------------
+
+
+async def test_a_logout_reaches_the_robot_once_and_the_login_clears_it(
+    gateway: harness.Gateway,
+    settings: Settings,
+    classifier: Classifier,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("bot.channels.wechaty.WATCH_INTERVAL", 0.1)
+    alerting = settings.model_copy(
+        update={
+            "alerts": AlertSettings(
+                wecom=WecomSettings(url_env="GRIDBOT_TEST_WECOM", mentioned_list=["@all"])
+            )
+        }
+    )
+    with robot_server() as robot:
+        monkeypatch.setenv("GRIDBOT_TEST_WECOM", robot.url())
+        async with running_bot(
+            endpoint=gateway.endpoint,
+            token=gateway.token,
+            settings=alerting,
+            classifier=classifier,
+            tmp_path=tmp_path,
+        ) as bot:
+
+            def beating() -> bool:
+                with bot.db.session() as session:
+                    return BOT_ID in account_store.last_seen(session=session)
+
+            await wait_until(beating, what="its heartbeat")
+            await gateway.logout("kicked by the test")
+            await wait_until(robot.contents, what="the alert")
+            await asyncio.sleep(0.5)  # looked at again and again: said once
+            [alert] = robot.taken()
+            assert alert.content.startswith(f"【网格助手告警】{BOT_ID} 已退出登录（")
+            assert alert.mentioned == ["@all"]
+            await gateway.login()
+            await wait_until(lambda: len(robot.contents()) == 2, what="the all-clear")
+            assert robot.contents()[1] == f"【网格助手恢复】{BOT_ID} 已重新登录。"
+            # the escalation room's messages go there too
+            await gateway.say(ZHANG, "着火了！3栋2单元冒黑烟了，快来人", room=GRID_ROOM)
+            await wait_until(lambda: len(robot.contents()) == 3, what="the copy")
+            assert robot.contents()[2].startswith("【紧急】幸福社区第3网格 #1 安全隐患：")

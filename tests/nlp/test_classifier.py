@@ -386,6 +386,11 @@ def test_shipped_danger_elements_alone_are_not_urgent(classifier: Classifier, te
         "电话0731-81190120 楼道灯坏了",
         "楼道灯坏了 电话138 1101 2345",
         "身份证110105199001011234 补办社保卡要带什么",
+        "哪个的白色大众停在我地库B-119车位上 我停不进去",  # a parking space's code
+        "停在119车位上的车 挪一下",
+        "A120的快递柜打不开",
+        "今天超市菜籽油搞活动 5升的120一桶 买两桶送一袋面",  # a price
+        "我屋伢说作业写完了 结果一看才写了一半 血压120往上冲",  # a reading
     ],
 )
 def test_emergency_numbers_inside_other_numbers_raise_no_alarm(
@@ -407,3 +412,9 @@ def test_an_unseen_neighbour_is_a_possible_emergency(classifier: Classifier) -> 
     fire = classifier.classify("着火了！3栋2单元冒黑烟了，快来人")
     assert (fire.possible, fire.urgency_kind) == (False, "fire")
     assert classifier.classify("好几天没看到你发朋友圈了").urgent is False
+
+
+def test_a_stopped_lift_with_nobody_inside_is_a_repair(classifier: Classifier) -> None:
+    said = "8栋1号电梯又坏了 停在12楼不动 按了半天没反应 门也打不开 里面没人 灯是黑的"
+    assert not classifier.keywords_only(said).urgent
+    assert classifier.keywords_only("电梯卡住了 门打不开 里面有人在喊 快来").urgent

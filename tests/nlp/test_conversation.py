@@ -8,6 +8,7 @@ from nlp.conversation import (
     is_advice,
     is_group_list,
     is_question,
+    refers_back,
     says_also,
     without_calls,
 )
@@ -102,3 +103,19 @@ def test_a_household_saying_me_too(text: str) -> None:
 )
 def test_not_me_too(text: str) -> None:
     assert not says_also(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "back"),
+    [
+        ("对 我刚把车开出来 坡道口的水已经没过脚背", True),
+        ("是的 那根线我都是叫机手低头绕过去的", True),
+        ("+1 我们10栋正对到广场", True),
+        ("他们刚刚在98号也一家家敲门", True),
+        ("我刚从那里过 差点撞到石头上", True),
+        ("3栋门口的路灯坏了", False),
+        ("对面楼的空调外机在滴水", False),  # 对 inside a word, not a reply
+    ],
+)
+def test_a_reply_to_what_was_just_said(text: str, back: bool) -> None:
+    assert refers_back(text) is back

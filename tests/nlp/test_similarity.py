@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from nlp.similarity import places_conflict, same_matter, topic_terms
+from nlp.similarity import names_a_thing, places_conflict, same_matter, same_thread, topic_terms
 from nlp.vocabulary import Vocabulary
 
 LAMP = "3栋门口的路灯坏了好几天了，晚上黑漆漆的，麻烦处理一下"
@@ -78,3 +78,48 @@ def test_places_conflict() -> None:
     assert places_conflict("5栋2单元漏水", "5号楼3单元漏水")
     assert not places_conflict("5栋漏水", "5号楼2单元漏水")
     assert not places_conflict("楼上漏水", "5栋漏水")
+
+
+def test_a_bare_lou_after_a_number_is_a_floor() -> None:
+    # "我从12楼走下来" in 9栋 is no other building than 12楼 said by a neighbour of 9栋
+    assert not places_conflict(
+        "9栋2单元的电梯又停了 我从12楼走下来的", "电梯什么时候能好 12楼走不下来"
+    )
+    assert places_conflict("我住12楼 漏水", "我住15楼 漏水")
+    assert places_conflict("5号楼漏水", "6号楼漏水")
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "follows_on", "same"),
+    [
+        # a neighbour agreeing or pointing back, in words of their own
+        (
+            "小区北门那棵大榕树断了一大枝 随时会掉",
+            "我刚从北门过 差点被砸到 那根枝比人还粗",
+            True,
+            True,
+        ),
+        (
+            "老街口那个垃圾点好几天没收了",
+            "是的 我早上路过臭得很 还有人把烂菜叶子倒在边边上",
+            True,
+            True,
+        ),
+        # ... unless another place, or one more matter ("还有…")
+        ("3栋门口的路灯坏了", "对 5栋的路灯也坏了", True, False),
+        ("3栋门口的路灯坏了", "还有那个垃圾桶也满了", True, False),
+        # with nothing tying it back, the same thing named is needed
+        ("3栋门口的路灯坏了", "路灯一直不亮 晚上好黑", False, True),
+        ("3栋门口的路灯坏了", "电梯又停了", False, False),
+        ("3栋门口的路灯坏了", "今天好冷啊", False, False),
+    ],
+)
+def test_what_carries_on_a_matter_just_told(
+    vocabulary: Vocabulary, first: str, then: str, follows_on: bool, same: bool
+) -> None:
+    assert same_thread(first, then, vocabulary, "facility", follows_on=follows_on) is same
+
+
+def test_names_a_thing(vocabulary: Vocabulary) -> None:
+    assert names_a_thing("楼下垃圾也没人清", vocabulary, "environment")
+    assert not names_a_thing("我刚才去敲了好一阵门 喊都喊不应", vocabulary, "facility")

@@ -52,3 +52,19 @@ def test_contacts_are_recorded_once_per_account(db: Database) -> None:
             ("wxid_li", "A"),
             ("wxid_li", "B"),
         ]
+
+
+def test_a_heartbeat_stamps_the_accounts_groups_and_is_read_per_account(db: Database) -> None:
+    later = T0 + timedelta(minutes=1)
+    with db.session() as s:
+        accounts.set_rooms(session=s, account="A", rooms={"r1": "一组", "r2": "二组"}, at=T0)
+        accounts.saw_room(session=s, account="B", room_id="r1", topic="一组", at=T0)
+        s.commit()
+        accounts.heartbeat(session=s, account="A", at=later)
+        s.commit()
+        assert accounts.last_seen(session=s) == {"A": later, "B": T0}
+        seen = s.exec(select(RoomAccount.seen_at).where(RoomAccount.account == "A")).all()
+        assert seen == [later, later]
+        accounts.heartbeat(session=s, account="nobody", at=later)  # in no group: nothing
+        s.commit()
+        assert accounts.last_seen(session=s) == {"A": later, "B": T0}

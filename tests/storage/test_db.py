@@ -108,3 +108,20 @@ def test_errors_past_opening_are_not_dressed_up(tmp_path: Path) -> None:
     with pytest.raises(IntegrityError), reporting_failures(url), db.engine.begin() as conn:
         conn.execute(text("INSERT INTO t VALUES (1)"))
     db.dispose()
+
+
+def test_listeners_hear_each_commit_and_rollback_until_stopped(db: Database) -> None:
+    heard: list[str] = []
+    stop_commits = db.listen("after_commit", lambda session: heard.append("commit"))
+    stop_rollbacks = db.listen("after_rollback", lambda session: heard.append("rollback"))
+    with db.session() as session:
+        session.execute(text("SELECT 1"))
+        session.commit()
+        session.execute(text("SELECT 1"))
+        session.rollback()
+    stop_commits()
+    stop_rollbacks()
+    with db.session() as session:
+        session.execute(text("SELECT 1"))
+        session.commit()
+    assert heard == ["commit", "rollback"]

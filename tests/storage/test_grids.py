@@ -141,3 +141,61 @@ def test_the_fast_paths_find_the_bound_grid_and_record_members(db: Database) -> 
         grids.sync_grids(session=s, specs=SPECS[1:])
         s.commit()
         assert grids.grid_code_by_room_id(session=s, room_id="room@3") is None
+
+
+def test_members_of_a_grid_who_spoke_last_first(db: Database) -> None:
+    synced(db)
+    with db.session() as s:
+        for n, (contact_id, grid) in enumerate(
+            [("wxid_a", "G03"), ("wxid_b", "G03"), ("wxid_c", "G04"), ("wxid_d", "G03")]
+        ):
+            grids.touch_member(
+                session=s,
+                contact_id=contact_id,
+                grid_code=grid,
+                display_name=contact_id[-1].upper(),
+                at=T0 + timedelta(minutes=n),
+            )
+        s.commit()
+        assert grids.members(session=s, grid_code="G03", limit=2) == [
+            ("wxid_d", "D", MemberRole.RESIDENT),
+            ("wxid_b", "B", MemberRole.RESIDENT),
+        ]
+        assert [c for c, _n, _r in grids.members(session=s, grid_code="G04", limit=9)] == ["wxid_c"]
+
+
+def test_roles_given_and_taken_and_who_was_seen(db: Database) -> None:
+    """Issue 20: /设网格长 and /撤网格长 write the role; /成员 lists who was seen."""
+    synced(db)
+    later = T0 + timedelta(hours=1)
+    with db.session() as s:
+        for contact_id, at in (("wxid_a", T0), ("wxid_b", later)):
+            grids.member_seen(
+                session=s, contact_id=contact_id, grid_code="G03", display_name=contact_id, at=at
+            )
+        grids.member_seen(session=s, contact_id="wxid_a", grid_code="G04", display_name="A", at=T0)
+        s.commit()
+        assert grids.set_role(
+            session=s, contact_id="wxid_b", grid_code="G03", role=MemberRole.LEADER
+        )
+        # nobody to give it to: never seen in that group
+        assert not grids.set_role(
+            session=s, contact_id="wxid_b", grid_code="G04", role=MemberRole.LEADER
+        )
+        s.commit()
+    with db.session() as s:
+        assert list(grids.leaders_in_db(session=s, grid_code="G03")) == ["wxid_b"]
+        assert list(grids.leaders_in_db(session=s, grid_code="G04")) == []
+        seen = grids.seen_members(session=s, grid_code="G03")
+        assert [(m.contact_id, m.role, m.last_seen) for m in seen] == [
+            ("wxid_b", MemberRole.LEADER, later),
+            ("wxid_a", MemberRole.RESIDENT, T0),
+        ]
+        # the rows a session holds show a role written past the ORM
+        grids.set_role(session=s, contact_id="wxid_b", grid_code="G03", role=MemberRole.RESIDENT)
+        assert [m.role for m in grids.seen_members(session=s, grid_code="G03")] == [
+            MemberRole.RESIDENT,
+            MemberRole.RESIDENT,
+        ]
+        s.commit()
+        assert list(grids.leaders_in_db(session=s, grid_code="G03")) == []

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from storage.db import Database
 from storage.models import Grid, Ticket, TicketStatus
-from storage.ticket_search import Sort, TicketQuery, search
+from storage.ticket_search import Sort, TicketQuery, each, search
 from storage.tickets import ACTIVE
 
 NOW = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
@@ -121,6 +121,16 @@ def test_sorts_and_pages(world: Database) -> None:
         assert ([t.id for t in page.tickets], page.total) == ([7], 5)
         past = search(session=session, query=TicketQuery(), offset=100, limit=20)
         assert (list(past.tickets), past.total) == ([], 7)
+
+
+def test_each_reads_every_ticket_the_query_finds_in_batches(world: Database) -> None:
+    with world.session() as session:
+        assert [t.id for t in each(session=session, query=TicketQuery(), batch=2)] == [
+            6, 5, 4, 3, 2, 1, 7,
+        ]  # fmt: skip
+        query = TicketQuery(grids={"G03"}, statuses=ACTIVE, sort=Sort.OLDEST)
+        assert [t.id for t in each(session=session, query=query)] == [7, 1, 4, 6]
+        assert list(each(session=session, query=TicketQuery(grids=()))) == []
 
 
 @pytest.mark.parametrize(

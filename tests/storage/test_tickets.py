@@ -368,3 +368,44 @@ def test_next_deadline_work_is_the_first_time_a_sweep_query_finds_a_ticket(db: D
     change(urgent, status=TicketStatus.ARCHIVED)
     change(resolved, status=TicketStatus.ARCHIVED)
     assert work() is None
+
+
+def test_created_between_of_some_grids_and_how_often_reopened(db: Database) -> None:
+    setup(db)
+    first = open_ticket(db)
+    open_ticket(db, "G04")
+    with db.session() as s:
+        t = s.get_one(Ticket, first.id)
+        t.reopen_count = 2
+        s.add(t)
+        s.commit()
+        end = T0 + timedelta(days=1)
+        facts = tickets.created_between(session=s, start=T0, end=end, grid_code=None, grids={"G03"})
+        assert [(f.grid_code, f.reopened) for f in facts] == [("G03", 2)]
+        every = tickets.created_between(session=s, start=T0, end=end, grid_code=None)
+        assert sorted(f.grid_code for f in every) == ["G03", "G04"]
+        assert (
+            tickets.created_between(session=s, start=T0, end=end, grid_code="G04", grids={"G03"})
+            == []
+        )
+
+
+def test_earlier_assignees_of_a_grid_latest_first(db: Database) -> None:
+    setup(db)
+    for n, (grid, assignee) in enumerate(
+        [("G03", "wxid_w1"), ("G03", "wxid_w2"), ("G04", "wxid_w3"), ("G03", "wxid_w1")]
+    ):
+        ticket = open_ticket(db, grid, at=T0 + timedelta(hours=n))
+        with db.session() as s:
+            t = s.get_one(Ticket, ticket.id)
+            t.assignee_id, t.assignee_name = assignee, assignee[-2:]
+            s.add(t)
+            s.commit()
+    with db.session() as s:
+        assert tickets.recent_assignees(session=s, grid_code="G03", limit=5) == [
+            ("wxid_w1", "w1"),
+            ("wxid_w2", "w2"),
+        ]
+        assert tickets.recent_assignees(session=s, grid_code="G03", limit=1) == [("wxid_w1", "w1")]
+        assert tickets.was_assigned_in_grid(session=s, contact_id="wxid_w3", grid_code="G04")
+        assert not tickets.was_assigned_in_grid(session=s, contact_id="wxid_w3", grid_code="G03")

@@ -6,6 +6,7 @@ from fastapi.testclient import TestClient
 
 from bot.clock import ManualClock
 from bot.settings import Settings
+from storage import accounts as account_store
 from storage.db import Database
 from tests.auxil.web import add_grids, add_ticket, log_in, login_link
 from tests.conftest import SETTINGS
@@ -73,3 +74,31 @@ def test_the_viewer_is_greeted_by_the_name_residents_know(
     )
     log_in(client, sqlite_db, "wxid_leader_li", clock.now())
     assert '<span class="who">李明<small>网格长</small></span>' in client.get("/tickets").text
+
+
+def test_healthz_answers_the_status_as_json_without_a_login(
+    web_client: TestClient, sqlite_db: Database, clock: ManualClock
+) -> None:
+    response = web_client.get("/healthz")
+    assert response.status_code == 503  # no account has served yet
+    found = response.json()
+    assert found["healthy"] is False
+    assert found["checks"]["database"] == {"ok": True, "detail": "reachable"}
+    assert found["checks"]["accounts"]["ok"] is False
+    with sqlite_db.session() as session:
+        account_store.set_rooms(
+            session=session, account="wxid_bot", rooms={"r1": "幸福社区第3网格"}, at=clock.now()
+        )
+        session.commit()
+    response = web_client.get("/healthz")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["cache-control"] == "no-store"
+    assert response.json()["healthy"] is True
+
+
+def test_healthz_is_under_a_reverse_proxys_path(sqlite_db: Database, clock: ManualClock) -> None:
+    data = copy.deepcopy(SETTINGS) | {"web": {"base_url": "http://10.0.0.5/gridbot/"}}
+    client = TestClient(create_app(Settings.model_validate(data), sqlite_db, clock))
+    assert client.get("/gridbot/healthz").status_code == 503
+    assert client.get("/healthz").status_code == 404

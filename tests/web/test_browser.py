@@ -2,9 +2,11 @@
 served by uvicorn on the test's event loop, on a database the bot filled through chat.
 
 A leader asks for a link with /后台 in a private chat, logs in, filters the list, opens a
-ticket, is refused another grid's ticket, logs out, and finds the link spent. A screenshot
-of every page is taken on a desk's screen and a phone's; with GRIDBOT_SCREENSHOTS=docs/web
-they are the README's.
+ticket, is refused another grid's ticket, resolves a ticket on its page (and the group's
+message is in the outbox), is refused a form without its CSRF token and an action on another
+grid's ticket, asks to merge, reads the statistics, downloads the Excel 台账 and reads it back,
+logs out, and finds the link spent. A screenshot of every page is taken on a desk's screen
+and a phone's; with GRIDBOT_SCREENSHOTS=docs/web they are the README's.
 
 Without chromium the test is skipped, except where GRIDBOT_REQUIRE_BROWSER=1 (CI), where it
 fails: `bash scripts/test.sh` installs it.
@@ -18,15 +20,19 @@ import re
 import shutil
 import socket
 from datetime import timedelta
+from io import BytesIO
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 from playwright.async_api import Browser, Page, async_playwright
+from sqlmodel import col, select
 
 from bot.clock import ManualClock
 from bot.events import MessageType
 from bot.settings import Settings
 from storage.db import Database
+from storage.models import OutboundMessage, Ticket, TicketStatus
 from tests.auxil.chat import ADMIN, LEADER, NEIGHBOUR, OTHER_ROOM, RESIDENT, Chat
 from tests.conftest import SETTINGS
 from web.serve import bind, serving
@@ -104,18 +110,106 @@ async def _shoot(page: Page, shots: Path, name: str) -> None:
 
 
 async def _phone_shots(browser: Browser, state: dict[str, object], base: str, shots: Path) -> None:
-    """The list and a ticket as a phone shows them (the login kept from the desk)."""
+    """The list, a ticket, a ticket's actions and the statistics as a phone shows them (the
+    login kept from the desk)."""
     phone = await browser.new_context(viewport=PHONE_SCREEN, storage_state=state)  # type: ignore[arg-type]
     page = await phone.new_page()
-    await page.goto(f"{base}/tickets")
-    widths = await page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-    assert widths[0] <= widths[1], "the list is wider than a phone"
-    await _shoot(page, shots, "tickets-phone")
-    await page.goto(f"{base}/tickets/1")
-    widths = await page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-    assert widths[0] <= widths[1], "a ticket is wider than a phone"
-    await _shoot(page, shots, "ticket-phone")
+    for path, name, what in (
+        ("/tickets", "tickets-phone", "the list"),
+        ("/tickets/1", "ticket-phone", "a ticket"),
+        ("/tickets/5", "ticket-actions-phone", "a ticket's actions"),
+        ("/stats", "stats-phone", "the statistics"),
+    ):
+        await page.goto(f"{base}{path}")
+        if name == "ticket-actions-phone":
+            await page.click("details.assign summary")
+        widths = await page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert widths[0] <= widths[1], f"{what} is wider than a phone"
+        await _shoot(page, shots, name)
     await phone.close()
+
+
+def _outbox(db: Database) -> list[str]:
+    with db.session() as session:
+        return list(
+            session.exec(select(OutboundMessage.text).order_by(col(OutboundMessage.id))).all()
+        )
+
+
+def _status(db: Database, number: int) -> str:
+    with db.session() as session:
+        return session.get_one(Ticket, number).status
+
+
+async def _act(page: Page, base: str, shots: Path, db: Database) -> None:
+    """Resolve #3 on its page; be refused a form without its token and another grid's
+    ticket; ask to merge."""
+    await page.goto(f"{base}/tickets/3")
+    await page.click("details.resolve summary")
+    await page.fill("details.resolve textarea", "杂物已清走，楼道已畅通")
+    await _shoot(page, shots, "ticket-actions")
+    sent = len(_outbox(db))
+    await page.get_by_role("button", name="确认办结").click()
+    await page.wait_for_url(f"{base}/tickets/3")
+    assert "#3 已办结，群里已请反映人评价。" in await page.locator("p.flash").inner_text()
+    await _shoot(page, shots, "ticket-done")
+    assert _status(db, 3) == TicketStatus.RESOLVED
+    # the group hears it as it would from /办结: the bot sends it from the outbox
+    [told] = _outbox(db)[sent:]
+    assert told.startswith("您反映的问题（#3）已办结：杂物已清走，楼道已畅通")
+
+    # a form that lost its CSRF token (as one posted from another site has none)
+    await page.goto(f"{base}/tickets/4")
+    await page.click("details.dismiss summary")
+    await page.fill("details.dismiss textarea", "不属于本网格事务")
+    await page.locator("details.dismiss input[name=csrf]").evaluate("e => e.remove()")
+    async with page.expect_response(f"{base}/tickets/4/dismiss") as answer:
+        await page.get_by_role("button", name="确认驳回").click()
+    assert (await answer.value).status == 403
+    assert "页面已过期或来自其他网站" in await page.content()
+    await _shoot(page, shots, "csrf-refused")
+    assert _status(db, 4) == TicketStatus.OPEN
+
+    # another grid's ticket, posted to with his own good token
+    await page.goto(f"{base}/tickets/4")
+    token = await page.locator("input[name=csrf]").first.get_attribute("value")
+    refused = await page.request.post(
+        f"{base}/tickets/2/resolve", form={"csrf": token or "", "text": "已处理"}
+    )
+    assert refused.status == 403
+    assert _status(db, 2) == TicketStatus.OPEN
+
+    # 合并 is asked first
+    await page.goto(f"{base}/tickets/6")
+    await page.click("details.merge summary")
+    await page.fill("details.merge input[name=into]", "5")
+    await page.get_by_role("button", name="下一步").click()
+    await page.wait_for_url(re.compile(r".*/tickets/6/merge\?into=5$"))
+    assert "把 #6 并入 #5？" in await page.locator("h1").inner_text()
+    await _shoot(page, shots, "merge")
+    await page.get_by_role("link", name="取消").click()
+    assert _status(db, 6) == TicketStatus.OPEN
+
+
+async def _stats_and_ledger(page: Page, base: str, shots: Path) -> None:
+    await page.click("nav >> text=统计")
+    await page.wait_for_url(f"{base}/stats")
+    assert await page.locator("svg.chart").count() == 2  # one grid: no "worst grids"
+    assert "受理" in await page.locator(".figures").inner_text()
+    await _shoot(page, shots, "stats")
+
+    await page.goto(f"{base}/tickets?status=active")
+    listed = await page.locator("td.id a").all_inner_texts()
+    async with page.expect_download() as started:
+        await page.click("text=下载 Excel 台账")
+    download = await started.value
+    assert download.suggested_filename.endswith(".xlsx")
+    # as saved: the browser keeps a download under a name of its own, without ".xlsx"
+    sheet = load_workbook(BytesIO((await download.path()).read_bytes()))["工单台账"]
+    header, *rows = list(sheet.values)
+    assert header[:3] == ("工单编号", "网格", "网格编码")
+    assert [f"#{row[0]}" for row in rows] == listed
+    assert all(PHONE not in str(cell) for row in rows for cell in row)
 
 
 async def _log_in_filter_and_read(page: Page, base: str, link: str, shots: Path) -> None:
@@ -197,9 +291,11 @@ async def test_a_leader_logs_in_filters_reads_and_logs_out(
     sock = bind(settings.web.host, settings.web.port)
     async with serving(settings, sqlite_db, clock, sock), async_playwright() as p:
         browser = await p.chromium.launch(executable_path=executable, args=["--no-sandbox"])
-        desk = await browser.new_context(viewport=DESK, locale="zh-CN")
+        desk = await browser.new_context(viewport=DESK, locale="zh-CN", accept_downloads=True)
         page = await desk.new_page()
         await _log_in_filter_and_read(page, base, link, shots)
+        await _act(page, base, shots, sqlite_db)
+        await _stats_and_ledger(page, base, shots)
         await _phone_shots(browser, await desk.storage_state(), base, shots)  # type: ignore[arg-type]
         await _log_out(page, base, link, shots)
         # an administrator sees every grid
@@ -207,6 +303,10 @@ async def test_a_leader_logs_in_filters_reads_and_logs_out(
         await page.get_by_role("button", name="进入后台").click()
         await page.wait_for_url(f"{base}/tickets")
         assert "#2" in await page.locator("td.id a").all_inner_texts()
+        # and every grid's figures, the ones that resolve least drawn apart
+        await page.goto(f"{base}/stats")
+        assert await page.locator("svg.chart").count() == 3
+        await _shoot(page, shots, "stats-admin")
         await browser.close()
 
 

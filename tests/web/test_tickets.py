@@ -3,9 +3,13 @@ from __future__ import annotations
 import logging
 import re
 from datetime import timedelta
+from io import BytesIO
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
+from openpyxl import load_workbook
 
 from bot.clock import ManualClock
 from bot.events import MessageType
@@ -13,6 +17,7 @@ from storage.db import Database
 from storage.models import TicketStatus
 from tests.auxil.chat import LEADER, NEIGHBOUR, RESIDENT, Chat
 from tests.auxil.web import add_ticket, log_in
+from web import ticket_ledger as ledger
 from web.tickets import PAGE_SIZE
 
 ADMIN, LEADER_ID, OTHER_LEADER = "wxid_street_admin", "wxid_leader_li", "wxid_leader_zhao"
@@ -273,3 +278,49 @@ def test_odd_addresses_get_a_page_never_a_crash(
     assert response.status_code in (200, 403, 404), response.text
     assert response.headers["content-type"].startswith("text/html")
     assert PHONE not in response.text
+
+
+def _ledger(response: Response) -> list[dict[str, Any]]:
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == ledger.MEDIA_TYPE
+    assert response.headers["content-disposition"].startswith("attachment; filename=")
+    header, *rows = list(load_workbook(BytesIO(response.content))[ledger.SHEET].values)
+    return [dict(zip(header, row, strict=True)) for row in rows]
+
+
+def test_the_ledger_has_the_lists_filters_and_every_page(
+    web_client: TestClient, tickets: Database, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "gridbot.audit")
+    for n in range(PAGE_SIZE + 3):
+        add_ticket(tickets, clock.now() - timedelta(days=10, minutes=n), text=f"旧的第{n}件")
+    log_in(web_client, tickets, ADMIN, clock.now())
+    listed = web_client.get("/tickets?status=active&grid=G03").text
+    assert 'href="/tickets.xlsx?grid=G03&amp;status=active"' in listed
+    rows = _ledger(web_client.get("/tickets.xlsx?grid=G03&status=active"))
+    assert len(rows) == PAGE_SIZE + 3 + 2  # all of them, not a page: the old ones, #2 and #1
+    assert [r["工单编号"] for r in rows[:2]] == [2, 1]  # the list's order
+    assert PHONE in rows[1]["反映内容"]  # an administrator's file
+    assert _ledger(web_client.get("/tickets.xlsx?q=井盖"))[0]["工单编号"] == 5
+    assert "web: wxid_street_admin exported 25 ticket(s) as Excel (grid=G03&status=active)" in (
+        caplog.text
+    )
+
+
+def test_a_leaders_ledger_is_his_grids_masked(
+    web_client: TestClient, tickets: Database, clock: ManualClock
+) -> None:
+    log_in(web_client, tickets, LEADER_ID, clock.now())
+    rows = _ledger(web_client.get("/tickets.xlsx"))
+    by_number = {r["工单编号"]: r for r in rows}
+    assert sorted(by_number) == [1, 2, 3, 5]  # G04's #4 is not his
+    assert all(PHONE not in str(value) for row in rows for value in row.values())
+    assert MASKED in by_number[1]["反映内容"]
+    assert by_number[2]["反映人"] == f"刘姐{MASKED}"
+    assert web_client.get("/tickets.xlsx?grid=G04").status_code == 403
+
+
+def test_the_ledger_needs_a_login(web_client: TestClient, tickets: Database) -> None:
+    response = web_client.get("/tickets.xlsx")
+    assert response.status_code == 401
+    assert response.headers["content-type"].startswith("text/html")

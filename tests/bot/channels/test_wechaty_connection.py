@@ -4,6 +4,8 @@ tests/integration/test_wechaty_channel.py."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError, StreamTerminatedError
 
@@ -41,3 +43,28 @@ def test_a_new_connection_is_offline() -> None:
     assert connection.self_id is None
     assert connection.state().endswith(" s, 0 failed attempt(s) to connect")
     connection.close()  # nothing to close: fine
+
+
+def test_logouts_and_the_puppets_errors_are_handed_on() -> None:
+    seen: list[tuple[str, str]] = []
+    connection = PuppetConnection(
+        WechatyConfig(endpoint="127.0.0.1:1", token="t"),
+        on_message=lambda message_id: None,
+        on_renamed=lambda room_id: None,
+        on_online=lambda: None,
+        on_logout=lambda reason: seen.append(("logout", reason)),
+        on_error=lambda text: seen.append(("error", text)),
+    )
+    assert not connection.connected
+    connection._on_login(SimpleNamespace(contact_id="wxid_bot"))
+    assert connection.connected
+    assert connection.online
+    connection._on_logout(SimpleNamespace(contact_id="wxid_bot", data="kicked out"))
+    connection._on_logout(SimpleNamespace(contact_id="wxid_bot"))
+    connection._on_error(SimpleNamespace(data="the account is restricted"))
+    assert not connection.online
+    assert seen == [
+        ("logout", "kicked out"),
+        ("logout", ""),
+        ("error", "the account is restricted"),
+    ]
