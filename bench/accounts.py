@@ -85,7 +85,7 @@ sys.exit(serve_accounts(sys.argv[1:]))
 _WARM = """
 import sys
 from pathlib import Path
-from bot.app import build_classifier
+from bot.models import build_classifier
 from bot.settings import load_settings
 build_classifier(load_settings(Path(sys.argv[1])))
 """

@@ -49,9 +49,10 @@ from sqlalchemy import text as sql  # noqa: E402
 
 from bench.figures import percentile, verdict  # noqa: E402
 from bench.traffic import Town, write  # noqa: E402
-from bot.app import build_app, build_classifier, open_database  # noqa: E402
+from bot.app import build_app, open_database  # noqa: E402
 from bot.channels.replay import JsonLinesSender, replay  # noqa: E402
 from bot.clock import ManualClock  # noqa: E402
+from bot.models import build_classifier  # noqa: E402
 from bot.settings import Settings, load_settings  # noqa: E402
 from nlp.classifier import Classifier  # noqa: E402
 from storage import migrate  # noqa: E402

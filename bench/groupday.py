@@ -55,10 +55,11 @@ import yaml  # noqa: E402
 from sqlmodel import col, func, select  # noqa: E402
 
 from bench.groupday_data import DATA, PARTS, Day, DayError, Label, Line, load_day  # noqa: E402
-from bot.app import App, build_app, build_classifier, open_database  # noqa: E402
+from bot.app import App, build_app, open_database  # noqa: E402
 from bot.channels.replay import parse_line  # noqa: E402
 from bot.clock import ManualClock  # noqa: E402
 from bot.events import Inbound, Outbound  # noqa: E402
+from bot.models import build_classifier  # noqa: E402
 from bot.settings import Settings, load_settings  # noqa: E402
 from config import __file__ as _config_init  # noqa: E402
 from nlp.classifier import Classifier  # noqa: E402

@@ -41,9 +41,10 @@ from sqlalchemy import insert  # noqa: E402
 
 from bench.figures import percentile, verdict  # noqa: E402
 from bench.traffic import Town  # noqa: E402
-from bot.app import App, build_app, build_classifier, open_database  # noqa: E402
+from bot.app import App, build_app, open_database  # noqa: E402
 from bot.clock import ManualClock  # noqa: E402
 from bot.events import Inbound, Outbound  # noqa: E402
+from bot.models import build_classifier  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from nlp.vocabulary import CATEGORY_CODES  # noqa: E402
 from storage.db import Database  # noqa: E402

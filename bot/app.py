@@ -13,9 +13,8 @@ from bot.clock import Clock, ManualClock
 from bot.context import Services
 from bot.dispatcher import Dispatcher
 from bot.events import Inbound
-from bot.models import load_model
+from bot.models import build_classifier
 from bot.outbox import OutboxSender
-from bot.paths import cache_dir
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from handlers import all_jobs, all_routers, maintenance
@@ -211,12 +210,6 @@ class App:
 def _jitter(clock: Clock, *, seed: int) -> random.Random:
     # On a manual clock the throttle's jitter is drawn from a fixed seed: replays repeat.
     return random.Random(seed) if isinstance(clock, ManualClock) else random.Random()
-
-
-def build_classifier(settings: Settings) -> Classifier:
-    """The classifier on the configured vocabulary and model: loads jieba's dictionary (build
-    it before forking, and once per process)."""
-    return Classifier(settings.categories, cache_dir=cache_dir(), model=load_model(settings))
 
 
 def build_app(

@@ -109,7 +109,7 @@ def _corrections(args: argparse.Namespace, settings: Settings) -> list[LabelledR
 
 
 def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.app import build_classifier
+    from bot.models import build_classifier
     from bot.train import load_training_data, train
     from nlp.training import DEFAULT_C, TrainingUnavailable
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.paths import cache_dir
+from nlp.classifier import Classifier
 from nlp.model import LinearModel
 
 if TYPE_CHECKING:  # the settings' import (pydantic) is no part of the model's start-up cost
@@ -25,6 +26,7 @@ if TYPE_CHECKING:  # the settings' import (pydantic) is no part of the model's s
 
 __all__ = [
     "ModelError",
+    "build_classifier",
     "history",
     "install",
     "load_model",
@@ -155,3 +157,10 @@ def _write_bytes(path: Path, data: bytes) -> None:
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+def build_classifier(settings: Settings) -> Classifier:
+    """The classifier on the configured vocabulary and model: loads jieba's dictionary (build
+    it before forking, and once per process). Here, not in bot.app: `gridbot classify` needs
+    it without the bot's database and runtime."""
+    return Classifier(settings.categories, cache_dir=cache_dir(), model=load_model(settings))

@@ -32,6 +32,7 @@ from handlers.ticket_format import category_name, summary, time_limit, when
 from nlp.classifier import Classification
 from nlp.conversation import (
     addressed_name,
+    already_called,
     calls_for_help,
     is_advice,
     is_group_list,
@@ -164,7 +165,7 @@ def _read_urgency(
             # Nothing is said to be happening beyond a call for help: advice to a neighbour
             # is no emergency (what else it says may still be a request); a bare "快叫120"
             # may be one.
-            if not (to_neighbour or is_advice(text)):
+            if not (to_neighbour or is_advice(text) or already_called(text)):
                 return Urgency.POSSIBLE, result
             return Urgency.NONE, rest if rest.is_request and rest.category else None
     return (Urgency.POSSIBLE if result.possible else Urgency.CLEAR), result

@@ -26,6 +26,18 @@ _ADVICE = re.compile(
 )
 
 
+# The call already made: help is on its way ("已经打110了", "打了120", "120来了", "报了警").
+_CALLED = re.compile(
+    r"已经?(?:打|拨|报|叫)了?\s*(?:110|119|120)|(?:打|拨|叫)了\s*(?:110|119|120)"
+    r"|(?:110|119|120)\s*(?:已经|都)?(?:来了|到了)|已经?报(?:了)?警|报了警"
+)
+
+
+def already_called(text: str) -> bool:
+    """Whether the message says the emergency number was already called: news, not a call."""
+    return bool(_CALLED.search(normalize(text)))
+
+
 def is_group_list(text: str) -> bool:
     """A 接龙 or another numbered list of names (a head count, a group order)."""
     return bool(_LIST_HEAD.match(text)) or len(_LIST_LINE.findall(text)) >= 2

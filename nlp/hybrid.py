@@ -23,15 +23,22 @@ from nlp.quality import LabelledRow, fully_right
 __all__ = ["choose_thresholds", "combine", "urgent_threshold"]
 
 
+# The features of a message the model must know before it may make a request or an alarm of
+# what the keywords passed over: a message of one or two known characters is unread.
+MIN_EVIDENCE = 3
+
+
 def combine(
     kw: Classification, pred: Prediction, th: HybridThresholds, *, may_add: bool = True
 ) -> Classification:
     """``may_add``: whether the model may make a request of a message the keywords pass over
     (not of a joke: the model reads its words, not its laugh)."""
+    may_add = may_add and pred.known >= MIN_EVIDENCE
     verdict = _request_and_category(kw, pred, th, may_add)
     if (
         verdict.is_request
         and not verdict.urgent
+        and pred.known >= MIN_EVIDENCE
         and pred.p_urgent is not None
         and pred.p_urgent >= th.urgent
     ):

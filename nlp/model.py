@@ -97,6 +97,9 @@ class Prediction:
     probabilities: tuple[float, ...]
     # the urgency head's probability (None: the model has none)
     p_urgent: float | None = None
+    # how many of the message's features the model knows: with one or two ("馋了": only 了),
+    # the vector's whole length sits on them and the probabilities say nothing
+    known: int = 0
 
 
 @dataclass(slots=True)
@@ -161,11 +164,13 @@ class LinearModel:
         rows: list[tuple[float, ...]] = []
         values: list[float] = []
         squares = 0.0
+        known = 0
         for f, c in counts.items():
             entry = get(f)
             if entry is None:
                 continue
             idf, row = entry
+            known += 1
             v = idf if c == 1 else (1.0 + math.log(c)) * idf
             squares += v * v
             if row is not None:
@@ -189,7 +194,7 @@ class LinearModel:
         p_request = 1.0 - probabilities[0]
         best = max(range(1, len(probabilities)), key=probabilities.__getitem__)
         p_category = probabilities[best] / p_request if p_request > 0 else 0.0
-        return Prediction(p_request, self.labels[best], p_category, probabilities, p_urgent)
+        return Prediction(p_request, self.labels[best], p_category, probabilities, p_urgent, known)
 
     def explain(
         self, normalised: str, words: Sequence[str], label: str, n: int = 5

@@ -90,6 +90,8 @@ class InboundMessage(SQLModel, table=True):
         Index("ix_inbound_message_status_id", "status", "id"),
         # a sender's recent messages: the anti-flood count (bot/flood.py) runs per reply
         Index("ix_inbound_message_sender_received", "sender_id", "received_at"),
+        # the replay's resume (max(sent_at), the keys sent since): whole-table scans without it
+        Index("ix_inbound_message_sent_at", "sent_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -232,6 +234,8 @@ class Ticket(SQLModel, table=True):
     __table_args__ = (
         Index("ix_ticket_grid_status", "grid_code", "status"),
         Index("ix_ticket_reporter_status", "reporter_id", "status"),
+        # a reporter's recent tickets, read for each photo or voice message (latest_reported_by)
+        Index("ix_ticket_reporter_grid_created", "reporter_id", "grid_code", "created_at"),
         Index("ix_ticket_status_due", "status", "due_at"),
         # `/工单 全部` lists what a grid closed or resolved this month: without these it read
         # the grid's whole history. Partial: a new ticket (neither yet) costs them nothing.

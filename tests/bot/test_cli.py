@@ -438,3 +438,21 @@ def test_run_wechaty_without_the_sdk_says_how_to_install_it(
         "`pip install -e '.[wechat]'` in GridBot's folder (the `wechat` extra)\n"
     )
     assert not (tmp_path / "x.db").exists()  # said before anything started
+
+
+def test_classify_loads_no_bot_runtime() -> None:
+    """`gridbot classify` is the vocabulary's author's tool, run hundreds of times: the bot's
+    runtime (dispatcher, handlers, alerts, the database layer) is no part of its start
+    (issue #21: ~0.45 s of imports it never used)."""
+    probe = (
+        "import sys, io, contextlib\n"
+        "from bot.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['classify', '路灯坏了'])\n"
+        "print(sorted(m for m in ('bot.app', 'bot.dispatcher', 'bot.alerts', 'handlers',"
+        " 'storage.db') if m in sys.modules))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert run.stdout.strip() == "[]", run.stderr

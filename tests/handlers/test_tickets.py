@@ -359,6 +359,11 @@ async def test_a_call_for_help_with_nothing_said_is_a_possible_emergency(
     )
 
 
+async def test_a_call_already_made_is_news_not_a_call(chat: Chat, sqlite_db: Database) -> None:
+    assert await chat.say("已经打110了") == []
+    assert tickets(sqlite_db) == []
+
+
 async def test_an_old_neighbour_unseen_for_days_reaches_the_leader(
     chat: Chat, sqlite_db: Database
 ) -> None:

@@ -4,6 +4,7 @@ import pytest
 
 from nlp.conversation import (
     addressed_name,
+    already_called,
     calls_for_help,
     is_advice,
     is_group_list,
@@ -119,3 +120,18 @@ def test_not_me_too(text: str) -> None:
 )
 def test_a_reply_to_what_was_just_said(text: str, back: bool) -> None:
     assert refers_back(text) is back
+
+
+@pytest.mark.parametrize(
+    ("text", "called"),
+    [
+        ("已经打110了", True),
+        ("我打了120 马上到", True),
+        ("120来了 在楼下", True),
+        ("报了警的", True),
+        ("快打110", False),
+        ("要不要报警哦", False),
+    ],
+)
+def test_a_call_already_made(text: str, called: bool) -> None:
+    assert already_called(text) is called

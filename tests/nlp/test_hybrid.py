@@ -12,11 +12,11 @@ FIRE = Classification(True, "safety", True, 0.9, ("着火",), "119", "fire")
 
 
 def _pred(p_request: float, category: str = "facility", p_category: float = 0.9,
-          p_urgent: float | None = 0.0) -> Prediction:  # fmt: skip
+          p_urgent: float | None = 0.0, known: int = 12) -> Prediction:  # fmt: skip
     share = [0.0] * len(LABELS)
     share[0] = 1 - p_request
     share[LABELS.index(category)] = p_request
-    return Prediction(p_request, category, p_category, tuple(share), p_urgent)
+    return Prediction(p_request, category, p_category, tuple(share), p_urgent, known)
 
 
 def test_the_keywords_verdict_stands_unless_the_model_is_confident() -> None:
@@ -82,3 +82,10 @@ def test_the_urgency_threshold_is_the_lowest_at_which_the_head_is_right_19_times
     urgent = [False] * 5 + [True] * 5 + [True] * 19 + [False]
     assert urgent_threshold(p, urgent) == 0.3
     assert urgent_threshold([0.9, 0.9], [False, False]) == 1.01
+
+
+def test_the_model_adds_nothing_on_what_it_hardly_knows() -> None:
+    # "馋了": of its features the model knows only 了, whose weight then decides everything
+    assert combine(CHATTER, _pred(0.85, known=1), TH).is_request is False
+    assert combine(LAMP, _pred(0.9, p_urgent=0.99, known=2), TH).urgent is False
+    assert combine(CHATTER, _pred(0.85, known=3), TH).is_request is True

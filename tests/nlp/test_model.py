@@ -55,6 +55,7 @@ def test_probabilities_follow_the_documented_formula() -> None:
     assert p.category == LABELS[2]
     assert p.p_category == pytest.approx(expected[2] / (1 - expected[0]))
     assert p.p_urgent is None
+    assert p.known == 2  # 不认识 is no feature of the model
 
 
 def test_a_message_with_no_known_feature_scores_the_intercepts() -> None:
