@@ -21,9 +21,12 @@ private alerts to leaders begin):
 - urgent matters missed: urgent matters with no urgent ticket and no private alert to a leader;
 - false alarms: urgent tickets opened for what is not an urgent matter, or a second one for an
   urgent matter that has one;
-- wrong merges: a message joined (+1, repeat, photo) to another matter's ticket, or chatter
-  joined to any ticket (a staff note put on another matter's ticket is counted apart: it is
-  silent);
+- wrong merges: a message of a matter joined (+1, repeat, photo) to another matter's ticket or
+  to a ticket chatter opened. Chatter quietly joined to a ticket is counted apart ("chatter
+  joined", also part of "chatter ticketed"): it loses no matter, it puts a remark in a timeline.
+  Until 2026-12-07 it was counted here too; "wrong merges (old)" in the summary line keeps that
+  sum, so older figures stay comparable. A staff note put on another matter's ticket is counted
+  apart as well: it is silent;
 - group messages per resident message: everything the bot queued for the grid's group (replies,
   notices, chasing) over the messages people sent that day;
 - category accuracy: the tickets matters got, by the category they were opened with.
@@ -140,6 +143,7 @@ class DayScore:
     false_alarms: int
     needless_alerts: int
     wrong_merges: int
+    chatter_joined: int
     group_messages: int
     ticketed: int
     right_category: int
@@ -353,7 +357,10 @@ class _Scoring:
                 count["ratings"] += 1
                 count["ratings_taken"] += bool(record.group or record.private) and not record.opened
             for ticket_id in record.joined:
-                if label.kind == "chatter" or self.owner.get(ticket_id, "") != label.matter:
+                if label.kind == "chatter":
+                    count["chatter_joined"] += 1
+                    self.note(record, f"chatter joined #{ticket_id} of {self._whose(ticket_id)}")
+                elif self.owner.get(ticket_id, "") != label.matter:
                     count["wrong_merges"] += 1
                     self.note(record, f"joined #{ticket_id} of {self._whose(ticket_id)}")
             alerted = [
@@ -495,7 +502,9 @@ def report(scores: Sequence[DayScore]) -> bool:
         f"{CATEGORY_TARGET}   {'PASS' if category_ok else 'FAIL'}"
     )
     print(
-        f"  also: chatter ticketed {overall.chatter_ticketed}, duplicate tickets "
+        f"  also: chatter ticketed {overall.chatter_ticketed} (joined quietly "
+        f"{overall.chatter_joined}; wrong merges (old) "
+        f"{overall.wrong_merges + overall.chatter_joined}), duplicate tickets "
         f"{overall.duplicates}, needless leader alerts {overall.needless_alerts}, notes put on "
         f"a ticket {overall.notes_kept}/{overall.notes} ({overall.notes_misfiled} on another "
         f"matter's), ratings answered "

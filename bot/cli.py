@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from bot import __version__
+from bot.cli_api_key import add_parsers as add_api_key_parsers
 from bot.cli_backup import add_parsers as add_backup_parsers
 from bot.cli_examples import add_parsers as add_examples_parsers
 from bot.cli_export import add_parsers as add_export_parsers
@@ -174,6 +175,7 @@ def _parser() -> argparse.ArgumentParser:
     add_members_parsers(sub, with_db, _settings, lambda u: _open_database(u, auto_upgrade=False))
     add_backup_parsers(sub, with_db, _settings)
     add_purge_parsers(sub, with_db, _settings, lambda u: _open_database(u, auto_upgrade=False))
+    add_api_key_parsers(sub, with_db, _settings, _open_database)
     return parser
 
 

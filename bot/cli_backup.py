@@ -6,11 +6,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bot.cli_args import SettingsOf
 from bot.settings import Settings
 
 __all__ = ["add_parsers"]
@@ -23,7 +23,7 @@ audit = logging.getLogger("gridbot.audit")
 def add_parsers(
     sub: Any,
     with_db: argparse.ArgumentParser,
-    settings_of: Callable[[argparse.Namespace], Settings],
+    settings_of: SettingsOf,
 ) -> None:
     backup = sub.add_parser(
         "backup",

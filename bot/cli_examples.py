@@ -7,12 +7,12 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
-from bot.cli_args import day
+from bot.cli_args import OpenDatabase, SettingsOf, database_missing, day, handle_with
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -37,10 +37,7 @@ def _example_id(text: str) -> int:
 
 
 def add_parsers(
-    sub: Any,
-    with_db: argparse.ArgumentParser,
-    settings_of: Callable[[argparse.Namespace], Settings],
-    open_database: Callable[[str], Database],
+    sub: Any, with_db: argparse.ArgumentParser, settings_of: SettingsOf, open_database: OpenDatabase
 ) -> None:
     examples = sub.add_parser(
         "examples",
@@ -72,11 +69,7 @@ def add_parsers(
     which.add_argument(
         "--id", type=_example_id, metavar="N", help="the example N (as exported: c12)"
     )
-
-    def run(args: argparse.Namespace) -> int:
-        return _run(args, settings_of(args), open_database)
-
-    examples.set_defaults(handler=run)
+    handle_with(examples, _run, settings_of, open_database)
 
 
 def _start(day: date, settings: Settings) -> datetime:
@@ -84,20 +77,13 @@ def _start(day: date, settings: Settings) -> datetime:
     return datetime.combine(day, datetime.min.time(), tzinfo=settings.tz)
 
 
-def _run(
-    args: argparse.Namespace, settings: Settings, open_database: Callable[[str], Database]
-) -> int:
-    from sqlalchemy.engine import make_url
-
+def _run(args: argparse.Namespace, settings: Settings, open_database: OpenDatabase) -> int:
     from bot.logs import setup_logging
-    from storage.db import sqlite_path
 
     # a deletion's log line is its record, shown unless asked not to be
     deleting = args.examples_command == "delete"
     setup_logging(args.log_level or ("INFO" if deleting else "WARNING"))
-    path = sqlite_path(make_url(settings.database))
-    if path is not None and not path.exists():  # don't leave an empty file behind
-        print(f"gridbot: no database at {path}", file=sys.stderr)
+    if database_missing(settings, "gridbot"):
         return EXIT_USAGE
     db = open_database(settings.database)
     try:

@@ -7,14 +7,13 @@ from __future__ import annotations
 import argparse
 import sys
 import unicodedata
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from bot.cli_args import OpenDatabase, SettingsOf, database_missing, handle_with
 from bot.settings import GridSettings, Settings
 
 if TYPE_CHECKING:
     from domain.members import GroupMember
-    from storage.db import Database
 
 __all__ = ["add_parsers"]
 
@@ -25,10 +24,7 @@ NAME_WIDTH = 24  # display columns of a name: one row stays one line
 
 
 def add_parsers(
-    sub: Any,
-    with_db: argparse.ArgumentParser,
-    settings_of: Callable[[argparse.Namespace], Settings],
-    open_database: Callable[[str], Database],
+    sub: Any, with_db: argparse.ArgumentParser, settings_of: SettingsOf, open_database: OpenDatabase
 ) -> None:
     members = sub.add_parser(
         "members",
@@ -41,11 +37,7 @@ def add_parsers(
         "grids[].workers, e.g. {id: wxid_…, name: 李明}.",
     )
     members.add_argument("--grid", metavar="CODE", help="only this grid (e.g. G03)")
-
-    def run(args: argparse.Namespace) -> int:
-        return _run(args, settings_of(args), open_database)
-
-    members.set_defaults(handler=run)
+    handle_with(members, _run, settings_of, open_database)
 
 
 def _width(text: str) -> int:
@@ -85,14 +77,9 @@ def _grids(args: argparse.Namespace, settings: Settings) -> list[GridSettings] |
     return [grid] if grid is not None else None
 
 
-def _run(
-    args: argparse.Namespace, settings: Settings, open_database: Callable[[str], Database]
-) -> int:
-    from sqlalchemy.engine import make_url
-
+def _run(args: argparse.Namespace, settings: Settings, open_database: OpenDatabase) -> int:
     from bot.logs import setup_logging
     from domain.members import group_members
-    from storage.db import sqlite_path
 
     setup_logging(args.log_level or "WARNING")
     grids = _grids(args, settings)
@@ -100,9 +87,7 @@ def _run(
         codes = ", ".join(g.code for g in settings.grids)
         print(f"gridbot members: no grid {args.grid!r} in the config ({codes})", file=sys.stderr)
         return EXIT_USAGE
-    path = sqlite_path(make_url(settings.database))
-    if path is not None and not path.exists():  # don't leave an empty file behind
-        print(f"gridbot: no database at {path}", file=sys.stderr)
+    if database_missing(settings, "gridbot"):
         return EXIT_USAGE
     db = open_database(settings.database)
     try:

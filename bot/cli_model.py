@@ -10,7 +10,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.models import ModelError, history, models_dir, read_model, rollback, use, versions
+from bot.models import (
+    ModelError,
+    history,
+    models_dir,
+    read_model,
+    rollback,
+    use,
+    versions,
+    vocabulary_sha,
+)
 from bot.settings import ModelSettings, Settings
 from nlp.model import NOT_REQUEST
 from nlp.quality import LabelledRow
@@ -148,12 +157,17 @@ def _cmd_model(args: argparse.Namespace, settings: Settings) -> int:
             print(f"{back} is in use" if back else "no model in use: keywords only")
         else:
             in_use = history(folder)
+            words = vocabulary_sha(settings)
             for version in versions(folder):
                 meta = read_model(folder, version).meta
                 held = meta.get("heldout")
                 figures = json.dumps(held.get("hybrid") if isinstance(held, dict) else None)
                 mark = "*" if in_use and in_use[0] == version else " "
-                print(f"{mark} {version}  trained {meta.get('trained_at', '?')}  {figures}")
+                beside = meta.get("vocabulary")
+                other = (
+                    f"  (beside other keywords: {beside})" if beside not in (None, words) else ""
+                )
+                print(f"{mark} {version}  trained {meta.get('trained_at', '?')}  {figures}{other}")
             if not in_use:
                 print("no model in use: keywords only")
     except ModelError as exc:

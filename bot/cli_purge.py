@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from bot.cli_args import OpenDatabase, SettingsOf, database_missing, handle_with
 from bot.settings import Settings
 
 if TYPE_CHECKING:
-    from storage.db import Database
     from storage.retention import PurgeReport
 
 __all__ = ["add_parsers"]
@@ -24,10 +23,7 @@ audit = logging.getLogger("gridbot.audit")
 
 
 def add_parsers(
-    sub: Any,
-    with_db: argparse.ArgumentParser,
-    settings_of: Callable[[argparse.Namespace], Settings],
-    open_database: Callable[[str], Database],
+    sub: Any, with_db: argparse.ArgumentParser, settings_of: SettingsOf, open_database: OpenDatabase
 ) -> None:
     purge = sub.add_parser(
         "purge",
@@ -41,21 +37,12 @@ def add_parsers(
     purge.add_argument(
         "--dry-run", action="store_true", help="count what would change, change nothing"
     )
-
-    def run(args: argparse.Namespace) -> int:
-        return _run(args, settings_of(args), open_database)
-
-    purge.set_defaults(handler=run)
+    handle_with(purge, _run, settings_of, open_database)
 
 
-def _run(
-    args: argparse.Namespace, settings: Settings, open_database: Callable[[str], Database]
-) -> int:
-    from sqlalchemy.engine import make_url
-
+def _run(args: argparse.Namespace, settings: Settings, open_database: OpenDatabase) -> int:
     from bot.logs import setup_logging
     from storage import retention
-    from storage.db import sqlite_path
 
     # what a purge did is logged on gridbot.audit: shown unless asked not to be
     setup_logging(args.log_level or ("WARNING" if args.dry_run else "INFO"))
@@ -67,9 +54,7 @@ def _run(
             "retention.archived_text_after_days are both null"
         )
         return EXIT_OK
-    path = sqlite_path(make_url(settings.database))
-    if path is not None and not path.exists():  # don't leave an empty file behind
-        print(f"gridbot: no database at {path}", file=sys.stderr)
+    if database_missing(settings, "gridbot"):
         return EXIT_USAGE
     db = open_database(settings.database)
     try:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+from bot.cli_args import OpenDatabase, SettingsOf, handle_with
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -33,10 +34,7 @@ def _port(text: str) -> int:
 
 
 def add_parsers(
-    sub: Any,
-    with_db: argparse.ArgumentParser,
-    settings_of: Callable[[argparse.Namespace], Settings],
-    open_database: Callable[[str], Database],
+    sub: Any, with_db: argparse.ArgumentParser, settings_of: SettingsOf, open_database: OpenDatabase
 ) -> None:
     web = sub.add_parser(
         "web",
@@ -58,15 +56,8 @@ def add_parsers(
         "10 minutes. For the IT person setting the console up; it is in the audit log.",
     )
     link.add_argument("contact_id", metavar="CONTACT_ID", help="e.g. wxid_street_admin")
-
-    def run_web(args: argparse.Namespace) -> int:
-        return _cmd_web(args, settings_of(args), open_database)
-
-    def run_link(args: argparse.Namespace) -> int:
-        return _cmd_link(args, settings_of(args), open_database)
-
-    web.set_defaults(handler=run_web)
-    link.set_defaults(handler=run_link)
+    handle_with(web, _cmd_web, settings_of, open_database)
+    handle_with(link, _cmd_link, settings_of, open_database)
 
 
 def _with_address(settings: Settings, host: str | None, port: int | None) -> Settings:
@@ -82,9 +73,7 @@ def _with_address(settings: Settings, host: str | None, port: int | None) -> Set
     return settings.model_copy(update={"web": web})
 
 
-def _cmd_web(
-    args: argparse.Namespace, settings: Settings, open_database: Callable[[str], Database]
-) -> int:
+def _cmd_web(args: argparse.Namespace, settings: Settings, open_database: OpenDatabase) -> int:
     from bot.clock import SystemClock
     from bot.logs import setup_logging
 
@@ -123,9 +112,7 @@ def _cmd_web(
     return EXIT_OK
 
 
-def _cmd_link(
-    args: argparse.Namespace, settings: Settings, open_database: Callable[[str], Database]
-) -> int:
+def _cmd_link(args: argparse.Namespace, settings: Settings, open_database: OpenDatabase) -> int:
     from bot.clock import SystemClock
     from bot.logs import setup_logging
     from domain.actor import actor_for

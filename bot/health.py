@@ -26,7 +26,15 @@ from storage import migrate
 from storage.db import Database
 from storage.models import InboundMessage, MessageStatus, OutboundMessage, OutboundStatus
 
-__all__ = ["FORGET_ACCOUNT_AFTER", "Backlog", "Check", "backlog", "report", "unreachable"]
+__all__ = [
+    "FORGET_ACCOUNT_AFTER",
+    "Backlog",
+    "Check",
+    "backlog",
+    "online",
+    "report",
+    "unreachable",
+]
 
 FORGET_ACCOUNT_AFTER: Final = timedelta(days=7)
 CHECKS: Final = ("database", "migrations", "accounts", "outbox", "messages")
@@ -89,16 +97,20 @@ def _migrations(db: Database) -> Check:
     )
 
 
+def online(settings: Settings, seen_at: datetime, now: datetime) -> bool:
+    """Whether an account whose newest stamp is ``seen_at`` is online at ``now``: for this
+    report and for the web console's page of grids, whose groups show their accounts."""
+    return now - seen_at <= timedelta(minutes=settings.alerts.account_stale_minutes)
+
+
 def _accounts(session: Session, settings: Settings, now: datetime) -> Check:
-    alerts = settings.alerts
-    stale = timedelta(minutes=alerts.account_stale_minutes)
     seen = {
         account: at
         for account, at in account_store.last_seen(session=session).items()
         if now - at <= FORGET_ACCOUNT_AFTER
     }
     rows = [
-        {"account": account, "online": now - at <= stale, "last_seen": _iso(at, settings)}
+        {"account": account, "online": online(settings, at, now), "last_seen": _iso(at, settings)}
         for account, at in sorted(seen.items())
     ]
     if not rows:
@@ -108,9 +120,9 @@ def _accounts(session: Session, settings: Settings, now: datetime) -> Check:
             f"{FORGET_ACCOUNT_AFTER.days} days",
             {"accounts": rows},
         )
-    offline = [account for account, at in sorted(seen.items()) if now - at > stale]
+    offline = [account for account, at in sorted(seen.items()) if not online(settings, at, now)]
     parts = [
-        f"{account} {'online' if now - at <= stale else 'OFFLINE'} (seen {_ago(now, at)})"
+        f"{account} {'online' if online(settings, at, now) else 'OFFLINE'} (seen {_ago(now, at)})"
         for account, at in sorted(seen.items())
     ]
     return Check(not offline, "; ".join(parts), {"accounts": rows})

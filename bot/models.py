@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
+import logging
 import marshal
 import os
 import re
@@ -36,7 +38,10 @@ __all__ = [
     "rollback",
     "use",
     "versions",
+    "vocabulary_sha",
 ]
+
+log = logging.getLogger(__name__)
 
 CURRENT = "CURRENT"
 _VERSION = re.compile(r"^v([0-9]{1,6})$")
@@ -163,4 +168,24 @@ def build_classifier(settings: Settings) -> Classifier:
     """The classifier on the configured vocabulary and model: loads jieba's dictionary (build
     it before forking, and once per process). Here, not in bot.app: `gridbot classify` needs
     it without the bot's database and runtime."""
-    return Classifier(settings.categories, cache_dir=cache_dir(), model=load_model(settings))
+    model = load_model(settings)
+    if model is not None:
+        trained_on = model.meta.get("vocabulary")
+        if trained_on is not None and trained_on != vocabulary_sha(settings):
+            # The model still works, but its figures were taken beside other keywords (the
+            # hybrid's thresholds were chosen for those): worth knowing, not worth alarming
+            # every start of the demo over; `gridbot model list` shows it too.
+            log.info(
+                "model %s was trained beside another vocabulary (%s; the config's is %s): "
+                "run `gridbot train` to measure one beside the current words",
+                model.version,
+                trained_on,
+                vocabulary_sha(settings),
+            )
+    return Classifier(settings.categories, cache_dir=cache_dir(), model=model)
+
+
+def vocabulary_sha(settings: Settings) -> str:
+    """A short digest of the configured vocabulary, kept in a model's meta when it is trained."""
+    dumped = json.dumps(settings.categories.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(dumped.encode("utf-8")).hexdigest()[:16]

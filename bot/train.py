@@ -19,7 +19,6 @@ messages fully right than the version in use.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -27,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.models import history, install, models_dir, next_version, read_model
+from bot.models import history, install, models_dir, next_version, read_model, vocabulary_sha
 from bot.settings import Settings
 from nlp.classification import Classification
 from nlp.classifier import Classifier
@@ -112,11 +111,6 @@ def load_training_data(data_dir: Path, corrections: Sequence[LabelledRow]) -> Tr
     )
 
 
-def _vocabulary_sha(settings: Settings) -> str:
-    dumped = json.dumps(settings.categories.model_dump(mode="json"), sort_keys=True)
-    return hashlib.sha256(dumped.encode("utf-8")).hexdigest()[:16]
-
-
 def _hybrid(
     keywords: Classifier, model: LinearModel, rows: Sequence[LabelledRow]
 ) -> list[Classification]:
@@ -183,7 +177,7 @@ def train(
         "prune": PRUNE,
         "thresholds_chosen_on": f"valid+test ({len(data.choose)} messages), train out of "
         f"fold ({len(data.unseen_by_vocabulary)}); urgent: all out of fold",
-        "vocabulary": _vocabulary_sha(settings),
+        "vocabulary": vocabulary_sha(settings),
         "heldout": {
             "messages": len(data.heldout),
             "keywords": kw_q.headline(),

@@ -13,9 +13,10 @@ from sqlmodel import Session
 
 from bot.routing import Role
 from bot.settings import Settings
+from domain.errors import NotAllowed
 from storage import grids as grid_store
 
-__all__ = ["Actor", "actor_for", "grids_led_by"]
+__all__ = ["Actor", "actor_for", "grids_led_by", "within_reach"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,3 +52,16 @@ def actor_for(session: Session, settings: Settings, contact_id: str) -> Actor | 
     if not led:
         return None
     return Actor(contact_id, Role.LEADER, led)
+
+
+def within_reach(
+    actor: Actor, grid_code: str, *, in_grid: str | None, here: str, elsewhere: str
+) -> None:
+    """Refuse (NotAllowed) what belongs to ``grid_code``: named by a chat command in another
+    grid's group ``in_grid`` (``here`` says it is not this grid's; only that grid's may be
+    named there, even by someone who leads several), or not of the actor's grids
+    (``elsewhere``)."""
+    if in_grid is not None and grid_code != in_grid:
+        raise NotAllowed(here)
+    if not actor.may_act_on(grid_code):
+        raise NotAllowed(elsewhere)

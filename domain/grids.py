@@ -5,6 +5,7 @@ caused it."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
@@ -12,13 +13,15 @@ from bot.events import Outbound
 from bot.settings import Settings
 from domain.ticket_format import masked_name
 from storage import grids as grid_store
-from storage.models import Grid
+from storage.models import Grid, MemberRole
 
 __all__ = [
+    "Leader",
     "grid_name",
     "grid_rooms",
     "leader_ids",
     "leader_title",
+    "leaders_of",
     "name_in_grid",
     "to_escalation_room",
     "to_grid",
@@ -111,3 +114,45 @@ def name_in_grid(session: Session, settings: Settings, contact_id: str, grid_cod
     if contact_id in settings.admins:
         return "街道管理员"
     return "网格长" if contact_id in leader_ids(session, settings, grid_code) else "工作人员"
+
+
+@dataclass(frozen=True, slots=True)
+class Leader:
+    """A leader of a grid, as a page lists them."""
+
+    contact_id: str
+    # the name the config gives them, else the one they last had in the group; None for a
+    # leader the config names without a name who has never spoken there
+    name: str | None
+    configured: bool  # named in the config's `leaders:` (else made one by /设网格长)
+    seen: bool  # has spoken in the group (a config id never seen there may be mistyped)
+
+
+def leaders_of(
+    session: Session, settings: Settings, grid_codes: Sequence[str]
+) -> dict[str, list[Leader]]:
+    """The leaders of each of ``grid_codes``, as :func:`leader_ids` finds them (the config's,
+    then those by role in the database), for many grids at once."""
+    configured = {
+        code: grid.leaders for code in grid_codes if (grid := settings.grid(code)) is not None
+    }
+    ids = sorted({c for leaders in configured.values() for c in leaders})
+    members = grid_store.named_members(session=session, grid_codes=grid_codes, contact_ids=ids)
+    out: dict[str, list[Leader]] = {}
+    for code in grid_codes:
+        grid = settings.grid(code)
+        if grid is None:
+            continue
+        in_db = [
+            c for (g, c), (_n, role) in members.items() if g == code and role == MemberRole.LEADER
+        ]
+        out[code] = [
+            Leader(
+                contact_id=c,
+                name=grid.leader_names.get(c) or members.get((code, c), (None, ""))[0],
+                configured=c in grid.leaders,
+                seen=(code, c) in members,
+            )
+            for c in dict.fromkeys([*grid.leaders, *in_db])
+        ]
+    return out

@@ -25,8 +25,8 @@ from sqlmodel import Session
 
 from bot.events import Outbound
 from bot.settings import MAX_MESSAGE_CHARS, Settings
-from domain.actor import Actor
-from domain.errors import Invalid, NotAllowed, NotFound, WrongState
+from domain.actor import Actor, within_reach
+from domain.errors import Invalid, NotFound, WrongState
 from domain.grids import grid_name, name_in_grid, to_escalation_room, to_grid
 from domain.ticket_format import (
     category_code,
@@ -119,10 +119,8 @@ def find(session: Session, actor: Actor, ticket_id: int, *, in_grid: str | None 
     ticket = _get(session, ticket_id)
     if ticket is None:
         raise NotFound(f"没有找到工单 #{ticket_id}。")
-    if in_grid is not None and ticket.grid_code != in_grid:
-        raise NotAllowed(f"#{ticket_id} 不是本网格的工单。")
-    if not actor.may_act_on(ticket.grid_code):
-        raise NotAllowed(f"#{ticket_id} 不是您负责的网格的工单。")
+    here, elsewhere = f"#{ticket_id} 不是本网格的工单。", f"#{ticket_id} 不是您负责的网格的工单。"
+    within_reach(actor, ticket.grid_code, in_grid=in_grid, here=here, elsewhere=elsewhere)
     return ticket
 
 

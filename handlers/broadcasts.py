@@ -5,36 +5,41 @@ constraint: a restart, a retried job or a second bot process on the same databas
 it twice. The outbox spaces the sends (they queue behind replies); quiet hours hold non-urgent
 notices until morning, and a leader is told so, with the time, when he writes one (`紧急`
 overrides them: "明天停水" written at 23:00 can't wait until "明天" is wrong).
+
+The rules (who may send to which grids, the text, the time, who may cancel) and the planning
+are domain/notices.py's, shared with the web console; here the commands are parsed and
+answered, and the scheduled tasks run. A notice written where no scheduler runs (the web
+console, in a process of its own) has no job: the sweep (:data:`DUE_TASK`) sends it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from datetime import datetime, time, timedelta
+from datetime import datetime
 
-from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.date import DateTrigger
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from bot.commands import long_number, parse_ticket_number
 from bot.context import ONCE, Context, Services
 from bot.cron import cron_trigger
 from bot.routing import Role, Router, Scope, UserError
-from bot.scheduler import JobSpec, TaskContext, on_missed, task
-from bot.settings import MAX_MESSAGE_CHARS, NoticeSettings, Settings
-from handlers.rooms import grid_rooms
+from bot.scheduler import JobSpec, TaskContext, idle_until, on_missed, task
+from bot.settings import Settings
+from domain import notices as domain_notices
+from domain.errors import NotFound
+from domain.notices import (
+    config_key,
+    leader_key,
+    notice_grids,
+    plan,
+    send_time,
+    target_grids,
+)
+from handlers.acting import actor_of, replies_to_refusals
 from handlers.ticket_format import when
 from storage import notices as notice_store
-from storage.models import (
-    DeliveryStatus,
-    Notice,
-    NoticeDelivery,
-    NoticeStatus,
-    OutboundMessage,
-    OutboundPriority,
-)
+from storage.models import DeliveryStatus, Notice
 
 log = logging.getLogger(__name__)
 
@@ -42,33 +47,26 @@ router = Router("broadcasts")
 
 CONFIG_TASK = "notices.config"
 LEADER_TASK = "notices.leader"
-GRACE_SECONDS = 3600  # a notice may go out up to an hour late after a restart, not later
+DUE_TASK = "notices.due"
+GRACE_SECONDS = int(domain_notices.GRACE.total_seconds())
 LIST_LIMIT = 10
 EVERYONE = "全部"  # the word before a notice's text that sends it to every grid
 URGENT = "紧急"  # ... and the one that sends it in quiet hours too
 
-
-def config_key(notice_id: str) -> str:
-    return f"config:{notice_id}"
-
-
-def leader_key(notice_id: int) -> str:
-    return f"db:{notice_id}"
-
-
-def _trigger(notice: NoticeSettings, settings: Settings) -> BaseTrigger:
-    tz = settings.tz
-    if notice.at is not None:
-        at = notice.at if notice.at.tzinfo else notice.at.replace(tzinfo=tz)
-        return DateTrigger(at)
-    assert notice.cron is not None
-    first, last = notice.active_from, notice.active_until
-    return cron_trigger(
-        notice.cron,
-        tz,
-        start=datetime.combine(first, time.min, tz) if first else None,
-        end=datetime.combine(last, time.max, tz) if last else None,
-    )
+__all__ = [
+    "CONFIG_TASK",
+    "DUE_TASK",
+    "LEADER_TASK",
+    "config_key",
+    "jobs",
+    "leader_jobs",
+    "leader_key",
+    "notice_grids",
+    "plan",
+    "router",
+    "send_time",
+    "target_grids",
+]
 
 
 def jobs(settings: Settings) -> list[JobSpec]:
@@ -78,91 +76,17 @@ def jobs(settings: Settings) -> list[JobSpec]:
             JobSpec(
                 f"notice:{notice.id}",
                 CONFIG_TASK,
-                _trigger(notice, settings),
+                domain_notices.config_trigger(notice, settings),
                 args=(notice.id,),
                 misfire_grace_time=GRACE_SECONDS,
             )
         )
-    return specs
-
-
-def target_grids(settings: Settings, notice: NoticeSettings) -> list[str]:
-    return [grid.code for grid in settings.grids if notice.targets.match(grid)]
-
-
-def notice_grids(notice: Notice, settings: Settings) -> list[str]:
-    """The grids a leader's notice goes to: those it names, or every grid."""
-    return notice.grid_codes or [grid.code for grid in settings.grids]
-
-
-def send_time(settings: Settings, at: datetime, *, urgent: bool) -> datetime:
-    """``at``, or the end of the quiet hours it falls in (urgent notices don't wait)."""
-    quiet = settings.sending.quiet_hours
-    local = at.astimezone(settings.tz)
-    if urgent or quiet is None or not quiet.holds(local):
-        return at
-    return quiet.end_after(local)
-
-
-def plan(
-    session: Session,
-    settings: Settings,
-    *,
-    key: str,
-    occurrence: datetime,
-    text: str,
-    grid_codes: Sequence[str],
-    urgent: bool,
-    now: datetime,
-) -> int:
-    """Queue ``text`` for every grid not yet given this occurrence; return how many were.
-
-    All in one savepoint: two processes planning the same occurrence race on the deliveries'
-    uniqueness constraint, and the loser plans nothing (the winner planned it all).
-    """
-    go_at = send_time(settings, max(occurrence, now), urgent=urgent)
-    done = notice_store.planned_grids(session=session, notice_key=key, occurrence=occurrence)
-    wanted = [code for code in grid_codes if code not in done]
-    if not wanted:
-        return 0
-    rooms = grid_rooms(session, settings, wanted)
-    try:
-        with session.begin_nested():
-            messages = [
-                OutboundMessage(
-                    room_id=rooms[code][0],
-                    room_topic=rooms[code][1],
-                    text=text,
-                    created_at=now,
-                    not_before=go_at,
-                    priority=OutboundPriority.NOTICE,
-                )
-                for code in wanted
-            ]
-            session.add_all(messages)
-            session.flush()
-            session.add_all(
-                NoticeDelivery(
-                    notice_key=key,
-                    occurrence=occurrence,
-                    grid_code=code,
-                    outbound_id=message.id,
-                    created_at=now,
-                )
-                for code, message in zip(wanted, messages, strict=True)
-            )
-            session.flush()
-    except IntegrityError:
-        log.info("notice %s of %s was planned by another process", key, occurrence.isoformat())
-        return 0
-    log.info(
-        "notice %s of %s: %d group(s), from %s",
-        key,
-        occurrence.isoformat(),
-        len(wanted),
-        go_at.isoformat(),
+    # Every minute (a notice's time is a whole minute); a sweep catches up on whatever is due,
+    # so missed sweeps need not run again.
+    specs.append(
+        JobSpec(DUE_TASK, DUE_TASK, cron_trigger("* * * * *", settings.tz), misfire_grace_time=60)
     )
-    return len(wanted)
+    return specs
 
 
 @task(CONFIG_TASK)
@@ -231,24 +155,9 @@ def leader_jobs(session: Session) -> list[JobSpec]:
 
 @task(LEADER_TASK)
 async def send_leader_notice(ctx: TaskContext) -> None:
-    settings = ctx.services.settings
     notice = ctx.session.get(Notice, ctx.args[0])
-    if notice is None or notice.status != NoticeStatus.SCHEDULED:
-        return  # cancelled in the meantime
-    assert notice.id is not None
-    grids = notice_grids(notice, settings)
-    plan(
-        ctx.session,
-        settings,
-        key=leader_key(notice.id),
-        occurrence=notice.send_at,
-        text=notice.text,
-        grid_codes=grids,
-        urgent=notice.urgent,
-        now=ctx.now,
-    )
-    notice.status = NoticeStatus.SENT
-    ctx.session.add(notice)
+    if notice is not None:  # else gone: nothing to send
+        domain_notices.send_scheduled(ctx.session, ctx.services.settings, notice, now=ctx.now)
 
 
 @on_missed(LEADER_TASK)
@@ -257,27 +166,41 @@ def record_missed_leader_notice(
 ) -> None:
     with services.db.session() as session:
         notice = session.get(Notice, args[0])
-        if notice is None or notice.status != NoticeStatus.SCHEDULED:
+        if notice is None:
             return
-        notice.status = NoticeStatus.MISSED
-        session.add(notice)
-        for code in notice_grids(notice, services.settings):
-            notice_store.claim_delivery(
-                session=session,
-                notice_key=leader_key(args[0]),  # type: ignore[arg-type]
-                occurrence=at,
-                grid_code=code,
-                now=services.clock.now(),
-                status=DeliveryStatus.MISSED,
-            )
+        domain_notices.record_missed(
+            session, services.settings, notice, at=at, now=services.clock.now()
+        )
         session.commit()
+
+
+@task(DUE_TASK)
+async def send_due_notices(ctx: TaskContext) -> None:
+    """The scheduled notices whose time has come, whoever wrote them and wherever: those of
+    the web console have no job of their own. One whose job ran first is sent already; one
+    due longer ago than the grace time (the bot was down) is recorded missed, as its job's
+    would be."""
+    settings = ctx.services.settings
+    for notice in notice_store.due(session=ctx.session, now=ctx.now):
+        if ctx.now - notice.send_at > domain_notices.GRACE:
+            domain_notices.record_missed(
+                ctx.session, settings, notice, at=notice.send_at, now=ctx.now
+            )
+        else:
+            domain_notices.send_scheduled(ctx.session, settings, notice, now=ctx.now)
+
+
+@idle_until(DUE_TASK)
+def due_notices_at(services: Services, session: Session) -> datetime | None:
+    """When the sweep next has work: a replay skips the minutes before it."""
+    return notice_store.next_send_at(session=session)
 
 
 # --- commands ------------------------------------------------------------------------------
 
 
-def _audience(ctx: Context, words: list[str]) -> tuple[list[str], bool, list[str]]:
-    """(grid codes, urgent, the remaining words): `全部` reaches every grid, for
+def _audience(ctx: Context, words: list[str]) -> tuple[list[str], bool, bool, list[str]]:
+    """(grid codes, every grid, urgent, the remaining words): `全部` reaches every grid, for
     administrators; `紧急` sends in quiet hours too. Either order, before the text."""
     flags: set[str] = set()
     while words and words[0] in (EVERYONE, URGENT) and words[0] not in flags:
@@ -285,63 +208,32 @@ def _audience(ctx: Context, words: list[str]) -> tuple[list[str], bool, list[str
         words = words[1:]
     urgent = URGENT in flags
     if EVERYONE in flags:
-        if ctx.role < Role.ADMIN:
-            raise UserError("只有街道管理员可以向全部网格发公告。")
-        return [], urgent, words
+        # who may is the domain's to say, before the rest of the command is read
+        domain_notices.audience(ctx.settings, actor_of(ctx), grids=(), everyone=True)
+        return [], True, urgent, words
     if ctx.grid is None:
         raise UserError("在私聊里请写明“全部”，例如：/公告 全部 明天上午停水")
-    return [ctx.grid.code], urgent, words
+    return [ctx.grid.code], False, urgent, words
 
 
 def _text_of(words: list[str], usage: str) -> str:
     text = " ".join(words).strip()
     if not text:
         raise UserError(f"请写上公告内容，例如：{usage}")
-    if len(text) > MAX_MESSAGE_CHARS:
-        raise UserError(
-            f"公告最长 {MAX_MESSAGE_CHARS} 字，这条有 {len(text)} 字，没有发出，请分成几条发送。"
-        )
-    return text
+    return domain_notices.check_text(text)
 
 
-def _record_notice(
-    ctx: Context,
-    text: str,
-    grids: list[str],
-    *,
-    send_at: datetime,
-    status: NoticeStatus,
-    urgent: bool,
-) -> Notice:
-    """The notice the sender wrote here, stored under its author."""
-    notice = notice_store.create(
-        session=ctx.session,
-        notice=Notice(
-            text=text,
-            grid_codes=grids,
-            author_id=ctx.event.sender_id,
-            author_grid=ctx.grid.code if ctx.grid else None,
-            created_at=ctx.now,
-            send_at=send_at,
-            status=status,
-            urgent=urgent,
-        ),
-    )
-    if urgent:
-        log.info("urgent notice %s by %s: quiet hours do not apply", notice.id, notice.author_id)
-    return notice
-
-
-def _registered(ctx: Context, notice: Notice, grids: int, *, now: bool) -> str:
+def _registered(ctx: Context, written: domain_notices.Written, *, now: bool) -> str:
     """The answer to a notice just written: when it goes, and, when quiet hours hold it, that
     they do, until when, and how to send it on time instead (while there is still time)."""
     tz = ctx.settings.tz
+    notice, go_at = written.notice, written.go_at
     what = ("紧急" if notice.urgent else "") + ("公告" if now else "定时公告")
     done = f"{what} #{notice.id} {'已安排' if now else '已登记'}"
+    grids = len(written.grids)
     where = "本群" if grids == 1 else f"{grids}个网格群"
-    go_at = send_time(ctx.settings, notice.send_at, urgent=notice.urgent)
     quiet = ctx.settings.sending.quiet_hours
-    if go_at == notice.send_at or quiet is None:
+    if not written.held or quiet is None:
         return f"{done}，{when(go_at, tz)}发到{where}。"
     hours = f"{quiet.start:%H:%M}–{quiet.end:%H:%M}"
     everyone = f"{EVERYONE} " if not notice.grid_codes else ""
@@ -359,6 +251,10 @@ def _registered(ctx: Context, notice: Notice, grids: int, *, now: bool) -> str:
     return f"{done}。{held}。{override}。"
 
 
+def _in_grid(ctx: Context) -> str | None:
+    return ctx.grid.code if ctx.grid is not None else None
+
+
 @router.command(
     "公告",
     role=Role.LEADER,
@@ -366,26 +262,16 @@ def _registered(ctx: Context, notice: Notice, grids: int, *, now: bool) -> str:
     usage="/公告 <内容>",
     summary="向本群发通知（管理员：/公告 全部 <内容>）",
 )
+@replies_to_refusals
 async def announce(ctx: Context) -> None:
     assert ctx.command is not None
-    grids, urgent, words = _audience(ctx, ctx.command.args.split(" "))
+    grids, everyone, urgent, words = _audience(ctx, ctx.command.args.split(" "))
     text = _text_of(words, "/公告 明天上午9点到12点停水，请提前储水")
-    notice = _record_notice(
-        ctx, text, grids, send_at=ctx.now, status=NoticeStatus.SENT, urgent=urgent
-    )
-    assert notice.id is not None
-    targets = notice_grids(notice, ctx.settings)
-    plan(
-        ctx.session,
-        ctx.settings,
-        key=leader_key(notice.id),
-        occurrence=ctx.now,
-        text=text,
-        grid_codes=targets,
-        urgent=urgent,
-        now=ctx.now,
-    )
-    ctx.reply(_registered(ctx, notice, len(targets), now=True))
+    written = domain_notices.announce(
+        ctx.session, ctx.settings, actor_of(ctx), text, grids=grids, everyone=everyone,
+        urgent=urgent, now=ctx.now, in_grid=_in_grid(ctx),
+    )  # fmt: skip
+    ctx.reply(_registered(ctx, written, now=True))
 
 
 def _parse_time(ctx: Context, day: str, clock: str) -> datetime:
@@ -405,23 +291,21 @@ def _parse_time(ctx: Context, day: str, clock: str) -> datetime:
     usage="/定时公告 <YYYY-MM-DD HH:MM> <内容>",
     summary="定时向本群发通知",
 )
+@replies_to_refusals
 async def schedule_notice(ctx: Context) -> None:
     assert ctx.command is not None
-    grids, urgent, words = _audience(ctx, [w for w in ctx.command.args.split(" ") if w])
+    words = [w for w in ctx.command.args.split(" ") if w]
+    grids, everyone, urgent, words = _audience(ctx, words)
     if len(words) < 2:
         raise UserError("用法：/定时公告 2026-12-01 09:00 明天上午停水")
     send_at = _parse_time(ctx, words[0], words[1])
     text = _text_of(words[2:], "/定时公告 2026-12-01 09:00 明天上午停水")
-    if send_at <= ctx.now:
-        raise UserError(f"{when(send_at, ctx.settings.tz)}已经过去了，请写一个以后的时间。")
-    if send_at > ctx.now + timedelta(days=366):
-        raise UserError("定时公告最远只能安排到一年以后。")
-    notice = _record_notice(
-        ctx, text, grids, send_at=send_at, status=NoticeStatus.SCHEDULED, urgent=urgent
-    )
-    ctx.schedule(_leader_notice_job(notice))
-    count = len(notice_grids(notice, ctx.settings))
-    ctx.reply(_registered(ctx, notice, count, now=False))
+    written = domain_notices.schedule_notice(
+        ctx.session, ctx.settings, actor_of(ctx), text, send_at=send_at, grids=grids,
+        everyone=everyone, urgent=urgent, now=ctx.now, in_grid=_in_grid(ctx),
+    )  # fmt: skip
+    ctx.schedule(_leader_notice_job(written.notice))
+    ctx.reply(_registered(ctx, written, now=False))
 
 
 @router.command("公告列表", role=Role.LEADER, scope=Scope.GROUP, summary="待发的定时公告")
@@ -454,6 +338,7 @@ async def list_notices(ctx: Context) -> None:
     usage="/取消公告 <编号>",
     summary="取消还没发出的公告",
 )
+@replies_to_refusals
 async def cancel_notice(ctx: Context) -> None:
     assert ctx.command is not None
     token = ctx.command.args
@@ -463,26 +348,14 @@ async def cancel_notice(ctx: Context) -> None:
         if too_long is not None:
             raise UserError(f"没有找到本网格的公告 #{too_long}。")
         raise UserError("请写上公告编号，例如：/取消公告 3（编号见 /公告列表）")
-    notice = ctx.session.get(Notice, number)
-    here = notice is not None and (
-        ctx.role == Role.ADMIN or (ctx.grid is not None and notice.author_grid == ctx.grid.code)
-    )
-    if notice is None or not here:
-        raise UserError(f"没有找到本网格的公告 #{number}。")
-    # Written in this group is not enough when it reaches other grids too (an
-    # administrator's street-wide notice): only its author or an administrator decides.
-    here_only = ctx.grid is not None and notice.grid_codes == [ctx.grid.code]
-    if not here_only and ctx.role != Role.ADMIN and notice.author_id != ctx.event.sender_id:
-        raise UserError(f"公告 #{notice.id} 也发给其他网格，只有发布人或街道管理员可以取消。")
-    if notice.status == NoticeStatus.CANCELLED:
-        raise UserError(f"公告 #{notice.id} 已经取消过了。")
-    assert notice.id is not None
-    withdrawn = notice_store.cancel(
-        session=ctx.session, notice=notice, by=ctx.event.sender_id, at=ctx.now
-    )
-    if withdrawn is None:
-        ctx.reply(f"已取消定时公告 #{notice.id}，它不会发出。")
-    elif withdrawn:
-        ctx.reply(f"公告 #{notice.id} 已取消，还没发出的 {withdrawn} 个群不会再收到。")
+    try:
+        done = domain_notices.cancel_notice(
+            ctx.session, actor_of(ctx), number, now=ctx.now, in_grid=_in_grid(ctx)
+        )
+    except NotFound:
+        # in a group or privately, the chat speaks of the notices it can cancel
+        raise UserError(f"没有找到本网格的公告 #{number}。") from None
+    if done.withdrawn is None:
+        ctx.reply(f"已取消定时公告 #{done.notice.id}，它不会发出。")
     else:
-        raise UserError(f"公告 #{notice.id} 已经全部发出，无法撤回。")
+        ctx.reply(f"公告 #{done.notice.id} 已取消，还没发出的 {done.withdrawn} 个群不会再收到。")

@@ -6,16 +6,10 @@ from collections.abc import Collection
 from datetime import tzinfo
 
 from bot.settings import PointsSettings
+from domain.points import KIND_NAMES, rule_caps
 from storage.models import EntryKind, PointsEntry
 
-KIND_NAMES = {
-    EntryKind.BASE: "基础分",
-    EntryKind.AWARD: "加分",
-    EntryKind.PENALTY: "扣分",
-    EntryKind.REDEEM: "兑换",
-    EntryKind.REFUND: "退回",
-    EntryKind.ADJUST: "更正",
-}
+__all__ = ["KIND_NAMES", "entry_label", "entry_line", "month_change", "rules_text", "signed"]
 
 
 def signed(points: int) -> str:
@@ -58,12 +52,5 @@ def rules_text(settings: PointsSettings, grid_tags: Collection[str] | None = Non
         if not rules:
             continue
         lines.append(title)
-        for rule in rules:
-            limits = []
-            if rule.daily_cap is not None:
-                limits.append(f"每天最多 {rule.daily_cap} 分")
-            if rule.monthly_cap is not None:
-                limits.append(f"每月最多 {rule.monthly_cap} 分")
-            suffix = f"（{'，'.join(limits)}）" if limits else ""
-            lines.append(f"{rule.name} {sign}{rule.points}{suffix}")
+        lines.extend(f"{rule.name} {sign}{rule.points}{rule_caps(rule)}" for rule in rules)
     return "\n".join(lines) if lines else "本地还没有设置积分规则。"

@@ -1,5 +1,5 @@
 """积分兑换: residents see the catalogue and place orders; leaders 核销 (hand over) or 退回
-(refund) them.
+(refund) them, through domain/points.py (the web console's 核销 button is the same code).
 
 An order holds its points at once, so a balance never counts points already promised; the
 debit is conditional in the database, so two orders racing can't overdraw. Stock is per grid
@@ -13,12 +13,12 @@ import re
 
 from bot.commands import long_number
 from bot.context import Context
-from bot.events import Outbound
 from bot.routing import Role, Router, Scope, UserError
+from domain import points as domain_points
+from handlers.acting import actor_of, replies_to_refusals
 from handlers.periods import month_key
 from handlers.rooms import grid_here
 from storage import points, redemption
-from storage.models import Member, OrderStatus, PointsOrder
 
 log = logging.getLogger(__name__)
 
@@ -120,42 +120,6 @@ def _balance(ctx: Context, balance: int, lead: str = "现有") -> str:
     return f"，{lead} {balance} 分"
 
 
-_CLOSED = {
-    OrderStatus.CONFIRMED: "已核销",
-    OrderStatus.REFUNDED: "已退回",
-}
-
-
-def _owner(ctx: Context, order: PointsOrder) -> Member:
-    owner = ctx.session.get(Member, order.member_id)
-    assert owner is not None
-    return owner
-
-
-def _tell_group(ctx: Context, text: str, owner: Member) -> None:
-    """Answer the leader and @mention the resident whose order it is."""
-    event = ctx.event
-    mentions = tuple(dict.fromkeys((event.sender_id, owner.contact_id)))
-    ctx.send(
-        Outbound(text=text, room_id=event.room_id, room_topic=event.room_topic, mentions=mentions)
-    )
-
-
-def _refusal(exc: points.PointsError, number: int, doing: str) -> UserError:
-    if isinstance(exc, redemption.OrderNotFound):
-        return UserError(f"没有单号 {number} 的兑换单。")
-    if isinstance(exc, redemption.OtherGrid):
-        return UserError(f"单号 {number} 不是本网格的兑换单，不能{doing}。")
-    if isinstance(exc, redemption.NotPending):
-        state = _CLOSED.get(OrderStatus(exc.order.status), exc.order.status)
-        if doing == "核销" and exc.order.status == OrderStatus.CONFIRMED:
-            return UserError(f"单号 {number} 已核销过了。")
-        if doing == "退回" and exc.order.status == OrderStatus.REFUNDED:
-            return UserError(f"单号 {number} 已退回过了。")
-        return UserError(f"单号 {number} {state}，不能{doing}。")
-    raise exc
-
-
 @router.command(
     "核销",
     role=Role.LEADER,
@@ -163,24 +127,16 @@ def _refusal(exc: points.PointsError, number: int, doing: str) -> UserError:
     usage="/核销 <单号>",
     summary="居民领走兑换物品后核销",
 )
+@replies_to_refusals
 async def confirm(ctx: Context) -> None:
     grid = grid_here(ctx)
     number = _order_number(ctx, "/核销 <单号>")
-    try:
-        order = redemption.confirm(
-            session=ctx.session,
-            order_id=number,
-            grid_code=grid.code,
-            actor=ctx.event.sender_id,
-            at=ctx.now,
-        )
-    except points.PointsError as exc:
-        raise _refusal(exc, number, "核销") from None
-    owner = _owner(ctx, order)
-    log.info("order %d confirmed in %s by %s", number, grid.code, ctx.event.sender_id)
-    _tell_group(
-        ctx, f"已核销单号 {number}：{owner.display_name} 领取「{order.item_name}」。", owner
+    closed = domain_points.redeem(
+        ctx.session, ctx.settings, actor_of(ctx), number, now=ctx.now, in_grid=grid.code
     )
+    log.info("order %d confirmed in %s by %s", number, grid.code, ctx.event.sender_id)
+    for message in closed.messages:
+        ctx.send(message)
 
 
 @router.command(
@@ -190,38 +146,29 @@ async def confirm(ctx: Context) -> None:
     usage="/退回 <单号> [理由]",
     summary="取消兑换，积分退还居民",
 )
+@replies_to_refusals
 async def refund(ctx: Context) -> None:
     grid = grid_here(ctx)
     assert ctx.command is not None
     number = _order_number(ctx, "/退回 <单号> [理由]")
-    reason = " ".join(ctx.command.argv[1:])[:100] or None
-    try:
-        order, balance = redemption.refund(
-            session=ctx.session,
-            order_id=number,
-            grid_code=grid.code,
-            actor=ctx.event.sender_id,
-            at=ctx.now,
-            reason=reason,
-            message_id=ctx.message_id,
-        )
-    except points.PointsError as exc:
-        raise _refusal(exc, number, "退回") from None
-    owner = _owner(ctx, order)
+    closed = domain_points.refund(
+        ctx.session,
+        ctx.settings,
+        actor_of(ctx),
+        number,
+        reason=" ".join(ctx.command.argv[1:]),
+        now=ctx.now,
+        message_id=ctx.message_id,
+        in_grid=grid.code,
+    )
     log.info(
         "order %d refunded in %s by %s: %d points back to %s (balance %d)",
         number,
         grid.code,
         ctx.event.sender_id,
-        order.points,
-        owner.contact_id,
-        balance,
+        closed.order.points,
+        closed.owner.contact_id,
+        closed.balance,
     )
-    # No balance here: the group reads it, and a balance is the resident's own business
-    # (`积分` tells it to them, where `points.replies` says).
-    _tell_group(
-        ctx,
-        f"已退回单号 {number}：「{order.item_name}」的 {order.points} 分已退还给 "
-        f"{owner.display_name}。",
-        owner,
-    )
+    for message in closed.messages:
+        ctx.send(message)

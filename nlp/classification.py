@@ -24,6 +24,11 @@ class Classification:
     # probability that the message is a request (None without a model).
     decided_by: str = "keywords"
     p_request: float | None = None
+    # A request only the model found: the keywords passed the message over.
+    model_only: bool = False
+    # The keywords read that nothing needs doing ("有水了", "修好了", "没事了"): the model may
+    # not make a request of it.
+    settled: bool = False
 
     def as_dict(self) -> dict[str, object]:
         return {

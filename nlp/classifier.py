@@ -133,11 +133,14 @@ class Classifier:
             if sections.contrast in hit.sections:
                 cutoff = hit.position
         dropped = (sections.no_ask, sections.courtesy)
+        strongest_no_ask = 0.0
         for hit in hits:
             before = hit.position < cutoff
             for section, weight in zip(hit.sections, hit.weights, strict=True):
                 if not (before and section in dropped):
                     scores[section] += weight
+                    if section == sections.no_ask:
+                        strongest_no_ask = max(strongest_no_ask, weight)
 
         kind, urgency = self._urgency(scores)
         no_ask = scores[sections.no_ask]
@@ -211,6 +214,7 @@ class Classifier:
             emergency_number=self._kind_number[kind] if urgent else None,
             urgency_kind=self._kind_name[kind] if urgent else None,
             possible=urgent and self._kind_possible[kind],
+            settled=strongest_no_ask >= thresholds.settled,
         )
 
     def _urgency(self, scores: list[float]) -> tuple[int, float]:

@@ -68,7 +68,7 @@ _ADDRESSED = re.compile(
 # A question: a question mark or particle at the end, or a question word.
 _QUESTION = re.compile(
     r"[?？]|[吗呢啵嘛么咯]\s*$|怎么|咋|哪里|哪儿|哪个|什么|啥|多少|几时|几点|能不能|可不可以|可以吗|"
-    r"要不要|是不是|有没有|有冇|请问|问一下|问下|咨询|想问|如何|么样|么子|咋个|怎样"
+    r"要不要|是不是|有没有|有冇|请问|问一下|问下|咨询|想问|如何|么样|么子|咋个|怎样|哪样"
 )
 
 
@@ -81,6 +81,21 @@ def addressed_name(text: str) -> str | None:
 
 def is_question(text: str) -> bool:
     return bool(_QUESTION.search(normalize(text)))
+
+
+# Wondering whether something is wrong: "是不是哪里着火了", "小广场那边冒烟了 咋回事";
+# against telling it is, with the urgency of someone in it: "救命", "快来", "!".
+_WONDERS = re.compile(
+    r"是不是|是否|咋回事|怎么回事|什么情况|啥情况|啥子情况|哪里(?:着火|失火|冒烟|在烧|烧)|"
+    r"哪儿|哪来的|不知道是|不晓得"
+)
+_PRESSING = re.compile(r"救命|快来|快点|赶紧|赶快|[!！]|还在烧|越来越")
+
+
+def wonders(text: str) -> bool:
+    """Whether the message wonders whether something is wrong rather than tells it is."""
+    normal = normalize(text)
+    return bool(_WONDERS.search(normal)) and not _PRESSING.search(normal)
 
 
 # "Me too": a household adding itself to a matter just told ("我屋里也冇水", "我们这边也是",
@@ -123,3 +138,34 @@ _LAUGHS = re.compile(r"😂|🤣|😆|😄|😁|哈哈|嘿嘿|笑死")
 def laughs(text: str) -> bool:
     """Whether the message laughs: a joke, unless its own words say something is wrong."""
     return bool(_LAUGHS.search(text))
+
+
+# Remarks to the group, which tell of nothing wrong now: an anecdote of the past ("前年97号那边
+# 电瓶车在楼道里烧起来"), advice to everyone ("老人身上还是得放个卡片"), a thing found ("哪个掉了
+# 身份证 在小卖部门口捡的"), an opinion ("这年头偷鸡的都有"). What is happening now keeps a
+# message a report: "又", "还在", "今天", "刚才", "比上个月宽了".
+_PAST = re.compile(r"上个?月|前年|去年|上回|上次|那时候|那年|前几年|小时候|以前")
+# "一定要" alone asks as often as it advises ("一定要修一下"): only what one must watch.
+_ADVISES = re.compile(
+    r"还是得|还是要|一定要(?:注意|小心|关|锁|看好|记得)|千万(?:别|莫|不要)|真是要|真的要|"
+    r"要多操心|要多注意"
+)
+_FOUND = re.compile(
+    r"捡到|捡的|捡了|放在.{0,6}(?:那里|那儿|这里|这儿)了|帮.{0,3}收着|失主|来领|认领"
+)
+_OPINION = re.compile(r"这年头|防不胜防|百分百")
+_NOW = re.compile(
+    r"又|还在|还没|还是没|还是不|现在|今天|今早|今晚|今年|刚才|刚刚|这几天|这两天|这回|这次|"
+    r"昨天|昨晚|前天|到现在|一直|正在|比.{0,6}(?:宽|大|多|严重|厉害)"
+)
+
+
+def remarks(text: str) -> bool:
+    """Whether the message is a remark to the group (the past, advice, a thing found, an
+    opinion) rather than a report or a question of something wrong now."""
+    normal = normalize(text)
+    if _FOUND.search(normal):
+        return True
+    if _NOW.search(normal) or is_question(normal):
+        return False
+    return bool(_PAST.search(normal) or _ADVISES.search(normal) or _OPINION.search(normal))

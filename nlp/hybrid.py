@@ -32,8 +32,9 @@ def combine(
     kw: Classification, pred: Prediction, th: HybridThresholds, *, may_add: bool = True
 ) -> Classification:
     """``may_add``: whether the model may make a request of a message the keywords pass over
-    (not of a joke: the model reads its words, not its laugh)."""
-    may_add = may_add and pred.known >= MIN_EVIDENCE
+    (not of a joke: the model reads its words, not its laugh; nor of one the keywords read
+    as settled: "有水了" is news that the matter is over)."""
+    may_add = may_add and pred.known >= MIN_EVIDENCE and not kw.settled
     verdict = _request_and_category(kw, pred, th, may_add)
     if (
         verdict.is_request
@@ -62,6 +63,7 @@ def _request_and_category(
                 keywords=kw.keywords,
                 decided_by="model",
                 p_request=p,
+                model_only=True,
             )
         return replace(kw, p_request=p)
     if pred.p_request < th.drop:

@@ -48,6 +48,19 @@ _KIND = {
 _SIGNATURE = re.compile(r"我(?:家)?(?:住|在|是)在?|电话|手机|微信|联系方式|联系我|打我")
 # Telling one more matter after the last: "还有3栋的路灯也坏了", "另外 …", "顺便说一下".
 _ANOTHER = re.compile(r"^\W*(?:还有|另外|另|顺便|再说|再反映|再问)")
+# Telling one's matter apart from the one just told: "不是风雨桥那盏 是篮球场边边那两根",
+# "不光是蚊子 在往上冒臭水".
+_APART = re.compile(
+    r"不是[^，。,\s]{1,8}(?:那|这)(?:个|盏|根|条|家|栋|幢|边|里|块|处|件|台|棵)|不光是|不只是|不仅是|不单是"
+)
+
+
+def tells_apart(text: str) -> bool:
+    """Whether the message says it is about another matter than one just told."""
+    said = normalize(text)
+    return bool(_ANOTHER.search(said) or _APART.search(said))
+
+
 # Context words (weight below this: 楼道里, 门口, 隔壁) say where, not what.
 _SUBJECT_WEIGHT = 1.0
 
@@ -130,8 +143,10 @@ def same_thread(a: str, b: str, vocabulary: Vocabulary, category: str, *, follow
     ra, rb = _read(a), _read(b)
     if any(ra.places[kind] != rb.places[kind] for kind in ra.places.keys() & rb.places.keys()):
         return False
+    if tells_apart(b):
+        return False
     if follows_on:
-        return not _ANOTHER.search(rb.wording)
+        return True
     ta = topic_terms(ra.wording, vocabulary, category)
     tb = topic_terms(rb.wording, vocabulary, category)
     return bool(ta and tb) and _same_subject(ta, tb, loose=False, weak=True)
@@ -163,6 +178,8 @@ def same_matter(
     """
     ra, rb = _read(a), _read(b)
     if any(ra.places[kind] != rb.places[kind] for kind in ra.places.keys() & rb.places.keys()):
+        return False
+    if tells_apart(b):
         return False
     shared_place = any(ra.places[k] == rb.places[k] for k in ra.places.keys() & rb.places.keys())
     if vocabulary is not None and _same_subject(

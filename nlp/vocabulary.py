@@ -142,6 +142,9 @@ class Thresholds(BaseModel):
     # names five hazards is no more a request than a short report naming one.
     topic_cap: Annotated[float, Field(gt=0, le=50)] = 4.0
     urgent: Annotated[float, Field(gt=0, le=50)] = 2.0
+    # A no-ask cue this strong on its own says the matter is over or was never one ("有水了",
+    # "没事了", "误报"): the learned layer may not make a request of the message.
+    settled: Annotated[float, Field(gt=0, le=50)] = 3.0
     # When a message is urgent, this share of its urgency score counts as evidence for the
     # urgency kind's category (a fight in progress is security even in a family quarrel).
     emergency_evidence: Annotated[float, Field(ge=0, le=10)] = 0.0

@@ -110,3 +110,18 @@ def last_seen(*, session: Session) -> dict[str, datetime]:
         )
     ).all()
     return {account: seen for account, seen in rows if seen is not None}
+
+
+def room_accounts(*, session: Session, room_ids: Sequence[str]) -> dict[str, list[RoomAccount]]:
+    """The accounts known to be in each of ``room_ids`` (by account), with the topic each
+    last saw and when it last said it was serving there."""
+    if not room_ids:
+        return {}
+    found: dict[str, list[RoomAccount]] = {}
+    for row in session.exec(
+        select(RoomAccount)
+        .where(col(RoomAccount.room_id).in_(list(room_ids)))
+        .order_by(col(RoomAccount.account))
+    ).all():
+        found.setdefault(row.room_id, []).append(row)
+    return found

@@ -247,3 +247,46 @@ def members(*, session: Session, grid_code: str, limit: int) -> Sequence[tuple[s
         .limit(limit)
     ).all()
     return [(contact_id, name, role) for contact_id, name, role in rows]
+
+
+def last_seen_by_grid(*, session: Session, grid_codes: Sequence[str]) -> dict[str, datetime]:
+    """When anyone last spoke in each of ``grid_codes``' groups (a member's ``last_seen`` is
+    the time the bot received their last message there); grids nobody spoke in are left out."""
+    if not grid_codes:
+        return {}
+    rows = session.exec(
+        select(Member.grid_code, func.max(Member.last_seen))
+        .where(col(Member.grid_code).in_(list(grid_codes)))
+        .group_by(col(Member.grid_code))
+    ).all()
+    return {code: seen for code, seen in rows if seen is not None}
+
+
+def member_counts(*, session: Session, grid_codes: Sequence[str]) -> dict[str, int]:
+    """How many people the bot has seen speak in each of ``grid_codes``' groups."""
+    if not grid_codes:
+        return {}
+    rows = session.exec(
+        select(Member.grid_code, func.count())
+        .where(col(Member.grid_code).in_(list(grid_codes)))
+        .group_by(col(Member.grid_code))
+    ).all()
+    return dict(rows)
+
+
+def named_members(
+    *, session: Session, grid_codes: Sequence[str], contact_ids: Sequence[str]
+) -> dict[tuple[str, str], tuple[str, str]]:
+    """(grid, contact id) → (name in the group, database role), for those of ``contact_ids``
+    seen in ``grid_codes``' groups, and every leader by role there."""
+    if not grid_codes:
+        return {}
+    wanted = col(Member.role) == MemberRole.LEADER
+    if contact_ids:
+        wanted = wanted | col(Member.contact_id).in_(list(contact_ids))
+    rows = session.exec(
+        select(Member.grid_code, Member.contact_id, Member.display_name, Member.role)
+        .where(col(Member.grid_code).in_(list(grid_codes)), wanted)
+        .order_by(col(Member.id))
+    ).all()
+    return {(grid, contact): (name, role) for grid, contact, name, role in rows}

@@ -616,3 +616,33 @@ class WebSession(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+# --- The API for the city's platform (/api/v1/, Open311) --------------------------------------
+# A key is said once, when it is made (`gridbot api-key create`); only the SHA-256 of it is
+# kept, beside a prefix short enough to show in a list and to find the row by.
+
+
+class ApiKey(SQLModel, table=True):
+    """A key a platform (12345, 平安) reads the grids' tickets with; revoked, never deleted,
+    so the audit log's names and prefixes keep meaning something."""
+
+    __tablename__ = "api_key"
+    __table_args__ = (
+        # one live key per name: `gridbot api-key revoke NAME` names one key
+        Index("ux_api_key_live_name", "name", unique=True, **_where_both("revoked_at IS NULL")),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64)
+    prefix: str = Field(max_length=16, unique=True)  # the key's first characters, shown
+    key_hash: str = Field(max_length=64)
+    # what residents' pseudonymous ids are made with, for this key's readers: never shown,
+    # handed on to a new key of a revoked key's name so that the platform's ids stay
+    pseudonym_secret: str = Field(max_length=64)
+    grids: list[str] = Field(default_factory=list, sa_type=JSON)  # empty: every grid
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    created_by: str = Field(max_length=128)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_by: str | None = Field(default=None, max_length=128)

@@ -435,3 +435,134 @@ def verify(*, session: Session, limit: int = 100) -> Verification:
             for m in found
         ]
     return Verification(checked, entries, mismatched, found)
+
+
+# --- the web console's pages and the 积分台账 ---
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """A member of a grid as its ranking page lists them."""
+
+    rank: int | None  # in the whole grid (1, 2, 2, 4), None for who earned nothing yet
+    member_id: int
+    name: str
+    earned: int
+    balance: int
+    entries: int
+
+
+def standings(
+    *, session: Session, grid_code: str, words: str = "", offset: int = 0, limit: int = 20
+) -> tuple[int, list[Standing]]:
+    """The grid's members (``words``: those whose name holds them), most points earned first,
+    then those with none (they can be given some), a page of them; and how many there are.
+
+    A rank is counted in the whole grid, whatever the page or the name searched: one index
+    range count each, on (grid, earned)."""
+    earned = func.coalesce(col(PointsBalance.earned), 0)
+    which = [col(Member.grid_code) == grid_code]
+    if words:
+        which.append(col(Member.display_name).contains(words, autoescape=True))
+    total = session.execute(select(func.count()).select_from(Member).where(*which)).scalar_one()
+    other = sa.orm.aliased(PointsBalance)
+    above = (
+        select(func.count())
+        .select_from(other)
+        .where(col(other.grid_code) == grid_code, col(other.earned) > earned)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        sa.select(
+            col(Member.id),
+            col(Member.display_name),
+            earned,
+            func.coalesce(col(PointsBalance.balance), 0),
+            func.coalesce(col(PointsBalance.entries), 0),
+            above,
+        )
+        .outerjoin(PointsBalance, col(PointsBalance.member_id) == Member.id)
+        .where(*which)
+        .order_by(earned.desc(), col(Member.id))
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return int(total), [
+        Standing(int(n) + 1 if int(e) > 0 else None, int(m), str(name), int(e), int(b), int(c))
+        for m, name, e, b, c, n in rows
+    ]
+
+
+def _balance_after() -> Any:
+    """Each entry's member's balance once it was written: the sum of their entries up to it,
+    in the order they were written (their time, then their id)."""
+    return (
+        func.sum(PointsEntry.delta)
+        .over(
+            partition_by=col(PointsEntry.member_id),
+            order_by=(col(PointsEntry.at), col(PointsEntry.id)),
+        )
+        .label("balance_after")
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    entry: PointsEntry
+    balance: int  # the member's balance once this entry was written
+
+
+def entry_count(*, session: Session, member_id: int) -> int:
+    return int(
+        session.execute(
+            select(func.count()).select_from(PointsEntry).where(PointsEntry.member_id == member_id)
+        ).scalar_one()
+    )
+
+
+def ledger(*, session: Session, member_id: int, offset: int = 0, limit: int = 20) -> list[Line]:
+    """A page of a member's entries, newest first, each with the balance it left."""
+    rows = session.execute(
+        select(PointsEntry, _balance_after())
+        .where(PointsEntry.member_id == member_id)
+        .order_by(col(PointsEntry.at).desc(), col(PointsEntry.id).desc())
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return [Line(entry, int(after)) for entry, after in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerQuery:
+    """Which entries a 积分台账 holds: of these grids (None: every grid), of one member, at
+    times in [since, until)."""
+
+    grids: frozenset[str] | None = None
+    member_id: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def each_entry(*, session: Session, query: LedgerQuery, batch: int = 1000) -> Iterable[Any]:
+    """Every entry ``query`` finds, oldest first, read ``batch`` rows at a time: rows of the
+    entry's columns by name, with ``balance_after`` and the member's ``member_name``.
+
+    The balances are summed over each member's whole ledger, the entries before ``since``
+    included; only then are the times chosen."""
+    if query.grids is not None and not query.grids:
+        return
+    inner = sa.select(*PointsEntry.__table__.columns, _balance_after())  # type: ignore[attr-defined]
+    if query.grids is not None:
+        inner = inner.where(col(PointsEntry.grid_code).in_(sorted(query.grids)))
+    if query.member_id is not None:
+        inner = inner.where(col(PointsEntry.member_id) == query.member_id)
+    entries = inner.subquery()
+    listed = sa.select(entries, col(Member.display_name).label("member_name")).join(
+        Member, col(Member.id) == entries.c.member_id
+    )
+    if query.since is not None:
+        listed = listed.where(entries.c.at >= query.since)
+    if query.until is not None:
+        listed = listed.where(entries.c.at < query.until)
+    listed = listed.order_by(entries.c.at, entries.c.id).execution_options(yield_per=batch)
+    yield from session.execute(listed)

@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from storage import points
-from storage.models import EntryKind, OrderStatus, PointsOrder, PointsStock
+from storage.models import EntryKind, Member, OrderStatus, PointsOrder, PointsStock
 
 
 class OutOfStock(points.PointsError):
@@ -221,3 +221,33 @@ def refund(
         .values(taken=taken - 1)
     )
     return order, balance
+
+
+def waiting(
+    *,
+    session: Session,
+    grid_code: str | None = None,
+    member_id: int | None = None,
+    offset: int = 0,
+    limit: int = 20,
+) -> tuple[int, list[tuple[PointsOrder, str]]]:
+    """Pending orders (of a grid, or of one member), oldest first, a page of them with each
+    owner's name; and how many there are. The (member, status) index serves a member's; a
+    grid's pending orders are few (they are handed over within days)."""
+    which = [col(PointsOrder.status) == OrderStatus.PENDING]
+    if grid_code is not None:
+        which.append(col(PointsOrder.grid_code) == grid_code)
+    if member_id is not None:
+        which.append(col(PointsOrder.member_id) == member_id)
+    total = session.execute(
+        select(func.count()).select_from(PointsOrder).where(*which)
+    ).scalar_one()
+    rows = session.execute(
+        select(PointsOrder, Member.display_name)
+        .join(Member, col(Member.id) == PointsOrder.member_id)
+        .where(*which)
+        .order_by(col(PointsOrder.id))
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return int(total), [(order, str(name)) for order, name in rows]

@@ -39,6 +39,10 @@ class TicketQuery:
     grids: Collection[str] | None = None
     statuses: Collection[str] | None = None
     category: str | None = None
+    # any of these categories (the Open311 API's service_code list); None: any category
+    categories: Collection[str] | None = None
+    # only these ticket numbers (Open311's service_request_id list); None: any
+    ids: Collection[int] | None = None
     urgent: bool = False
     # only active tickets whose deadline passed by then
     overdue_at: datetime | None = None
@@ -83,6 +87,10 @@ def _conditions(query: TicketQuery, dialect: str) -> list[ColumnElement[bool]]:
         )
     if query.category is not None:
         found.append(col(Ticket.category) == query.category)
+    if query.categories is not None:
+        found.append(col(Ticket.category).in_(sorted(set(query.categories))))
+    if query.ids is not None:
+        found.append(col(Ticket.id).in_(sorted(set(query.ids))))
     if query.urgent:
         found.append(col(Ticket.urgent).is_(True))
     if query.overdue_at is not None:
@@ -114,7 +122,8 @@ _ORDER = {
 def search(*, session: Session, query: TicketQuery, offset: int, limit: int) -> Page:
     """One page of the tickets ``query`` finds (``limit`` from ``offset``), and how many it
     finds in all."""
-    if query.grids is not None and not query.grids:
+    choices = (query.grids, query.categories, query.ids)
+    if any(chosen is not None and not chosen for chosen in choices):  # none may be found
         return Page((), 0)
     where = _conditions(query, session.get_bind().dialect.name)
     condition = and_(*where) if where else None

@@ -8,8 +8,10 @@ skipped, unless GRIDBOT_REQUIRE_POSTGRES=1 (as in CI), where they fail.
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
@@ -24,6 +26,7 @@ from fastapi.testclient import TestClient
 
 from bot.app import App, build_app
 from bot.clock import ManualClock
+from bot.models import read_model
 from bot.settings import Settings, deep_merge
 from nlp.classifier import Classifier
 from nlp.vocabulary import Vocabulary
@@ -32,7 +35,7 @@ from storage.db import Database
 from tests.auxil.chat import Chat, RecordingSender
 from tests.auxil.postgres import PostgresServer, find_bin_dir
 from tests.auxil.training_data import write_training_data
-from tests.auxil.web import add_grids
+from tests.auxil.web import AuditLog, add_grids
 from tests.gateway import harness
 from web.app import create_app
 
@@ -206,6 +209,30 @@ def classifier(vocabulary: Vocabulary, jieba_cache_dir: Path) -> Classifier:
     return Classifier(vocabulary, cache_dir=jieba_cache_dir)
 
 
+@pytest.fixture(scope="session")
+def learned_classifier(vocabulary: Vocabulary, jieba_cache_dir: Path) -> Classifier:
+    """The shipped classifier with the model the shipped config uses (config/models)."""
+    model = read_model(Path(str(files("config") / "models")), "v2")
+    return Classifier(vocabulary, cache_dir=jieba_cache_dir, model=model)
+
+
+@pytest.fixture
+async def learned_chat(
+    settings: Settings,
+    clock: ManualClock,
+    sqlite_db: Database,
+    sender: RecordingSender,
+    learned_classifier: Classifier,
+) -> AsyncIterator[Chat]:
+    """A chat with the bot on the test settings and the learned classifier."""
+    app = build_app(
+        settings, clock=clock, db=sqlite_db, sender=sender, classifier=learned_classifier
+    )
+    await app.start()
+    yield Chat(app, clock, sender)
+    app.stop()
+
+
 # --- the Node puppet-service gateway (tests/gateway) for the WeChat integration tests ---
 
 
@@ -244,6 +271,31 @@ def training_data(tmp_path: Path) -> Path:
 
 
 # --- the web console (web/) ---
+
+
+@pytest.fixture
+def audit_log(caplog: pytest.LogCaptureFixture) -> AuditLog:
+    """What is logged on gridbot.audit (the console's and commands' record) from now on."""
+    caplog.set_level(logging.INFO, "gridbot.audit")
+    return lambda: [r.getMessage() for r in caplog.records if r.name == "gridbot.audit"]
+
+
+@pytest.fixture(scope="module")
+def port() -> int:
+    """A free port to serve the console on (the browser tests' server)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        free: int = sock.getsockname()[1]
+    return free
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """Where the browser tests' screenshots go: GRIDBOT_SCREENSHOTS=docs/web makes them the
+    README's."""
+    folder = Path(os.environ.get("GRIDBOT_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @pytest.fixture

@@ -15,8 +15,10 @@ from bot import health
 from bot.clock import Clock
 from bot.settings import Settings
 from storage.db import Database
-from web import auth, stats, ticket_actions, tickets
+from web import auth, grids, notices, points, stats, ticket_actions, tickets
+from web.api import create_api
 from web.base import PACKAGE_DIR, Console, PageError, render
+from web.open311 import create_open311
 
 __all__ = ["create_app"]
 
@@ -45,7 +47,7 @@ def create_app(settings: Settings, db: Database, clock: Clock) -> FastAPI:
     templates = Jinja2Templates(directory=PACKAGE_DIR / "templates")
     templates.env.trim_blocks = templates.env.lstrip_blocks = True
     console = Console(settings=settings, db=db, clock=clock, templates=templates)
-    # No OpenAPI pages: this phase has no API, and the pages are not one.
+    # No OpenAPI pages for the pages: the API (web/api.py) has a schema of its own.
     app = FastAPI(title="网格助手 指挥中心后台", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.console = console
     root = console.root
@@ -54,6 +56,11 @@ def create_app(settings: Settings, db: Database, clock: Clock) -> FastAPI:
     app.include_router(tickets.router, prefix=root)
     app.include_router(ticket_actions.router, prefix=root)
     app.include_router(stats.router, prefix=root)
+    app.include_router(points.router, prefix=root)
+    app.include_router(notices.router, prefix=root)
+    app.include_router(grids.router, prefix=root)
+    app.mount(f"{root}/api/v1", create_api(console))  # JSON, with a schema of its own
+    app.mount(f"{root}/open311/v2", create_open311(console))
 
     @app.get(f"{root}/healthz")
     def healthz() -> Response:

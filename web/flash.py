@@ -11,14 +11,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Callable
 
 from fastapi import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from web.auth import Viewer
 from web.base import console_of
 
-__all__ = ["COOKIE", "forget", "read", "remember"]
+__all__ = ["COOKIE", "forget", "read", "redirect", "remember", "shown"]
 
 COOKIE = "gridbot_done"
 _SECONDS = 120
@@ -69,3 +70,21 @@ def forget(request: Request, response: Response) -> None:
         response.delete_cookie(
             COOKIE, path=console.root or "/", secure=console.settings.web.secure, httponly=True
         )
+
+
+def redirect(request: Request, viewer: Viewer, page: str, text: str) -> Response:
+    """Back to ``page`` (a path), which says ``text`` once: a reload must not post again."""
+    response = RedirectResponse(page, status_code=303)
+    remember(request, response, viewer, page, text)
+    return response
+
+
+def shown(
+    request: Request, viewer: Viewer, page: str, show: Callable[[str | None], Response]
+) -> Response:
+    """``show(done)``: ``page`` with what ``viewer``'s last action on it did, said once."""
+    done = read(request, viewer, page)
+    response = show(done)
+    if done is not None:
+        forget(request, response)
+    return response

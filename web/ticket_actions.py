@@ -19,19 +19,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from sqlmodel import Session
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from bot.commands import long_number, parse_ticket_number
-from bot.outbox import queue_outbound
 from bot.settings import Settings
 from domain import tickets as domain_tickets
 from domain.actor import Actor
-from domain.errors import DomainError, Invalid, NotAllowed, NotFound, WrongState
+from domain.errors import DomainError, Invalid, NotAllowed, NotFound
 from domain.tickets import Action, Outcome
 from storage.models import Ticket
 from web import flash
 from web.auth import Viewer, check_csrf, current_viewer
-from web.base import PageError, audit, console_of, render
+from web.base import STATUS_OF, PageError, audit, committed, console_of, render, status_of
 from web.labels import STATUSES, category_name, local_time, shown
 from web.tickets import ACTION_SLUGS, Failure, detail_page, ticket_number
 
@@ -41,19 +40,7 @@ router = APIRouter()
 
 _ACTIONS = {slug: action for action, slug in ACTION_SLUGS.items()}
 
-# How a refusal answers (domain/errors.py says which is which).
-STATUS_OF: dict[type[DomainError], int] = {
-    NotFound: 404,
-    NotAllowed: 403,
-    WrongState: 409,
-    Invalid: 422,
-}
-
 _INTO_HINT = "请填写要并入的工单编号，例如 8。"
-
-
-def _status(exc: DomainError) -> int:
-    return next((code for kind, code in STATUS_OF.items() if isinstance(exc, kind)), 400)
 
 
 def _findable(session: Session, viewer: Viewer, ticket_id: int, action: Action) -> None:
@@ -143,20 +130,17 @@ def act(
     form = {"assignee": assignee, "text": text, "category": category, "into": into}
     console = console_of(request)
     settings, now, who = console.settings, console.clock.now(), viewer.actor.contact_id
-    refused: DomainError | None = None
     with console.db.session() as session:
         _findable(session, viewer, ticket_id, action)
-        try:
-            outcome = _do(
+        outcome = committed(
+            session,
+            now,
+            lambda: _do(
                 session, settings, viewer.actor, ticket_id, action=action, form=form, now=now
-            )
-        except DomainError as exc:
-            session.rollback()
-            refused = exc
-        else:
-            queue_outbound(session, outcome.messages, now=now)
-            session.commit()
-    if refused is not None:
+            ),
+        )
+    if isinstance(outcome, DomainError):
+        refused = outcome
         audit.warning(
             "web: %s refused %s of ticket #%d%s: %s",
             who,
@@ -166,12 +150,10 @@ def act(
             type(refused).__name__,
         )
         failed = Failure(action=action, message=refused.reply, form=form)
-        return detail_page(request, viewer, ticket_id, failed=failed, status=_status(refused))
+        return detail_page(request, viewer, ticket_id, failed=failed, status=status_of(refused))
     audit.info("web: %s did %s to ticket #%d%s", who, slug, ticket_id, _what(action, form))
     page = f"{console.root}/tickets/{ticket_id}"
-    response = RedirectResponse(page, status_code=303)
-    flash.remember(request, response, viewer, page, outcome.confirmation)
-    return response
+    return flash.redirect(request, viewer, page, outcome.confirmation)
 
 
 @router.get("/tickets/{number}/merge")
@@ -197,7 +179,7 @@ def merge_question(
             refused = exc
     if refused is not None:
         failed = Failure(action=Action.MERGE, message=refused.reply, form={"into": into})
-        return detail_page(request, viewer, ticket_id, failed=failed, status=_status(refused))
+        return detail_page(request, viewer, ticket_id, failed=failed, status=status_of(refused))
     return render(
         request,
         "merge.html",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from io import BytesIO
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from sqlmodel import Session, col, select
@@ -29,7 +29,7 @@ from storage.tickets import ACTIVE
 from web import flash
 from web import ticket_ledger as ledger
 from web.auth import Viewer, current_viewer
-from web.base import PageError, audit, console_of, render
+from web.base import PageError, audit, console_of, download, render
 from web.labels import (
     MEDIA,
     RATINGS,
@@ -308,16 +308,11 @@ def ticket_ledger(request: Request, viewer: Annotated[Viewer, Depends(current_vi
         count,
         filters.params(page=1) or "no filter",
     )
-    name = ledger.file_name(now, settings.tz)
-    return Response(
+    return download(
         out.getvalue(),
-        media_type=ledger.MEDIA_TYPE,
-        headers={
-            "Content-Disposition": (
-                f'attachment; filename="tickets-{now:%Y%m%d-%H%M}.xlsx"; '
-                f"filename*=UTF-8''{quote(name)}"
-            )
-        },
+        ledger.MEDIA_TYPE,
+        ledger.file_name(now, settings.tz),
+        fallback=f"tickets-{now:%Y%m%d-%H%M}.xlsx",
     )
 
 
@@ -398,11 +393,9 @@ def ticket_detail(
 ) -> Response:
     ticket_id = ticket_number(request, number)
     page = f"{console_of(request).root}/tickets/{ticket_id}"
-    done = flash.read(request, viewer, page)
-    response = detail_page(request, viewer, ticket_id, done=done)
-    if done is not None:
-        flash.forget(request, response)
-    return response
+    return flash.shown(
+        request, viewer, page, lambda done: detail_page(request, viewer, ticket_id, done=done)
+    )
 
 
 def detail_page(

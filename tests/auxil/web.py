@@ -4,6 +4,7 @@ login as the link /后台 sends would make it."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,9 @@ from storage.db import Database
 from storage.models import Ticket, TicketStatus
 
 CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
+
+# the `audit_log` fixture: the lines logged on gridbot.audit so far
+AuditLog = Callable[[], list[str]]
 
 
 def add_grids(db: Database, settings: Settings) -> None:

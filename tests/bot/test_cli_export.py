@@ -9,7 +9,9 @@ import pytest
 from openpyxl import load_workbook
 
 from bot.cli import EXIT_OK, EXIT_USAGE, main
-from web.ticket_ledger import COLUMNS
+from web.points_ledger import LAYOUT as POINTS
+from web.ticket_ledger import LAYOUT as TICKETS
+from web.workbook import Layout
 
 G03, G04 = "幸福社区第3网格", "桃园村网格"
 RESIDENT = ("wxid_resident_zhang", "张阿姨")
@@ -40,10 +42,11 @@ def url(tmp_path: Path) -> str:
     return db
 
 
-def rows(path: Path) -> list[dict[str, Any]]:
-    sheet = load_workbook(path)["工单台账"]
+def rows(path: Path, layout: Layout = TICKETS) -> list[dict[str, Any]]:
+    """The rows of the file's ledger (the 工单台账, unless ``layout`` says), by header."""
+    sheet = load_workbook(path)[layout.title]
     header, *body = list(sheet.iter_rows(values_only=True))
-    assert list(header) == [title for title, _width in COLUMNS]
+    assert list(header) == [title for title, _width in layout.columns]
     return [dict(zip(header, row, strict=True)) for row in body]
 
 
@@ -115,3 +118,65 @@ def test_export_into_a_folder_that_is_not_there(
     out = tmp_path / "nowhere" / "t.xlsx"
     assert main(["export", "tickets", "--db", url, "--out", str(out)]) == EXIT_USAGE
     assert "can't write" in capsys.readouterr().err
+
+
+# --- the 积分台账 ---
+
+
+@pytest.fixture
+def points_url(tmp_path: Path) -> str:
+    """张阿姨 given 志愿服务 on the 22nd and 8 points (her phone number in the reason) on the
+    23rd just after midnight in Shanghai; 刘大叔 in G04 given 清理河道 by its leader."""
+    db = f"sqlite:///{tmp_path}/gridbot.db"
+    events = tmp_path / "days.jsonl"
+    zhao = ("wxid_leader_zhao", "赵支书")
+    lines = [
+        line("22T09:00:00", RESIDENT, "收到"),
+        line("22T09:01:00", VILLAGER, "收到", G04),
+        award("22T09:02:00", LEADER, "/加分 @张阿姨 志愿服务", RESIDENT[0]),
+        award("22T09:03:00", zhao, "/加分 @刘大叔 10 清理河道", VILLAGER[0], G04),
+        award("23T00:10:00", LEADER, f"/加分 @张阿姨 8 帮邻居取药 电话{PHONE}", RESIDENT[0]),
+    ]
+    events.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert main(["replay", str(events), "--db", db]) == EXIT_OK
+    return db
+
+
+def award(ts: str, who: tuple[str, str], text: str, mentioned: str, room: str = G03) -> str:
+    event = json.loads(line(ts, who, text, room))
+    return json.dumps(event | {"mentions": [mentioned]}, ensure_ascii=False)
+
+
+def test_export_points_of_some_days_and_grids(
+    points_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    out = tmp_path / "积分台账.xlsx"
+    args = ["export", "points", "--db", points_url, "--out", str(out)]
+    capsys.readouterr()
+    with caplog.at_level(logging.INFO, logger="gridbot.audit"):
+        assert main(args) == EXIT_OK
+    assert capsys.readouterr().err.endswith(f"\n3 entr(ies) written to {out}\n")
+    assert "3 entr(ies) exported" in caplog.text
+    every = rows(out, POINTS)
+    assert [(r["居民"], r["积分"], r["变动后余额"], r["网格编码"]) for r in every] == [
+        ("张阿姨", 5, 5, "G03"),
+        ("刘大叔", 10, 10, "G04"),
+        ("张阿姨", 8, 13, "G03"),
+    ]
+    first = every[0]
+    assert first["记账时间"].isoformat() == "2026-11-22T09:02:00"  # local time
+    assert (first["类型"], first["规则"], first["理由"]) == ("加分", "志愿服务", None)
+    assert (first["经办人"], first["经办人身份"]) == ("李明", "网格长")  # never a contact id
+    assert every[2]["理由"].endswith(PHONE)  # the command line's file is an administrator's
+
+    # the 23rd starts at 00:00 in Shanghai; the balance counts what came before the days
+    assert main([*args, "--from", "2026-11-23", "--mask"]) == EXIT_OK
+    [late] = rows(out, POINTS)
+    assert (late["积分"], late["变动后余额"]) == (8, 13)
+    assert late["理由"].endswith("138****5678")
+    assert main([*args, "--grid", "G04", "--to", "2026-11-22"]) == EXIT_OK
+    assert [r["居民"] for r in rows(out, POINTS)] == ["刘大叔"]
+    assert main([*args, "--grid", "G99"]) == EXIT_USAGE

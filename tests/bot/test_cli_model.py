@@ -32,6 +32,7 @@ def test_train_then_list_use_and_roll_back(
     listed = capsys.readouterr().out.splitlines()
     assert [line.split()[:2] for line in listed] == [["v1", "trained"], ["*", "v2"]]
     assert "request_recall" in listed[1]
+    assert "beside other keywords" not in listed[1]  # trained beside the configured words
     assert main(["model", "rollback", "--models", str(models)]) == EXIT_OK
     assert capsys.readouterr().out.strip() == "v1 is in use"
     assert main(["model", "use", "v2", "--models", str(models)]) == EXIT_OK
@@ -102,3 +103,12 @@ def test_a_config_naming_a_missing_model_is_one_line_and_exit_2(
     err = capsys.readouterr().err
     assert err.startswith("gridbot: no model v3")
     assert len(err.splitlines()) == 1
+
+
+def test_the_list_says_which_model_was_trained_beside_other_keywords(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # the shipped v1 and v2 were trained before the shipped vocabulary's latest changes
+    assert main(["model", "list"]) == EXIT_OK
+    listed = capsys.readouterr().out.splitlines()
+    assert all("(beside other keywords: " in line for line in listed)

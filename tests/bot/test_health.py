@@ -4,13 +4,13 @@ reached."""
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
 from bot.clock import ManualClock
 from bot.events import Outbound
-from bot.health import FORGET_ACCOUNT_AFTER, report
+from bot.health import FORGET_ACCOUNT_AFTER, online, report
 from bot.outbox import queue_outbound
 from bot.settings import Settings
 from storage import accounts as account_store
@@ -180,3 +180,11 @@ def test_a_database_that_cannot_be_reached(settings: Settings, clock: ManualCloc
         "ok": False,
         "detail": "not checked: the database can't be read",
     }
+
+
+def test_online_is_one_rule_for_the_report_and_the_grids_page() -> None:
+    settings = Settings.model_validate(copy.deepcopy(SETTINGS))
+    stale = timedelta(minutes=settings.alerts.account_stale_minutes)
+    now = datetime(2026, 11, 22, 9, tzinfo=UTC)
+    assert online(settings, now - stale, now)
+    assert not online(settings, now - stale - timedelta(seconds=1), now)

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
 
 from bot.models import (
     ModelError,
+    build_classifier,
     history,
     install,
     load_model,
@@ -15,6 +17,7 @@ from bot.models import (
     rollback,
     use,
     versions,
+    vocabulary_sha,
 )
 from bot.settings import ModelSettings, Settings
 from nlp.model import LABELS, LinearModel
@@ -95,3 +98,23 @@ def test_the_shipped_folder_has_a_model_in_use(settings: Settings) -> None:
     held = model.meta["heldout"]
     assert isinstance(held, dict)
     assert held["messages"] >= 600
+
+
+def test_a_model_trained_beside_other_keywords_is_used_and_said_so(
+    settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    configured = _settings(settings, tmp_path)
+    for version, vocabulary in (("v1", vocabulary_sha(configured)), ("v2", "feedfacecafebeef")):
+        model = _model(version)
+        model.meta["vocabulary"] = vocabulary
+        install(tmp_path, model)
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="bot.models"):
+            classifier = build_classifier(configured)
+        assert classifier.classify("路灯坏了").is_request
+        warned = [r.getMessage() for r in caplog.records if r.name == "bot.models"]
+        if version == "v1":
+            assert warned == []
+        else:
+            [warning] = warned
+            assert "trained beside another vocabulary (feedfacecafebeef" in warning

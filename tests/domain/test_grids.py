@@ -5,10 +5,12 @@ from datetime import UTC, datetime
 
 from bot.settings import Settings
 from domain.grids import (
+    Leader,
     grid_name,
     grid_rooms,
     leader_ids,
     leader_title,
+    leaders_of,
     name_in_grid,
     to_escalation_room,
     to_grid,
@@ -101,3 +103,30 @@ def test_a_leader_made_in_the_database_leads_as_the_configs_does(sqlite_db: Data
         assert leader_ids(s, settings, "G99") == ()
         # a worker is called by the name the config gives, never seen or not
         assert name_in_grid(s, settings, "wxid_louzhang_hu", "G03") == "胡军"
+
+
+def test_the_leaders_of_many_grids_at_once(sqlite_db: Database) -> None:
+    """As leader_ids finds them, named as a page lists them."""
+    data = copy.deepcopy(SETTINGS)
+    data["grids"][0]["leaders"] = [{"id": "wxid_leader_li", "name": "李明"}, "wxid_never"]
+    settings = Settings.model_validate(data)
+    with sqlite_db.session() as s:
+        sync_grids(session=s, specs=[GridSpec("G03", "三", "三群"), GridSpec("G04", "四", "四群")])
+        for contact_id, name in (("wxid_wang", "王大爷"), ("wxid_leader_li", "小李")):
+            grid_store.touch_member(
+                session=s, contact_id=contact_id, grid_code="G03", display_name=name, at=T0
+            )
+        grid_store.set_role(
+            session=s, contact_id="wxid_wang", grid_code="G03", role=MemberRole.LEADER
+        )
+        found = leaders_of(s, settings, ["G03", "G04", "G99"])
+        assert found["G03"] == [
+            Leader("wxid_leader_li", "李明", configured=True, seen=True),
+            Leader("wxid_never", None, configured=True, seen=False),
+            Leader("wxid_wang", "王大爷", configured=False, seen=True),
+        ]
+        assert [leader.contact_id for leader in found["G03"]] == list(
+            leader_ids(s, settings, "G03")
+        )
+        assert found["G04"] == [Leader("wxid_leader_zhao", None, configured=True, seen=False)]
+        assert "G99" not in found

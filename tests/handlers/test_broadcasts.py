@@ -8,7 +8,10 @@ from sqlmodel import col, select
 
 from bot.app import App, build_app
 from bot.clock import ManualClock
+from bot.routing import Role
 from bot.settings import Settings
+from domain import notices as domain_notices
+from domain.actor import Actor
 from handlers.broadcasts import send_time
 from nlp.classifier import Classifier
 from storage.db import Database
@@ -22,6 +25,7 @@ from tests.auxil.chat import (
     Chat,
     RecordingSender,
 )
+from tests.auxil.web import add_grids
 from tests.conftest import SETTINGS, TZ
 
 NOTICES: list[dict[str, Any]] = [
@@ -265,3 +269,67 @@ async def test_a_notice_whose_job_was_lost_still_goes_after_a_restart(
     await again.advance(clock, datetime(2026, 11, 24, 0, tzinfo=TZ))
     assert [(m.text, m.room_topic) for m in sender.sent] == [("下午停水", "幸福社区第3网格")]
     again.stop()
+
+
+async def test_a_notice_written_without_a_job_goes_at_its_minute(
+    app: App, clock: ManualClock, sender: RecordingSender, sqlite_db: Database, settings: Settings
+) -> None:
+    """The web console schedules notices in a process that may have no scheduler: the sweep
+    of due notices sends them, and records missed those the bot was down for."""
+    li = Actor(LEADER[0], Role.LEADER, frozenset({"G03"}))
+    with sqlite_db.session() as session:
+        for minute, text in ((0, "下午停水"), (1, "下午停电")):
+            domain_notices.schedule_notice(
+                session, settings, li, text, grids=["G03"], now=clock.now(),
+                send_at=datetime(2026, 11, 22, 15, minute, tzinfo=TZ),
+            )  # fmt: skip
+        session.commit()
+    assert not [j for j in app.scheduler.job_ids() if j.startswith("once:")]
+    await app.advance(clock, datetime(2026, 11, 22, 15, 0, 30, tzinfo=TZ))
+    assert [(m.text, m.room_topic) for m in sender.sent] == [("下午停水", "幸福社区第3网格")]
+    await app.advance(clock, datetime(2026, 11, 22, 16, tzinfo=TZ))
+    assert sender.texts() == ["下午停水", "下午停电"]
+    # one found over an hour late (written by a process whose clock was behind) is not sent
+    with sqlite_db.session() as session:
+        session.add(
+            Notice(text="早就过了", grid_codes=["G03"], author_id=LEADER[0], created_at=clock.now(),
+                   send_at=clock.now() - timedelta(hours=2))
+        )  # fmt: skip
+        session.commit()
+    await app.advance(clock, datetime(2026, 11, 22, 16, 2, tzinfo=TZ))
+    assert sender.texts() == ["下午停水", "下午停电"]
+    with sqlite_db.session() as session:
+        assert [n.status for n in session.exec(select(Notice))] == ["sent", "sent", "missed"]
+
+
+async def test_a_notice_due_while_the_bot_was_down_is_recorded_missed(
+    clock: ManualClock,
+    sender: RecordingSender,
+    sqlite_db: Database,
+    settings: Settings,
+    classifier: Classifier,
+) -> None:
+    li = Actor(LEADER[0], Role.LEADER, frozenset({"G03"}))
+    with sqlite_db.session() as session:
+        add_grids(sqlite_db, settings)
+        domain_notices.schedule_notice(
+            session, settings, li, "上午停水", grids=["G03"], now=clock.now(),
+            send_at=datetime(2026, 11, 22, 10, tzinfo=TZ),
+        )  # fmt: skip
+        session.commit()
+    clock.set(datetime(2026, 11, 22, 11, 30, tzinfo=TZ))
+    app = build_app(settings, clock=clock, db=sqlite_db, sender=sender, classifier=classifier)
+    await app.start()
+    await app.advance(clock, datetime(2026, 11, 22, 12, tzinfo=TZ))
+    app.stop()
+    assert sender.sent == []
+    with sqlite_db.session() as session:
+        assert [n.status for n in session.exec(select(Notice))] == ["missed"]
+        [missed] = session.exec(select(NoticeDelivery)).all()
+        assert (missed.grid_code, missed.status) == ("G03", "missed")
+
+
+async def test_the_sweep_sleeps_until_a_notice_is_due(app: App, clock: ManualClock) -> None:
+    """A replay's tick a day ahead does not run 1,440 sweeps that find nothing."""
+    ran = await app.scheduler.run_due(clock.now() + timedelta(days=1))
+    assert ran < 50

@@ -352,11 +352,58 @@ async def test_a_call_for_help_with_nothing_said_is_a_possible_emergency(
     [ticket] = tickets(sqlite_db)
     assert not ticket.urgent
     group, alert = sent
-    assert group.text == "请问有人受伤或有危险吗？如有危险请立即拨打 110 或 120。已告知网格长。"
+    assert group.text == "请问有人受伤或有危险吗？如有危险请立即拨打 120。已告知网格长。"
     assert (alert.to, alert.text.startswith(f"【请核实】幸福社区第3网格 #{ticket.id}")) == (
         LEADER[0],
         True,
     )
+
+
+async def test_wondering_whether_there_is_a_fire_asks_with_care_and_tells_the_leader(
+    chat: Chat, sqlite_db: Database
+) -> None:
+    group, alert = await chat.say("小广场那边冒烟了 咋回事")
+    assert group.text == "请问有人受伤或有危险吗？如有危险请立即拨打 119。已告知网格长。"
+    assert alert.to == LEADER[0]
+    assert alert.text.startswith("【请核实】")
+    [ticket] = tickets(sqlite_db)
+    assert not ticket.urgent
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "前年97號那邊電瓶車在樓道裡燒起來 好嚇人 大家千萬別在樓道充電",
+        "老人身上还是得放个卡片 写上电话地址",
+        "哪个掉了身份证 在小卖部门口捡的 姓张",
+        "冷得我都想打119 叫消防员来给我烤烤火😂",  # a joke raises no alarm
+        "😂手快抢了一个 8毛8",
+    ],
+)
+async def test_remarks_and_jokes_are_the_groups_talk(
+    chat: Chat, sqlite_db: Database, text: str
+) -> None:
+    assert await chat.say(text) == []
+    assert tickets(sqlite_db) == []
+
+
+async def test_a_request_only_the_model_half_believes_goes_to_the_leader_privately(
+    learned_chat: Chat, sqlite_db: Database
+) -> None:
+    [ask] = await learned_chat.say("他屋里回老家了 说要歇一个礼拜")
+    assert ask.to == LEADER[0]
+    assert ask.room_id is None
+    assert ask.text.startswith("【请看一下】幸福社区第3网格 ")
+    assert "如要受理，请在群里引用这条消息发送 /受理 矛盾纠纷" in ask.text
+    assert tickets(sqlite_db) == []
+
+
+async def test_a_request_the_model_is_sure_of_is_answered_in_the_group(
+    learned_chat: Chat, sqlite_db: Database
+) -> None:
+    [reply] = await learned_chat.say("我屋里也冇水 昨天晚上还有的")
+    [ticket] = tickets(sqlite_db)
+    assert reply.text.startswith(f"已受理，工单 #{ticket.id}（设施报修）")
 
 
 async def test_a_call_already_made_is_news_not_a_call(chat: Chat, sqlite_db: Database) -> None:

@@ -418,3 +418,38 @@ def test_a_stopped_lift_with_nobody_inside_is_a_repair(classifier: Classifier) -
     said = "8栋1号电梯又坏了 停在12楼不动 按了半天没反应 门也打不开 里面没人 灯是黑的"
     assert not classifier.keywords_only(said).urgent
     assert classifier.keywords_only("电梯卡住了 门打不开 里面有人在喊 快来").urgent
+
+
+@pytest.mark.parametrize(
+    ("text", "settled"),
+    [
+        ("有水了有水了", True),
+        ("路灯修好了 谢谢", True),
+        ("没事了 是楼下在烧纸", True),
+        # a notice is no-ask, but not news that a matter is over
+        ("物业贴通知要交停车费 说好了免费的 凭么事", False),
+        ("3栋路灯坏了", False),
+    ],
+)
+def test_a_matter_told_as_over_is_settled(classifier: Classifier, text: str, settled: bool) -> None:
+    assert classifier.classify(text).settled is settled
+
+
+@pytest.mark.parametrize(
+    ("text", "urgent"),
+    [
+        # burning on purpose is smoke to complain of; turning the stove off is no fire
+        ("河坝边上哪个在烧油菜杆杆 烟子一股一股冲到我们院坝来了", False),
+        ("出门一定要关火啊", False),
+        # an electric box arcing: burning plastic, the hiss, hot to the touch
+        ("6幢楼梯口一股烧塑料的味道 电表箱那块还嗞嗞的响 箱子门是烫的", True),
+        # not seen all day and not answering, in 西南官话
+        ("隔壁何孃孃今天一天都没开门 喊她没得人应", True),
+    ],
+)
+def test_what_is_and_is_not_an_emergency(classifier: Classifier, text: str, urgent: bool) -> None:
+    assert classifier.classify(text).urgent is urgent
+
+
+def test_a_torch_is_no_live_wire(classifier: Classifier) -> None:
+    assert not classifier.classify("我带电筒来").is_request

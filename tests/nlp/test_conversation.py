@@ -10,8 +10,10 @@ from nlp.conversation import (
     is_group_list,
     is_question,
     refers_back,
+    remarks,
     says_also,
     without_calls,
+    wonders,
 )
 
 
@@ -135,3 +137,40 @@ def test_a_reply_to_what_was_just_said(text: str, back: bool) -> None:
 )
 def test_a_call_already_made(text: str, called: bool) -> None:
     assert already_called(text) is called
+
+
+@pytest.mark.parametrize(
+    ("text", "wondering"),
+    [
+        ("广场那边好大的烟 是哪里着火哒？？", True),
+        ("小广场那边冒烟了 咋回事", True),
+        ("昨晚那边一片红光 是不是哪里着火了", True),
+        ("是不是哪里着火了 救命啊", False),  # someone in it
+        ("3栋着火了！快来人", False),
+        ("5栋冒黑烟了 赶紧下楼", False),
+    ],
+)
+def test_wondering_whether_something_is_wrong(text: str, wondering: bool) -> None:
+    assert wonders(text) is wondering
+
+
+@pytest.mark.parametrize(
+    ("text", "remark"),
+    [
+        ("前年97號那邊電瓶車在樓道裡燒起來 好嚇人 大家千萬別在樓道充電", True),
+        ("去年二组的老人遭骗了好几千 买的理疗床垫", True),
+        ("老人身上还是得放个卡片 写上电话地址", True),
+        ("一个人住真的要装个那种一键呼叫的", True),
+        ("哪个掉了身份证 在小卖部门口捡的 姓张", True),
+        ("有人在屯口丢了个手机 黑色的 我放在老板那里了", True),
+        ("這年頭偷雞的都有", True),
+        # what is wrong now, or a question
+        ("100号后巷的下水道又堵了 上个月才通过一回", False),
+        ("3号楼后头那个堡坎裂了条缝 比上个月宽了好多", False),
+        ("我屋宝宝上个月出生的 上户口要准备哪样", False),
+        ("我放在大塘边上抽水的水泵被偷了", False),
+        ("5栋楼道灯坏了 一定要修一下", False),
+    ],
+)
+def test_remarks_to_the_group(text: str, remark: bool) -> None:
+    assert remarks(text) is remark

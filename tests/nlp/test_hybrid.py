@@ -30,11 +30,18 @@ def test_the_keywords_verdict_stands_unless_the_model_is_confident() -> None:
 def test_a_confident_model_adds_drops_or_refiles_a_request() -> None:
     added = combine(CHATTER, _pred(0.85, "environment"), TH)
     assert (added.is_request, added.category, added.urgent) == (True, "environment", False)
-    assert added.decided_by == "model"
+    assert (added.decided_by, added.model_only) == ("model", True)
     dropped = combine(LAMP, _pred(0.05), TH)
     assert (dropped.is_request, dropped.category, dropped.decided_by) == (False, None, "model")
     refiled = combine(LAMP, _pred(0.9, "environment", 0.75), TH)
     assert (refiled.category, refiled.decided_by) == ("environment", "model")
+    # the keywords had it as a request
+    assert (dropped.model_only, refiled.model_only) == (False, False)
+
+
+def test_the_model_makes_no_request_of_a_matter_told_as_over() -> None:
+    settled = Classification(False, None, False, 0.9, ("有水了",), settled=True)
+    assert combine(settled, _pred(0.95, "facility"), TH).is_request is False
 
 
 def test_a_keyword_emergency_is_never_dropped_or_refiled() -> None:

@@ -2,7 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from nlp.similarity import names_a_thing, places_conflict, same_matter, same_thread, topic_terms
+from nlp.similarity import (
+    names_a_thing,
+    places_conflict,
+    same_matter,
+    same_thread,
+    tells_apart,
+    topic_terms,
+)
 from nlp.vocabulary import Vocabulary
 
 LAMP = "3栋门口的路灯坏了好几天了，晚上黑漆漆的，麻烦处理一下"
@@ -108,6 +115,9 @@ def test_a_bare_lou_after_a_number_is_a_floor() -> None:
         # ... unless another place, or one more matter ("还有…")
         ("3栋门口的路灯坏了", "对 5栋的路灯也坏了", True, False),
         ("3栋门口的路灯坏了", "还有那个垃圾桶也满了", True, False),
+        # ... or told apart from it
+        ("风雨桥那盏路灯坏了", "篮球场那边两盏灯也是黑的 不是风雨桥那盏", True, False),
+        ("二道拐那里蚊子好多", "那条阴沟不光是蚊子 在往上冒臭水", True, False),
         # with nothing tying it back, the same thing named is needed
         ("3栋门口的路灯坏了", "路灯一直不亮 晚上好黑", False, True),
         ("3栋门口的路灯坏了", "电梯又停了", False, False),
@@ -123,3 +133,24 @@ def test_what_carries_on_a_matter_just_told(
 def test_names_a_thing(vocabulary: Vocabulary) -> None:
     assert names_a_thing("楼下垃圾也没人清", vocabulary, "environment")
     assert not names_a_thing("我刚才去敲了好一阵门 喊都喊不应", vocabulary, "facility")
+
+
+@pytest.mark.parametrize(
+    ("text", "apart"),
+    [
+        ("还有3栋的路灯也坏了", True),
+        ("不是风雨桥那盏 是篮球场边边那两根杆子", True),
+        ("不光是蚊子 阴沟在往上冒臭水", True),
+        ("不是我家 是楼上在漏", False),  # who, not which matter
+        ("路灯还是不亮", False),
+    ],
+)
+def test_telling_a_matter_apart_from_the_one_just_told(text: str, apart: bool) -> None:
+    assert tells_apart(text) is apart
+
+
+def test_a_matter_told_apart_is_no_repeat(vocabulary: Vocabulary) -> None:
+    lamp = "风雨桥那盏路灯坏了 晚上黑得很"
+    assert same_matter(lamp, "路灯也是黑的 晚上黑得很", vocabulary, "facility", 0.5)
+    apart = "路灯也是黑的 不是风雨桥那盏 晚上黑得很"
+    assert not same_matter(lamp, apart, vocabulary, "facility", 0.5)

@@ -68,3 +68,16 @@ def test_a_heartbeat_stamps_the_accounts_groups_and_is_read_per_account(db: Data
         accounts.heartbeat(session=s, account="nobody", at=later)  # in no group: nothing
         s.commit()
         assert accounts.last_seen(session=s) == {"A": later, "B": T0}
+
+
+def test_the_accounts_in_each_room(db: Database) -> None:
+    with db.session() as s:
+        accounts.saw_room(session=s, account="B", room_id="r1", topic="一组", at=T0)
+        accounts.saw_room(session=s, account="A", room_id="r1", topic=None, at=T0)
+        accounts.saw_room(session=s, account="A", room_id="r2", topic="二组", at=T0)
+        s.commit()
+        found = accounts.room_accounts(session=s, room_ids=["r1", "r3"])
+        assert {room: [(r.account, r.topic) for r in rows] for room, rows in found.items()} == {
+            "r1": [("A", None), ("B", "一组")]
+        }
+        assert accounts.room_accounts(session=s, room_ids=[]) == {}

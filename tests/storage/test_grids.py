@@ -199,3 +199,28 @@ def test_roles_given_and_taken_and_who_was_seen(db: Database) -> None:
         ]
         s.commit()
         assert list(grids.leaders_in_db(session=s, grid_code="G03")) == []
+
+
+def test_each_grids_last_activity_members_and_leaders_at_once(db: Database) -> None:
+    synced(db)
+    with db.session() as s:
+        for contact_id, grid, hours in (("a", "G03", 0), ("b", "G03", 2), ("a", "G04", 1)):
+            grids.touch_member(
+                session=s, contact_id=contact_id, grid_code=grid, display_name=contact_id.upper(),
+                at=T0 + timedelta(hours=hours),
+            )  # fmt: skip
+        grids.set_role(session=s, contact_id="b", grid_code="G03", role=MemberRole.LEADER)
+        s.commit()
+        codes = ["G03", "G04"]
+        assert grids.last_seen_by_grid(session=s, grid_codes=codes) == {
+            "G03": T0 + timedelta(hours=2),
+            "G04": T0 + timedelta(hours=1),
+        }
+        assert grids.member_counts(session=s, grid_codes=codes) == {"G03": 2, "G04": 1}
+        assert grids.named_members(session=s, grid_codes=codes, contact_ids=["a"]) == {
+            ("G03", "a"): ("A", MemberRole.RESIDENT),
+            ("G03", "b"): ("B", MemberRole.LEADER),  # a leader by role, asked for or not
+            ("G04", "a"): ("A", MemberRole.RESIDENT),
+        }
+        assert grids.last_seen_by_grid(session=s, grid_codes=[]) == {}
+        assert grids.member_counts(session=s, grid_codes=[]) == {}

@@ -16,7 +16,7 @@ from sqlmodel import SQLModel, select
 
 import storage.models  # noqa: F401  (the tables)
 from bot import cli
-from storage import examples, migrate, points, retention
+from storage import api_keys, examples, migrate, points, retention
 from storage.db import Database
 from storage.models import ExampleSource, Grid, Ticket
 from storage.types import UTCDateTime
@@ -147,6 +147,28 @@ def test_0014_adds_the_purge_marks_to_a_database_with_tickets_and_back(db_url: s
     assert "purged_at" not in {c["name"] for c in inspect(db.engine).get_columns("ticket")}
     with db.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM ticket_event")).scalar() == 1
+    db.dispose()
+
+
+def test_0016_adds_the_api_keys_with_one_live_key_per_name_and_back(db_url: str) -> None:
+    db = Database.from_url(db_url)
+    migrate.upgrade(db.engine, "0015")
+    assert "api_key" not in inspect(db.engine).get_table_names()
+    migrate.upgrade(db.engine)
+    at = datetime(2026, 12, 28, 4, 0, tzinfo=UTC)
+    with db.session() as s:
+        api_keys.create(session=s, name="12345平台", grids=["G03"], created_by="cli", now=at)
+        api_keys.revoke(session=s, which="12345平台", by="cli", now=at)
+        api_keys.create(session=s, name="12345平台", grids=[], created_by="cli", now=at)
+        s.commit()
+    live = sa.text(
+        "INSERT INTO api_key (name, prefix, key_hash, pseudonym_secret, grids, created_at,"
+        " created_by) VALUES ('12345平台', 'gbk_00000000', '', '', '[]', :at, 'cli')"
+    ).bindparams(sa.bindparam("at", at, type_=UTCDateTime()))
+    with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as conn:
+        conn.execute(live)  # a second live key of the name, past the code's own check
+    migrate.downgrade(db.engine, "0015")
+    assert "api_key" not in inspect(db.engine).get_table_names()
     db.dispose()
 
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from storage import notices
 from storage.db import Database
 from storage.grids import GridSpec, sync_grids
-from storage.models import Notice, NoticeStatus
+from storage.models import Notice, NoticeDelivery, NoticeStatus, OutboundMessage
 
 T0 = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
 
@@ -86,3 +86,87 @@ def test_cancelling_a_scheduled_notice(db: Database) -> None:
         assert notices.cancel(session=s, notice=notice, by="wxid_l", at=T0) is None
         s.commit()
         assert (notice.status, notice.cancelled_by) == (NoticeStatus.CANCELLED, "wxid_l")
+
+
+def _notice(s: object, grid_codes: list[str], hours: int, **kw: object) -> Notice:
+    values: dict[str, object] = {"text": "x", "author_id": "a", "created_at": T0}
+    values |= {"grid_codes": grid_codes, "send_at": T0 + timedelta(hours=hours), **kw}
+    return notices.create(session=s, notice=Notice(**values))  # type: ignore[arg-type]
+
+
+def test_a_page_of_the_notices_that_reach_some_grids(db: Database) -> None:
+    """The list is JSON: a code is found whole ("G03", not "G030"), `_` is no wildcard, and a
+    notice to every grid reaches them all; on both databases."""
+    grids(db)
+    with db.session() as s:
+        sync_grids(
+            session=s, specs=[GridSpec("G030", "三十", "三十群"), GridSpec("G_3", "x", "x群")]
+        )
+        _notice(s, ["G03"], 1)  # 1
+        _notice(s, [], 2)  # 2: every grid
+        _notice(s, ["G030"], 3)  # 3
+        _notice(s, ["G_3", "G04"], 4)  # 4
+        _notice(s, ["G04"], 5, author_id="wxid_li")  # 5
+        _notice(s, ["G03"], -1, status=NoticeStatus.SENT)  # 6: sent, an hour before T0
+        s.commit()
+
+        def ids(reaching: list[str] | None, **kw: object) -> list[int | None]:
+            page, _total = notices.listed(
+                session=s,
+                reaching=reaching,
+                offset=0,
+                limit=10,
+                **kw,  # type: ignore[arg-type]
+            )
+            return [n.id for n in page]
+
+        # still to go first, the soonest first; then the others, the latest first
+        assert ids(None) == [1, 2, 3, 4, 5, 6]
+        assert ids(["G03"]) == [1, 2, 6]
+        assert ids(["GX3"]) == [2]
+        assert ids(["G_3"]) == [2, 4]
+        assert ids(["G03"], or_author="wxid_li") == [1, 2, 5, 6]
+        assert ids(["G03"], status=NoticeStatus.SENT) == [6]
+        page, total = notices.listed(session=s, reaching=["G03", "G04"], offset=2, limit=2)
+        assert ([n.id for n in page], total) == ([4, 5], 5)
+
+
+def test_deliveries_with_their_messages_and_occurrences(db: Database) -> None:
+    grids(db)
+    with db.session() as s:
+        message = OutboundMessage(room_id="r", text="x", created_at=T0, not_before=T0)
+        s.add(message)
+        s.flush()
+        for day, grid, outbound in ((0, "G03", message.id), (0, "G04", None), (1, "G03", None)):
+            s.add(
+                NoticeDelivery(
+                    notice_key="config:d",
+                    occurrence=T0 + timedelta(days=day),
+                    grid_code=grid,
+                    outbound_id=outbound,
+                    created_at=T0,
+                )
+            )
+        s.commit()
+        times, total = notices.occurrences(session=s, notice_key="config:d", offset=0, limit=1)
+        assert (times, total) == ([T0 + timedelta(days=1)], 2)
+        found = notices.deliveries_with_messages(
+            session=s, notice_keys=["config:d"], occurrences=[T0]
+        )
+        assert [(d.grid_code, m.text if m else None) for d, m in found] == [
+            ("G03", "x"),
+            ("G04", None),
+        ]
+        assert len(notices.deliveries_with_messages(session=s, notice_keys=["config:d"])) == 3
+        assert notices.deliveries_with_messages(session=s, notice_keys=[]) == []
+
+
+def test_the_next_scheduled_time(db: Database) -> None:
+    grids(db)
+    with db.session() as s:
+        assert notices.next_send_at(session=s) is None
+        _notice(s, ["G03"], 3)
+        _notice(s, ["G03"], 1, status=NoticeStatus.CANCELLED)
+        _notice(s, ["G03"], 2)
+        s.commit()
+        assert notices.next_send_at(session=s) == T0 + timedelta(hours=2)

@@ -238,3 +238,65 @@ def test_members_by_contact_only_finds_the_grids_members(db: Database) -> None:
         found = points.members_by_contact(session=session, grid_code="G03", contact_ids=[A, B])
         assert list(found) == [A]
         assert [m.grid_code for m in points.memberships(session=session, contact_id=A)] == ["G03"]
+
+
+# --- the web console's reads ---
+
+
+def test_standings_rank_in_the_whole_grid_whatever_the_page_or_name(
+    db: Database, people: dict[str, int]
+) -> None:
+    give(db, people[A], 5, "k1")
+    give(db, people[B], 5, "k2")
+    give(db, people[B], -5, "k3", kind=EntryKind.REDEEM)  # spent: still earned
+    with db.session() as session:
+        total, found = points.standings(session=session, grid_code="G03")
+        assert total == 3
+        assert [(s.rank, s.name, s.earned, s.balance, s.entries) for s in found] == [
+            (1, "张阿姨", 5, 5, 1),
+            (1, "王大爷", 5, 0, 2),
+            (None, "刘姐", 0, 0, 0),  # nothing yet: listed last, unranked
+        ]
+        _total, [second] = points.standings(session=session, grid_code="G03", offset=1, limit=1)
+        assert (second.rank, second.name) == (1, "王大爷")
+        assert points.standings(session=session, grid_code="G03", words="王") == (1, [second])
+        assert points.standings(session=session, grid_code="G03", words="_")[0] == 0
+        assert points.standings(session=session, grid_code="G04") == (0, [])
+
+
+def test_a_members_ledger_says_the_balance_each_entry_left(
+    db: Database, people: dict[str, int]
+) -> None:
+    give(db, people[A], 5, "k1")
+    give(db, people[A], 8, "k2", at=timedelta(minutes=1))
+    give(db, people[A], -3, "k3", kind=EntryKind.PENALTY, at=timedelta(minutes=2))
+    give(db, people[B], 50, "k4")
+    with db.session() as session:
+        lines = points.ledger(session=session, member_id=people[A])
+        assert [(line.entry.delta, line.balance) for line in lines] == [(-3, 10), (8, 13), (5, 5)]
+        page = points.ledger(session=session, member_id=people[A], offset=1, limit=1)
+        assert [(line.entry.delta, line.balance) for line in page] == [(8, 13)]
+        assert points.entry_count(session=session, member_id=people[A]) == 3
+
+
+def test_each_entry_of_a_ledger_query(db: Database, people: dict[str, int]) -> None:
+    give(db, people[A], 5, "k1", at=timedelta(days=-1))
+    give(db, people[B], 7, "k2")
+    give(db, people[A], 8, "k3", at=timedelta(minutes=1))
+    with db.session() as session:
+        every = list(points.each_entry(session=session, query=points.LedgerQuery()))
+        assert [(e.member_name, e.delta, e.balance_after) for e in every] == [
+            ("张阿姨", 5, 5),
+            ("王大爷", 7, 7),
+            ("张阿姨", 8, 13),
+        ]
+        # the days chosen after the balances are summed over the whole ledger
+        since = points.LedgerQuery(since=T0, member_id=people[A])
+        assert [(e.delta, e.balance_after) for e in points.each_entry(
+            session=session, query=since)] == [(8, 13)]  # fmt: skip
+        until = points.LedgerQuery(until=T0, grids=frozenset({"G03"}))
+        assert [e.delta for e in points.each_entry(session=session, query=until)] == [5]
+        nothing = points.LedgerQuery(grids=frozenset())
+        assert list(points.each_entry(session=session, query=nothing)) == []
+        assert list(points.each_entry(session=session, query=points.LedgerQuery(
+            grids=frozenset({"G04"})))) == []  # fmt: skip

@@ -186,3 +186,21 @@ def test_two_members_racing_for_the_last_item_get_one(db: Database, people: dict
         thread.join(timeout=30)
     assert sorted(outcomes.values()) == ["placed", "sold out"]
     assert balance_of(db, people[A]) + balance_of(db, people[B]) == 80
+
+
+def test_the_orders_waiting_of_a_grid_or_a_member(db: Database, people: dict[str, int]) -> None:
+    first, _ = order(db, people[A], "o1")
+    second, _ = order(db, people[B], "o2")
+    third, _ = order(db, people[A], "o3")
+    with db.session() as session:
+        redemption.confirm(session=session, order_id=third, grid_code="G03", actor="x", at=T0)
+        session.commit()
+        total, found = redemption.waiting(session=session, grid_code="G03")
+        assert (total, [(o.id, name) for o, name in found]) == (
+            2, [(first, "张阿姨"), (second, "王大爷")]
+        )  # fmt: skip
+        total, found = redemption.waiting(session=session, grid_code="G03", offset=1, limit=1)
+        assert (total, [o.id for o, _name in found]) == (2, [second])
+        total, found = redemption.waiting(session=session, member_id=people[A])
+        assert (total, [o.id for o, _name in found]) == (1, [first])
+        assert redemption.waiting(session=session, grid_code="G04") == (0, [])

@@ -89,6 +89,16 @@ def test_status_category_urgent_and_overdue(world: Database) -> None:
     assert _ids(world, TicketQuery(overdue_at=NOW)) == [4, 2, 1, 7]
 
 
+def test_any_of_several_categories_or_of_some_numbers(world: Database) -> None:
+    # the Open311 API's service_code and service_request_id lists
+    assert _ids(world, TicketQuery(categories=["environment", "facility"])) == [6, 5, 4, 3, 2, 1, 7]
+    assert _ids(world, TicketQuery(categories=["environment", "safety"])) == [3]
+    assert _ids(world, TicketQuery(ids=[2, 5, 99], grids={"G04", "G03"})) == [2]
+    # none asked for is none found
+    assert _ids(world, TicketQuery(categories=())) == []
+    assert _ids(world, TicketQuery(ids=())) == []
+
+
 def test_a_date_range_of_creation(world: Database) -> None:
     query = TicketQuery(
         created_from=NOW - timedelta(days=41), created_before=NOW - timedelta(days=39)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import copy
-import logging
 from datetime import timedelta
 
 import pytest
@@ -12,7 +11,7 @@ from bot.clock import ManualClock
 from bot.settings import Settings
 from storage.db import Database
 from storage.models import WebSession
-from tests.auxil.web import CSRF_FIELD, log_in, login_link
+from tests.auxil.web import CSRF_FIELD, AuditLog, log_in, login_link
 from tests.conftest import SETTINGS
 from web.app import create_app
 from web.auth import COOKIE
@@ -20,17 +19,12 @@ from web.auth import COOKIE
 ADMIN, LEADER, RESIDENT = "wxid_street_admin", "wxid_leader_li", "wxid_resident_zhang"
 
 
-def _audit(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "gridbot.audit"]
-
-
 def test_a_link_logs_in_with_a_session_cookie(
     web_client: TestClient,
     sqlite_db: Database,
     clock: ManualClock,
-    caplog: pytest.LogCaptureFixture,
+    audit_log: AuditLog,
 ) -> None:
-    caplog.set_level(logging.INFO, "gridbot.audit")
     response = web_client.post(login_link(sqlite_db, LEADER, clock.now()))
     assert response.status_code == 303
     assert response.headers["location"] == "/tickets"
@@ -44,7 +38,7 @@ def test_a_link_logs_in_with_a_session_cookie(
     # and the link's secret goes nowhere further: no referrer from the page it opens
     assert response.headers["referrer-policy"] == "no-referrer"
     assert web_client.get("/tickets").status_code == 200
-    assert _audit(caplog) == [f"web login by {LEADER} (role LEADER)"]
+    assert audit_log() == [f"web login by {LEADER} (role LEADER)"]
 
 
 def test_over_https_the_cookie_is_secure(sqlite_db: Database, clock: ManualClock) -> None:
@@ -60,9 +54,8 @@ def test_a_link_opened_again_is_refused(
     web_client: TestClient,
     sqlite_db: Database,
     clock: ManualClock,
-    caplog: pytest.LogCaptureFixture,
+    audit_log: AuditLog,
 ) -> None:
-    caplog.set_level(logging.INFO, "gridbot.audit")
     link = login_link(sqlite_db, LEADER, clock.now())
     assert web_client.post(link).status_code == 303
     # from another browser: no cookie, the same link
@@ -72,7 +65,7 @@ def test_a_link_opened_again_is_refused(
     assert "登录链接已用过" in replay.text
     assert "/后台" in replay.text
     assert COOKIE not in replay.headers.get("set-cookie", "")
-    assert _audit(caplog)[-1] == f"web login refused: used link of {LEADER}"
+    assert audit_log()[-1] == f"web login refused: used link of {LEADER}"
 
 
 def test_opening_the_link_shows_a_button_and_spends_nothing(
@@ -93,39 +86,34 @@ def test_a_link_older_than_ten_minutes_is_refused(
     web_client: TestClient,
     sqlite_db: Database,
     clock: ManualClock,
-    caplog: pytest.LogCaptureFixture,
+    audit_log: AuditLog,
 ) -> None:
-    caplog.set_level(logging.INFO, "gridbot.audit")
     link = login_link(sqlite_db, LEADER, clock.now())
     clock.set(clock.now() + timedelta(minutes=10, seconds=1))
     response = web_client.get(link)
     assert response.status_code == 403
     assert "登录链接已过期" in response.text
     assert "10 分钟" in response.text
-    assert _audit(caplog) == [f"web login refused: expired link of {LEADER}"]
+    assert audit_log() == [f"web login refused: expired link of {LEADER}"]
 
 
-def test_a_made_up_link_is_refused(
-    web_client: TestClient, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.INFO, "gridbot.audit")
+def test_a_made_up_link_is_refused(web_client: TestClient, audit_log: AuditLog) -> None:
     response = web_client.get("/login/" + "A" * 43)
     assert response.status_code == 403
     assert "登录链接无效" in response.text
-    assert _audit(caplog) == ["web login refused: unknown link of nobody known"]
+    assert audit_log() == ["web login refused: unknown link of nobody known"]
 
 
 def test_a_link_of_someone_who_leads_nothing_opens_nothing(
     web_client: TestClient,
     sqlite_db: Database,
     clock: ManualClock,
-    caplog: pytest.LogCaptureFixture,
+    audit_log: AuditLog,
 ) -> None:
-    caplog.set_level(logging.INFO, "gridbot.audit")
     response = web_client.post(login_link(sqlite_db, RESIDENT, clock.now()))
     assert response.status_code == 403
     assert "仅限网格长和街道管理员" in response.text
-    assert _audit(caplog) == [f"web login refused to {RESIDENT}: not a leader or administrator"]
+    assert audit_log() == [f"web login refused to {RESIDENT}: not a leader or administrator"]
 
 
 def test_without_a_login_a_page_says_how_to_log_in(web_client: TestClient) -> None:
@@ -147,9 +135,8 @@ def test_logout_ends_the_session(
     web_client: TestClient,
     sqlite_db: Database,
     clock: ManualClock,
-    caplog: pytest.LogCaptureFixture,
+    audit_log: AuditLog,
 ) -> None:
-    caplog.set_level(logging.INFO, "gridbot.audit")
     csrf = log_in(web_client, sqlite_db, LEADER, clock.now())
     secret = web_client.cookies[COOKIE]
     response = web_client.post("/logout", data={"csrf": csrf})
@@ -160,7 +147,7 @@ def test_logout_ends_the_session(
     # the cookie, kept by someone, opens nothing any more
     web_client.cookies.set(COOKIE, secret)
     assert web_client.get("/tickets").status_code == 401
-    assert _audit(caplog)[-1] == f"web logout by {LEADER}"
+    assert audit_log()[-1] == f"web logout by {LEADER}"
 
 
 @pytest.mark.parametrize(
@@ -170,16 +157,15 @@ def test_a_form_without_its_csrf_token_is_refused(
     web_client: TestClient,
     sqlite_db: Database,
     clock: ManualClock,
-    caplog: pytest.LogCaptureFixture,
+    audit_log: AuditLog,
     form: dict[str, str],
 ) -> None:
-    caplog.set_level(logging.INFO, "gridbot.audit")
     log_in(web_client, sqlite_db, LEADER, clock.now())
     response = web_client.post("/logout", data=form)
     assert response.status_code == 403
     assert "请求无效" in response.text
     assert web_client.get("/tickets").status_code == 200  # still logged in
-    assert "POST /logout by wxid_leader_li refused: CSRF token" in _audit(caplog)[-1]
+    assert "POST /logout by wxid_leader_li refused: CSRF token" in audit_log()[-1]
 
 
 def test_the_csrf_token_of_another_session_is_refused(
@@ -220,9 +206,8 @@ def test_a_leader_taken_out_of_the_config_loses_the_console(
     sqlite_db: Database,
     clock: ManualClock,
     web_client: TestClient,
-    caplog: pytest.LogCaptureFixture,
+    audit_log: AuditLog,
 ) -> None:
-    caplog.set_level(logging.INFO, "gridbot.audit")
     log_in(web_client, sqlite_db, LEADER, clock.now())
     data = copy.deepcopy(SETTINGS)
     data["grids"][0]["leaders"] = []
@@ -233,7 +218,7 @@ def test_a_leader_taken_out_of_the_config_loses_the_console(
     assert response.status_code == 403
     assert "仅限网格长和街道管理员" in response.text
     assert web_client.get("/tickets").status_code == 401  # the session ended with it
-    assert _audit(caplog)[-1] == (
+    assert audit_log()[-1] == (
         f"web: session of {LEADER} ended: no longer a leader or administrator"
     )
 

@@ -18,7 +18,6 @@ import copy
 import os
 import re
 import shutil
-import socket
 from datetime import timedelta
 from io import BytesIO
 from pathlib import Path
@@ -57,27 +56,12 @@ def _chromium() -> str:
     return found
 
 
-@pytest.fixture(scope="module")
-def port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        free: int = sock.getsockname()[1]
-    return free
-
-
 @pytest.fixture
 def settings(port: int) -> Settings:
     # the links /后台 sends point at the port the test serves on
     return Settings.model_validate(
         copy.deepcopy(SETTINGS) | {"web": {"enabled": True, "port": port}}
     )
-
-
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("GRIDBOT_SCREENSHOTS") or tmp_path / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 async def _fill(chat: Chat, clock: ManualClock) -> None:

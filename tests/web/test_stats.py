@@ -3,7 +3,6 @@ with charts drawn on the server; a leader sees his own grids."""
 
 from __future__ import annotations
 
-import logging
 import re
 import xml.etree.ElementTree as ET
 from datetime import date
@@ -15,7 +14,7 @@ from bot.clock import ManualClock
 from bot.settings import Settings
 from storage.db import Database
 from tests.auxil.chat import ADMIN, LEADER, NEIGHBOUR, OTHER_ROOM, Chat
-from tests.auxil.web import log_in
+from tests.auxil.web import AuditLog, log_in
 from web.stats import presets, read_period
 
 LEADER_ID, OTHER_LEADER, ADMIN_ID = "wxid_leader_li", "wxid_leader_zhao", "wxid_street_admin"
@@ -97,15 +96,14 @@ async def test_a_leader_asking_for_another_grid_gets_403(
     web_client: TestClient,
     sqlite_db: Database,
     clock: ManualClock,
-    caplog: pytest.LogCaptureFixture,
+    audit_log: AuditLog,
 ) -> None:
-    caplog.set_level(logging.INFO, "gridbot.audit")
     await _fill(chat)
     log_in(web_client, sqlite_db, OTHER_LEADER, clock.now())  # leads G04
     response = web_client.get("/stats?grid=G03")
     assert response.status_code == 403
     assert "幸福社区第3网格" not in response.text.split("</header>")[1]
-    assert f"web: {OTHER_LEADER} refused the statistics of grid G03" in caplog.text
+    assert f"web: {OTHER_LEADER} refused the statistics of grid G03" in audit_log()
     assert figures(web_client.get("/stats").text)["受理"] == "1"
 
 
