@@ -171,7 +171,8 @@ def build_classifier(settings: Settings) -> Classifier:
     model = load_model(settings)
     if model is not None:
         trained_on = model.meta.get("vocabulary")
-        if trained_on is not None and trained_on != vocabulary_sha(settings):
+        words = vocabulary_sha(settings) if trained_on is not None else None
+        if words is not None and trained_on != words:
             # The model still works, but its figures were taken beside other keywords (the
             # hybrid's thresholds were chosen for those): worth knowing, not worth alarming
             # every start of the demo over; `gridbot model list` shows it too.
@@ -180,7 +181,7 @@ def build_classifier(settings: Settings) -> Classifier:
                 "run `gridbot train` to measure one beside the current words",
                 model.version,
                 trained_on,
-                vocabulary_sha(settings),
+                words,
             )
     return Classifier(settings.categories, cache_dir=cache_dir(), model=model)
 

@@ -21,7 +21,7 @@ time comes (:func:`send_scheduled`), or record it missed when the bot was down t
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
@@ -217,10 +217,19 @@ def record_missed(
     assert notice.id is not None
     notice.status = NoticeStatus.MISSED
     session.add(notice)
-    for code in notice_grids(notice, settings):
+    record_missed_deliveries(
+        session, leader_key(notice.id), notice_grids(notice, settings), at=at, now=now
+    )
+
+
+def record_missed_deliveries(
+    session: Session, key: str, grid_codes: Iterable[str], *, at: datetime, now: datetime
+) -> None:
+    """An occurrence of a notice (``key``) recorded missed for each of ``grid_codes``."""
+    for code in grid_codes:
         notice_store.claim_delivery(
             session=session,
-            notice_key=leader_key(notice.id),
+            notice_key=key,
             occurrence=at,
             grid_code=code,
             now=now,

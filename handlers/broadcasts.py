@@ -33,13 +33,14 @@ from domain.notices import (
     leader_key,
     notice_grids,
     plan,
+    record_missed_deliveries,
     send_time,
     target_grids,
 )
 from handlers.acting import actor_of, replies_to_refusals
 from handlers.ticket_format import when
 from storage import notices as notice_store
-from storage.models import DeliveryStatus, Notice
+from storage.models import Notice
 
 log = logging.getLogger(__name__)
 
@@ -118,15 +119,9 @@ def record_missed(services: Services, job_id: str, args: tuple[object, ...], at:
         return
     now = services.clock.now()
     with services.db.session() as session:
-        for code in target_grids(settings, notice):
-            notice_store.claim_delivery(
-                session=session,
-                notice_key=config_key(notice.id),
-                occurrence=at,
-                grid_code=code,
-                now=now,
-                status=DeliveryStatus.MISSED,
-            )
+        record_missed_deliveries(
+            session, config_key(notice.id), target_grids(settings, notice), at=at, now=now
+        )
         session.commit()
 
 
