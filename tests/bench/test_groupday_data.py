@@ -83,7 +83,8 @@ def test_mistakes_are_refused_with_the_line(
 # The first held-out days (city-h1, city-h2, oldtown-h1, village-h1), measured four times,
 # joined tune/ when the second set (h3, h4, oldtown-h2, village-h2), written by two more
 # writers, replaced them. The third set (city-h5, city-h6, oldtown-h3, village-h3), by two
-# more writers, was added in session 9 before it was read.
+# more writers, was added in session 9 before it was read; the fourth (city-h7, city-h8,
+# oldtown-h4, village-h4), by two more, in session 10 before it was read.
 HELD_SHA256 = {
     "city-h3.jsonl": "a2e2e04672a62aeeb6841fe57309ce8a75b15e9b16dff8d2f88c0380e05dba79",
     "city-h4.jsonl": "48a4e6fbdc39ad7030bfba622b8b4f17e5e710fe92ae2609f6b3cd48a40475e7",
@@ -93,6 +94,10 @@ HELD_SHA256 = {
     "city-h6.jsonl": "dba9aaf8fbfe7bd24d289b2797b9eeb1e82892bbf2badd2fb8949a76c986b492",
     "oldtown-h3.jsonl": "c2e58633ac5e108b2dba17d22a82b97cfd33585762115c461750447cb6ed84a7",
     "village-h3.jsonl": "9d2d9d427874d7b1172ab5f543e2ce14a0a7d02e4e6b6c49163a0927c76f2f68",
+    "city-h7.jsonl": "aff093fd44715a173402901b9bc879190d673c71d65442b92edc55e90b223856",
+    "city-h8.jsonl": "a7d460303a48014731b20571d1ec771237a1cdba346f2d8cbef636662a30a294",
+    "oldtown-h4.jsonl": "0f755cda730b9032fce1a048121f2ba74a3d3361cc6e082eb8257f20bb197b6e",
+    "village-h4.jsonl": "de8ac4487ade014f3cb07492fa0b1a37a130309dd1ad409d741340c76d509f6b",
 }
 
 
