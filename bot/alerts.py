@@ -10,8 +10,10 @@ bot's own WeChat account: a 企业微信 group robot (bot/wecom.py), when the co
   once the transaction that queued it has committed (``bot.outbox.queued_in``): whichever
   handler, task or web action queued it, and even while the WeChat account can't send.
 
-One :class:`Alerts` per process (the apps of its accounts share it). Its state is in memory:
-a restart says a problem that goes on again.
+One :class:`Alerts` per process (the apps of its accounts share it; the web console served
+beside the bot commits through the bot's database, so its escalations are copied by the
+bot's). `gridbot web`, the console in a process of its own, starts one for the copy alone
+(web/serve.py). Its state is in memory: a restart says a problem that goes on again.
 """
 
 from __future__ import annotations
@@ -197,9 +199,11 @@ class Alerts:
 
     # --- running ----------------------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, *, checks: bool = True) -> None:
         """Start posting (and, on the real clock, checking); each start needs a :meth:`stop`
-        (the WeChat channel starts it before the first login, the app when it starts)."""
+        (the WeChat channel starts it before the first login, the app when it starts).
+        ``checks=False``: no checking of the outbox (the console in a process of its own:
+        the bot's process checks it, and a backlog would be said twice)."""
         self._users += 1
         if self._users > 1:
             return
@@ -212,7 +216,7 @@ class Alerts:
                     self._db.listen("after_rollback", self._rolled_back),
                 ]
         # A manual clock (replays, tests) is stepped: its caller runs check() itself.
-        if not isinstance(self._clock, ManualClock):
+        if checks and not isinstance(self._clock, ManualClock):
             self._tasks.append(
                 asyncio.create_task(self._check_every(CHECK_SECONDS), name="alerts-check")
             )

@@ -64,7 +64,7 @@ def _write_tickets(session: Session, handle: IO[bytes], scope: _Scope, settings:
     query = TicketQuery(
         grids=scope.grids, created_from=scope.since, created_before=scope.until, sort=Sort.OLDEST
     )
-    tickets = each(session=session, query=query)
+    tickets = each(session=session, query=query, columns=ticket_ledger.FIELDS)
     return ticket_ledger.write(
         handle, tickets, settings=settings, masked=scope.masked, now=scope.now, about=scope.about
     )

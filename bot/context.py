@@ -84,6 +84,12 @@ class Context:
             self._classification = self.services.classifier.classify(self.event.text)
         return self._classification
 
+    def read_by_keywords(self) -> Classification:
+        """From now on, the keyword rules' reading of the message, whatever the learned layer
+        makes of it."""
+        self._classification = self.services.classifier.keywords_only(self.event.text)
+        return self._classification
+
     def reply(self, text: str, *, mention: bool = True) -> None:
         """Answer the sender where they spoke: in the group with an @mention, or privately."""
         event = self.event

@@ -16,6 +16,7 @@ import traceback
 from collections.abc import Iterable
 from dataclasses import asdict, replace
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlmodel import Session
 
@@ -44,6 +45,18 @@ NAME_CHARS, ROOM_CHARS, ID_CHARS = 100, 200, 128
 # read: a room bound or moved by another process (an administrator's /绑定) is followed here
 # within this time. SQLite serves one process, whose own bindings drop the cache at once.
 ROOMS_FRESH = 30.0
+# How many members' rows this process remembers writing (about 450 bytes each, 9 MB in all):
+# past it, the one written longest ago is forgotten, and its member's next message writes
+# the row again.
+MEMBERS_KEPT = 20_000
+
+
+class _Seen(NamedTuple):
+    """A member row (of a contact in a grid) as this process committed it."""
+
+    name: str
+    at: datetime  # the last_seen written
+    role: MemberRole
 
 
 def _name_of(spec: CommandSpec) -> str:
@@ -151,6 +164,11 @@ class Dispatcher:
         self._rooms_stamp = -1
         self._rooms_read_at = 0.0
         self._rooms_shared = services.db.url.get_backend_name() != "sqlite"
+        # (contact id, grid code) -> the member row this process last wrote for them. Most
+        # messages come from people who spoke earlier that day under the same name: their
+        # row is then not written again (its last_seen may lag by up to LAST_SEEN_STEP, which
+        # the readers of last_seen make up from the inbox: storage/grids.py).
+        self._seen: dict[tuple[str, str], _Seen] = {}
         for router in routers:
             self.include(router)
 
@@ -186,48 +204,13 @@ class Dispatcher:
         now = self.services.clock.now()
         self.note_reach(event, now)
         with self.services.db.session() as session:
-            if event.mentions and event.room_id is not None:
-                event = self._without_bot_accounts(session, event)
-            grid = self._grid_for(session, event)
-            member_role: MemberRole | None = None
-            if grid is not None:
-                member_role = grid_store.member_seen(
-                    session=session,
-                    contact_id=event.sender_id,
-                    grid_code=grid.code,
-                    display_name=event.sender_name,
-                    at=now,
-                )
-            ctx = self._context(session, 0, event, grid, member_role, now=now)
-            # A message nothing will run for (history not to answer, or no handler would take
-            # it: the filters read the message, never the database) is stored already handled:
-            # there is nothing to lose between storing and handling it, and most group
-            # messages are chatter.
-            quiet = not answer or not self._wanted(ctx)
-            key = event.idempotency_key()
-            stored = inbox.store(
-                session=session,
-                values={
-                    "key": key,
-                    "platform_id": event.id,
-                    "room_id": event.room_id,
-                    "room_topic": event.room_topic,
-                    "grid_code": grid.code if grid else None,
-                    "sender_id": event.sender_id,
-                    "sender_name": event.sender_name,
-                    "type": event.type.value,
-                    "text": event.text,
-                    "mentions": list(event.mentions),
-                    "quote": asdict(event.quote) if event.quote else None,
-                    "sent_at": event.ts,
-                    "received_at": now,
-                    "account": event.account,
-                    "status": MessageStatus.HANDLED if quiet else MessageStatus.PENDING,
-                    "handled_at": now if quiet else None,
-                },
-            )
+            found = self._store(session, event, now, answer=answer, trust=True)
+            if found is None:  # the sender's member row changed meanwhile: rolled back
+                found = self._store(session, event, now, answer=answer, trust=False)
+            assert found is not None  # not trusting what it knew, it writes the member row
+            stored, ctx, quiet = found
             if not stored.inserted and stored.status != MessageStatus.PENDING:
-                log.info("duplicate delivery of message %s ignored", key)
+                log.info("duplicate delivery of message %s ignored", ctx.event.idempotency_key())
                 return None
             if quiet and stored.inserted:
                 return stored.id
@@ -239,6 +222,85 @@ class Dispatcher:
         # history delivered again while its first copy waits unhandled: settled, not answered
         self._finish(stored.id, [])
         return stored.id
+
+    def _store(
+        self, session: Session, event: Inbound, now: datetime, *, answer: bool, trust: bool
+    ) -> tuple[inbox.Stored, Context, bool] | None:
+        """Store ``event`` (committed, or rolled back for a duplicate) with its sender's member
+        row; return what was stored, the message's context and whether it was stored handled
+        (nothing will run for it).
+
+        The member row is written only when this process has not written it with this name
+        within LAST_SEEN_STEP (or ``trust`` is False). Otherwise the role it knows is checked
+        by the insert itself; None when the row is not as known: nothing was stored."""
+        if event.mentions and event.room_id is not None:
+            event = self._without_bot_accounts(session, event)
+        grid = self._grid_for(session, event)
+        member_role: MemberRole | None = None
+        known: _Seen | None = None
+        if grid is not None:
+            known = self._seen.get((event.sender_id, grid.code)) if trust else None
+            if known is not None and (
+                known.name != event.sender_name or now - known.at > grid_store.LAST_SEEN_STEP
+            ):
+                known = None
+            if known is not None:
+                member_role = known.role
+            else:
+                member_role = grid_store.member_seen(
+                    session=session,
+                    contact_id=event.sender_id,
+                    grid_code=grid.code,
+                    display_name=event.sender_name,
+                    at=now,
+                )
+        ctx = self._context(session, 0, event, grid, member_role, now=now)
+        # A message nothing will run for (history not to answer, or no handler would take
+        # it: the filters read the message, never the database) is stored already handled:
+        # there is nothing to lose between storing and handling it, and most group
+        # messages are chatter.
+        quiet = not answer or not self._wanted(ctx)
+        values = {
+            "key": event.idempotency_key(),
+            "platform_id": event.id,
+            "room_id": event.room_id,
+            "room_topic": event.room_topic,
+            "grid_code": grid.code if grid else None,
+            "sender_id": event.sender_id,
+            "sender_name": event.sender_name,
+            "type": event.type.value,
+            "text": event.text,
+            "mentions": list(event.mentions),
+            "quote": asdict(event.quote) if event.quote else None,
+            "sent_at": event.ts,
+            "received_at": now,
+            "account": event.account,
+            "status": MessageStatus.HANDLED if quiet else MessageStatus.PENDING,
+            "handled_at": now if quiet else None,
+        }
+        if known is not None:
+            assert grid is not None
+            # the role decided how the message is stored and who may do what with it
+            checked = inbox.SeenMember(role=known.role, seen_since=now - grid_store.LAST_SEEN_STEP)
+            stored = inbox.store_checking_member(session=session, values=values, member=checked)
+            if stored is None:
+                self._seen.pop((event.sender_id, grid.code), None)
+                return None
+        else:
+            stored = inbox.store(session=session, values=values)
+            if grid is not None and member_role is not None and stored.inserted:
+                self._remember(
+                    (event.sender_id, grid.code), _Seen(event.sender_name, now, member_role)
+                )
+        return stored, ctx, quiet
+
+    def _remember(self, key: tuple[str, str], seen: _Seen) -> None:
+        """Keep what this process committed to a member row, the latest last; the oldest goes
+        beyond MEMBERS_KEPT (its next message writes the row, as without this)."""
+        self._seen.pop(key, None)
+        self._seen[key] = seen
+        if len(self._seen) > MEMBERS_KEPT:
+            del self._seen[next(iter(self._seen))]
 
     async def recover(self) -> int:
         """Handle messages stored but never handled (the process stopped in between)."""

@@ -54,13 +54,15 @@ def group_members(session: Session, settings: Settings, grid: GridSettings) -> l
     """Everyone seen in ``grid``'s group, then the leaders and workers its config names who
     have not spoken there yet; by standing, then last seen first."""
     names = {**grid.worker_names, **grid.leader_names}
+    # the rows' own last_seen may lag (storage.grids.LAST_SEEN_STEP)
+    spoke = grid_store.last_seen_in(session=session, grid_code=grid.code)
     seen = [
         GroupMember(
             contact_id=member.contact_id,
             standing=_standing(settings, grid, member.contact_id, member.role),
             display_name=member.display_name,
             config_name=names.get(member.contact_id),
-            last_seen=member.last_seen,
+            last_seen=spoke.get(member.contact_id, member.last_seen),
         )
         for member in grid_store.seen_members(session=session, grid_code=grid.code)
     ]

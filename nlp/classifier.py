@@ -36,7 +36,7 @@ from collections import Counter
 from pathlib import Path
 
 from nlp.classification import Classification
-from nlp.conversation import laughs
+from nlp.conversation import drop_hyperbole, laughs
 from nlp.hybrid import combine
 from nlp.matcher import Hit, TermMatcher
 from nlp.model import LinearModel, features
@@ -118,8 +118,9 @@ class Classifier:
         return self.model.explain(*self._read(text), label, n)
 
     def _read(self, text: str) -> tuple[str, list[str]]:
-        """The message as the rules and the model read it: normalised, and its words."""
-        normalised = normalize(text[: self.vocabulary.max_chars])
+        """The message as the rules and the model read it: normalised, without a degree said
+        with a danger ("热得俺都快着火了" is how hot, not a fire), and its words."""
+        normalised = drop_hyperbole(normalize(text[: self.vocabulary.max_chars])).strip()
         return normalised, self._tokenizer.cut(normalised) if normalised else []
 
     def _decide(self, hits: list[Hit]) -> Classification:

@@ -68,7 +68,12 @@ _ADDRESSED = re.compile(
 # A question: a question mark or particle at the end, or a question word.
 _QUESTION = re.compile(
     r"[?？]|[吗呢啵嘛么咯]\s*$|怎么|咋|哪里|哪儿|哪个|什么|啥|多少|几时|几点|能不能|可不可以|可以吗|"
-    r"要不要|是不是|有没有|有冇|请问|问一下|问下|咨询|想问|如何|么样|么子|咋个|怎样|哪样"
+    r"要不要|是不是|有没有|有冇|请问|问一下|问下|咨询|想问|如何|么样|么子|咋个|怎样|哪样|"
+    # where and what in the dialects: 在哪交, 哪块申请 (江淮), 要带甚 (西北), 咩材料, 边度,
+    # 边个, 点样, 几多 (粤); and a verb asked as "V不" or "V没" ending a clause: 还得弄不,
+    # 交了冇 (not "我家也没", "水都冇")
+    r"在哪|哪块|哪点|[带要做干弄有]甚|咩|边度|边个|点样|几多|"
+    r"(?![也都还并从])[\u4e00-\u9fff][不没冇未](?=[\s,，。]|$)"
 )
 
 
@@ -86,7 +91,8 @@ def is_question(text: str) -> bool:
 # Wondering whether something is wrong: "是不是哪里着火了", "小广场那边冒烟了 咋回事";
 # against telling it is, with the urgency of someone in it: "救命", "快来", "!".
 _WONDERS = re.compile(
-    r"是不是|是否|咋回事|怎么回事|什么情况|啥情况|啥子情况|哪里(?:着火|失火|冒烟|在烧|烧)|"
+    r"是不是|是否|咋回事|怎么回事|什么情况|啥情况|啥子情况|"
+    r"(?:哪|谁家|哪家)(?:里|块|边)?(?:着火|失火|冒烟|在烧|烧)|"
     r"哪儿|哪来的|不知道是|不晓得"
 )
 _PRESSING = re.compile(r"救命|快来|快点|赶紧|赶快|[!！]|还在烧|越来越")
@@ -104,6 +110,16 @@ _ALSO = re.compile(
     r"(?:我|俺|阿拉|咱)(?:们|家|屋|屋里|屋头|这边|这里|那边|这儿)?[^，。！？,.!?\s]{0,4}也(?!许|好|行|罢|就|不知)"
     r"|^(?:确实|同样|一样|也是|我也是|我家也是)"
 )
+
+
+# Speaking of oneself: "我家也是", "俺在房顶上也看见了", "额家门口", "+1"; against a bystander's
+# comment on a matter told ("物业这电梯三天两头坏", "朱老爹八十三了 一个人住真不放心").
+_OWN = re.compile(r"[我俺咱]|阿拉|额(?:家|屋|们|在|也|住)|\+1")
+
+
+def speaks_for_oneself(text: str) -> bool:
+    """Whether the message tells of the sender's own household or experience."""
+    return bool(_OWN.search(normalize(text)))
 
 
 # "我也冇看到他" is "me too" about a person, whom each neighbour may mean differently.
@@ -140,6 +156,21 @@ def laughs(text: str) -> bool:
     return bool(_LAUGHS.search(text))
 
 
+# A degree said with a danger, which tells how hot or angry one is, not what is happening:
+# "热得俺都快着火了", "气得我头上冒烟", "辣得嘴巴要喷火". The clause runs from the adjective
+# to the danger word.
+_HYPERBOLE = re.compile(
+    r"(?:热|晒|烫|闷|辣|急|气|馋|烧|燥)得[^，。！？,.!?\s]{0,6}?"
+    r"(?:着火|冒烟|冒火|喷火|起火|燃起来|烧起来|爆炸|炸了|炸掉)了?"
+)
+
+
+def drop_hyperbole(normal: str) -> str:
+    """The normalised text without a degree said with a danger ("热得俺都快着火了"): what is
+    left says whether anything is happening."""
+    return _HYPERBOLE.sub(" ", normal)
+
+
 # Remarks to the group, which tell of nothing wrong now: an anecdote of the past ("前年97号那边
 # 电瓶车在楼道里烧起来"), advice to everyone ("老人身上还是得放个卡片"), a thing found ("哪个掉了
 # 身份证 在小卖部门口捡的"), an opinion ("这年头偷鸡的都有"). What is happening now keeps a
@@ -148,7 +179,7 @@ _PAST = re.compile(r"上个?月|前年|去年|上回|上次|那时候|那年|前
 # "一定要" alone asks as often as it advises ("一定要修一下"): only what one must watch.
 _ADVISES = re.compile(
     r"还是得|还是要|一定要(?:注意|小心|关|锁|看好|记得)|千万(?:别|莫|不要)|真是要|真的要|"
-    r"要多操心|要多注意"
+    r"要多操心|要多注意|慢点|离远点|小心点|注意点"
 )
 _FOUND = re.compile(
     r"捡到|捡的|捡了|放在.{0,6}(?:那里|那儿|这里|这儿)了|帮.{0,3}收着|失主|来领|认领"

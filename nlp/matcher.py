@@ -274,8 +274,14 @@ def _position(hit: Hit) -> int:
 
 
 _DIGITS = frozenset("0123456789")
-# After a number these make it a house, room, building, amount or count: 110室, 120号, 119栋.
-_NUMBER_UNITS = frozenset("号室栋楼幢单元户层弄巷路米元块斤岁年月日点分秒次个多届期路公里")
+# After a number these make it a house, room, building, amount or count: 110室, 120号, 119栋,
+# 120蚊 (Cantonese yuan), 120袋. Not 人, 包 or 晚: "打120人晕了", "打120包扎", "打120晚了".
+_NUMBER_UNITS = frozenset(
+    "号室栋楼幢单元户层弄巷路米元块斤岁年月日点分秒次个多届期路公里蚊毛角袋箱盒瓶桶件台张套"
+)
+# A price before the number: 一袋120, 一晚120, 每斤110, 卖120, 双人套餐119 (not 一辆120,
+# an ambulance).
+_AMOUNT_BEFORE = re.compile(r"(?:[一每](?![辆个])[\u4e00-\u9fff]|[卖价收售餐])$")
 # A parking space (119车位); a letter before the digits, joined or not, makes a code (B-119).
 _SPOT = "车位"
 _CODE_JOINERS = frozenset("-－_·#")
@@ -305,6 +311,8 @@ def _number_of_its_own(text: str, hit: Hit) -> bool:
         return False  # a price for one: 120一桶, 110一箱
     if any(word in text[max(0, first - 4) : first] for word in _MEASURES):
         return False  # a reading: 血压120往上冲
+    if _AMOUNT_BEFORE.search(text, 0, first):
+        return False  # a price: 化肥一袋120, 民宿一晚120
     before = first - 2 if first > 1 and text[first - 1] in _CODE_JOINERS else first - 1
     if before >= 0 and text[before].isascii() and text[before].isalpha():
         return False  # a code: B-119 (a parking space), A120, K110

@@ -61,6 +61,14 @@ def tells_apart(text: str) -> bool:
     return bool(_ANOTHER.search(said) or _APART.search(said))
 
 
+# An old neighbour named by surname and kinship term: 钱奶奶, 顾大爷, 罗娭毑. Two messages
+# about differently named people are about two people ("钱奶奶一个人住" is not "顾大爷…他一个
+# 人住"); 老奶奶, 那个大爷 name nobody.
+_PERSON = re.compile(
+    r"([\u4e00-\u9fff])(?:奶奶|爷爷|大爷|大妈|婆婆|阿姨|娭毑|爹爹|老汉|老太|嬢嬢|孃孃|伯伯|老爷子|老奶|老爹|阿婆|阿公)"
+)
+_NOT_A_SURNAME = frozenset("老小大的个家位对隔我你他她这那有一两几门楼屋是和跟给")
+
 # Context words (weight below this: 楼道里, 门口, 隔壁) say where, not what.
 _SUBJECT_WEIGHT = 1.0
 
@@ -69,6 +77,7 @@ _SUBJECT_WEIGHT = 1.0
 class _Read:
     places: dict[str, str]
     wording: str  # the text without places, signatures and long numbers
+    persons: frozenset[str]  # surnames of the neighbours it names
 
 
 def _read(text: str) -> _Read:
@@ -78,7 +87,10 @@ def _read(text: str) -> _Read:
         places.setdefault(_KIND[match.group(2)], str(int(match.group(1))))
     wording = _PLACE.sub(" ", normal)
     wording = _SIGNATURE.sub(" ", wording)
-    return _Read(places, wording)
+    persons = frozenset(
+        m.group(1) for m in _PERSON.finditer(normal) if m.group(1) not in _NOT_A_SURNAME
+    )
+    return _Read(places, wording, persons)
 
 
 def topic_terms(text: str, vocabulary: Vocabulary, category: str) -> set[str]:
@@ -121,6 +133,11 @@ def _same_subject(a: set[str], b: set[str], *, loose: bool, weak: bool) -> bool:
 
 def _one_subject(short: str, long: str, loose: bool) -> bool:
     return long.endswith(short) or (loose and len(short) >= 2 and long.startswith(short))
+
+
+def names_a_place(text: str) -> bool:
+    """Whether the text names a building, unit, floor, room or house number."""
+    return bool(_read(text).places)
 
 
 def places_conflict(a: str, b: str) -> bool:
@@ -179,6 +196,8 @@ def same_matter(
     ra, rb = _read(a), _read(b)
     if any(ra.places[kind] != rb.places[kind] for kind in ra.places.keys() & rb.places.keys()):
         return False
+    if ra.persons and rb.persons and not ra.persons & rb.persons:
+        return False  # 钱奶奶 and 顾大爷: two neighbours, two matters
     if tells_apart(b):
         return False
     shared_place = any(ra.places[k] == rb.places[k] for k in ra.places.keys() & rb.places.keys())

@@ -12,7 +12,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
 from storage.db import insert_for
-from storage.models import InboundMessage, MessageStatus
+from storage.models import InboundMessage, Member, MessageStatus
 from storage.prepared import Prepared
 
 MAX_ERROR_CHARS = 4000
@@ -36,7 +36,44 @@ def store(*, session: Session, values: Mapping[str, Any]) -> Stored:
     # commit makes both, or neither, stick.
     session.flush()
     dialect = session.connection().dialect.name
-    inserted = _insert_new(dialect).scalar(session, values)
+    return _settle(session, values, _insert_new(dialect).scalar(session, values))
+
+
+class SeenMember(NamedTuple):
+    """The sender's member row as the caller last wrote or read it: their role, and a
+    ``last_seen`` at or after ``seen_since`` (their name: the message's)."""
+
+    role: str
+    seen_since: datetime
+
+
+def store_checking_member(
+    *, session: Session, values: Mapping[str, Any], member: SeenMember
+) -> Stored | None:
+    """:func:`store`, for a message whose sender's member row (in the message's grid, with
+    the message's ``sender_name``) the caller takes to be ``member`` and does not write: the
+    insert checks it in the same statement. When the row is otherwise (another process or
+    a command changed it), nothing is stored, the transaction is rolled back and None is
+    returned: the caller decided how to store the message on a role it can't rely on."""
+    session.flush()
+    dialect = session.connection().dialect.name
+    params = {
+        **values,
+        "p_contact_id": values["sender_id"],
+        "p_grid_code": values["grid_code"],
+        "p_name": values["sender_name"],
+        "p_seen_since": member.seen_since,
+    }
+    row = _insert_checking_member(dialect).first(session, params)
+    if row is not None and row[1] != member.role:
+        session.rollback()
+        return None
+    return _settle(session, values, row[0] if row is not None else None)
+
+
+def _settle(session: Session, values: Mapping[str, Any], inserted: int | None) -> Stored:
+    """Commit a message just inserted as ``inserted``; for one met by its key (None), roll
+    back and say what was stored before."""
     if inserted is not None:
         session.commit()
         return Stored(inserted, True, values.get("status", MessageStatus.PENDING))
@@ -53,6 +90,30 @@ def _insert_new(dialect: str) -> Prepared:
         insert(InboundMessage)
         .on_conflict_do_nothing(index_elements=["key"])
         .returning(col(InboundMessage.id))
+    )
+
+
+@functools.cache
+def _insert_checking_member(dialect: str) -> Prepared:
+    # The member's role comes back only if the row holds the message's name and was seen
+    # since the given time: a sub-select in RETURNING, so checking it costs no statement.
+    # Bound values, not a reference to the inserted row: SQLite's RETURNING takes no
+    # qualified names, and SQLAlchemy does not correlate an INSERT's RETURNING.
+    member_role = (
+        sa_select(col(Member.role))
+        .where(
+            col(Member.contact_id) == bindparam("p_contact_id"),
+            col(Member.grid_code) == bindparam("p_grid_code"),
+            col(Member.display_name) == bindparam("p_name"),
+            col(Member.last_seen) >= bindparam("p_seen_since"),
+        )
+        .scalar_subquery()
+    )
+    insert = insert_for(dialect)
+    return Prepared(
+        insert(InboundMessage)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(col(InboundMessage.id), member_role)
     )
 
 

@@ -313,6 +313,8 @@ def test_the_units_the_wrapper_and_logrotate_agree_on_paths() -> None:
     assert bot["EnvironmentFile"] == [ENV_FILE]
     assert "--channel" in bot["ExecStart"][0]  # never the console on a service
     assert bot["ReadWritePaths"] == ["-/var/backups/gridbot"]
+    # the console alone copies its 上报 to the 企业微信 robot: it reads the robot's address too
+    assert _directives(DEPLOY / "gridbot-web.service")["EnvironmentFile"] == [ENV_FILE]
     wrapper = WRAPPER.read_text(encoding="utf-8")
     for path in (INSTALLED, CONFIG, STATE_DIR, CACHE_DIR):
         assert path in wrapper

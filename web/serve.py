@@ -4,6 +4,11 @@
 The socket is bound here, before uvicorn starts: uvicorn ends the whole process
 (``sys.exit``) when its port is taken, and the bot must go on chatting without its console.
 Beside the bot, signals stay the bot's: uvicorn would otherwise take over Ctrl-C.
+
+What the console sends the escalation room (上报 on a ticket's page) is copied to the
+企业微信 robot by bot/alerts.py, as the bot's own are, once it is committed: beside the bot by
+the bot's alerts (the same database object, so each is copied once); alone, by the
+process's own, started for the copy only.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from collections.abc import AsyncIterator, Generator
 
 import uvicorn
 
+from bot.alerts import Alerts
 from bot.clock import Clock
 from bot.settings import Settings
 from storage.db import Database
@@ -32,11 +38,27 @@ _STARTUP_SECONDS = 10
 
 
 class _Server(uvicorn.Server):
-    """A uvicorn server that leaves signals to the process it runs in, when told to."""
+    """A uvicorn server that leaves signals to the process it runs in, when told to, and
+    copies the escalation room's messages to the robot while it serves, when given
+    ``alerts`` (a console with no bot beside it)."""
 
-    def __init__(self, config: uvicorn.Config, *, signals: bool) -> None:
+    def __init__(
+        self, config: uvicorn.Config, *, signals: bool, alerts: Alerts | None = None
+    ) -> None:
         super().__init__(config)
         self._signals = signals
+        self._alerts = alerts
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        alerts = self._alerts
+        if alerts is None:
+            await super().serve(sockets)
+            return
+        alerts.start(checks=False)  # on the loop it serves on: the robot's worker is a task
+        try:
+            await super().serve(sockets)
+        finally:
+            alerts.stop()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
@@ -65,7 +87,9 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _server(settings: Settings, db: Database, clock: Clock, *, signals: bool) -> uvicorn.Server:
+def _server(
+    settings: Settings, db: Database, clock: Clock, *, signals: bool, alerts: Alerts | None = None
+) -> uvicorn.Server:
     config = uvicorn.Config(
         create_app(settings, db, clock),
         lifespan="off",
@@ -75,7 +99,7 @@ def _server(settings: Settings, db: Database, clock: Clock, *, signals: bool) ->
         server_header=False,
         timeout_graceful_shutdown=SHUTDOWN_SECONDS,
     )
-    return _Server(config, signals=signals)
+    return _Server(config, signals=signals, alerts=alerts)
 
 
 @contextlib.asynccontextmanager
@@ -106,5 +130,7 @@ async def serving(
 
 
 def serve_forever(settings: Settings, db: Database, clock: Clock, sock: socket.socket) -> None:
-    """Serve the console on ``sock`` until SIGINT or SIGTERM (`gridbot web`)."""
-    _server(settings, db, clock, signals=True).run(sockets=[sock])
+    """Serve the console on ``sock`` until SIGINT or SIGTERM (`gridbot web`), with the
+    escalation room's copy to the robot the config's ``alerts.wecom`` names."""
+    alerts = Alerts.from_settings(settings, clock, db)
+    _server(settings, db, clock, signals=True, alerts=alerts).run(sockets=[sock])

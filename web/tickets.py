@@ -293,7 +293,7 @@ def ticket_ledger(request: Request, viewer: Annotated[Viewer, Depends(current_vi
     with console.db.session() as session:
         count = ledger.write(
             out,
-            each(session=session, query=query),
+            each(session=session, query=query, columns=ledger.FIELDS),
             settings=settings,
             masked=not viewer.actor.is_admin,
             now=now,

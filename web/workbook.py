@@ -8,7 +8,8 @@ as text, never as a formula: a report that starts with "=" must not compute anyt
 office's Excel.
 
 Used by web/ticket_ledger.py and web/points_ledger.py (and through them by `gridbot
-export`); it imports neither FastAPI nor the pages.
+export`); it imports neither FastAPI nor the pages. The file is written by web/xlsx.py, as
+its rows come: a 台账 of a year's tickets is not held in memory.
 """
 
 from __future__ import annotations
@@ -16,22 +17,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import IO, Any
-
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from typing import IO
 
 from nlp.privacy import mask_personal
+from web import xlsx
+from web.xlsx import Value
 
-__all__ = ["ABOUT_SHEET", "MEDIA_TYPE", "Cells", "Layout", "file_name", "write"]
+__all__ = ["ABOUT_SHEET", "MEDIA_TYPE", "Cells", "Layout", "Value", "file_name", "write"]
 
 ABOUT_SHEET = "说明"
 MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-_CELL_CHARS = 32_767  # Excel's most in a cell
 
 
 def file_name(title: str, now: datetime, tz: tzinfo) -> str:
@@ -40,33 +35,27 @@ def file_name(title: str, now: datetime, tz: tzinfo) -> str:
 
 class Cells:
     """Cells of one sheet: times local, texts kept as text, residents' words masked when
-    the file is not an administrator's."""
+    the file is not an administrator's. (Texts are always written as text, never as a
+    formula, and what XML can't hold is dropped from them: web/xlsx.py.)"""
 
-    def __init__(self, sheet: WriteOnlyWorksheet, tz: tzinfo, *, masked: bool = False) -> None:
-        self.sheet = sheet
+    def __init__(self, tz: tzinfo, *, masked: bool = False) -> None:
         self.tz = tz
         self.masked = masked
 
-    def time(self, moment: datetime | None) -> Any:
-        # a date cell of openpyxl's own format (yyyy-mm-dd h:mm:ss): a format of one's own
-        # costs a cell object and a style per time, a third of a large 台账's writing
+    def time(self, moment: datetime | None) -> Value:
+        """A local time, a date cell of the format yyyy-mm-dd h:mm:ss (Excel has no zones)."""
         return None if moment is None else moment.astimezone(self.tz).replace(tzinfo=None)
 
-    def text(self, words: str | None) -> Any:
-        if not words:
-            return None
-        # characters XML can't hold (a resident's stray control character) are dropped
-        clean = ILLEGAL_CHARACTERS_RE.sub("", words)[:_CELL_CHARS]
-        if not clean.startswith("="):
-            return clean
-        cell = WriteOnlyCell(self.sheet, value=clean)
-        cell.data_type = "s"  # text as written, not a formula
-        return cell
+    @staticmethod
+    def text(words: str | None) -> Value:
+        return words or None
 
-    def personal(self, words: str | None) -> Any:
+    def personal(self, words: str | None) -> Value:
         """A resident's words or name: phone and ID numbers masked unless the file is an
         administrator's."""
-        return self.text(mask_personal(words) if self.masked and words else words)
+        if self.masked and words:
+            return mask_personal(words)
+        return words or None
 
 
 @dataclass(frozen=True)
@@ -82,7 +71,7 @@ class Layout:
 def write(
     out: IO[bytes],
     layout: Layout,
-    rows: Callable[[Cells], Iterable[Sequence[Any]]],
+    rows: Callable[[Cells], Iterable[Sequence[Value]]],
     *,
     tz: tzinfo,
     masked: bool,
@@ -94,35 +83,17 @@ def write(
     administrator). ``about``: what the file is, on the 说明 sheet with the export time and
     the count."""
     title, columns = layout.title, layout.columns
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(title)
-    cells = Cells(sheet, tz, masked=masked)
-    for index, (_header, width) in enumerate(columns, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-    sheet.freeze_panes = "A2"
-    sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}1"
-    bold = Font(bold=True)
-    header = []
-    for heading, _width in columns:
-        cell = WriteOnlyCell(sheet, value=heading)
-        cell.font = bold
-        cell.alignment = Alignment(wrap_text=True, vertical="center")
-        header.append(cell)
-    sheet.append(header)
-    count = 0
-    for values in rows(cells):
-        sheet.append(values)
-        count += 1
-    notes = book.create_sheet(ABOUT_SHEET)
-    notes.column_dimensions["A"].width = 14
-    notes.column_dimensions["B"].width = 60
+    book = xlsx.Writer(out, created=now)
+    sheet = xlsx.Sheet(
+        title, [width for _header, width in columns], [header for header, _width in columns]
+    )
+    count = book.add(sheet, rows(Cells(tz, masked=masked)))
     privacy = (
         "居民的手机号、身份证号已打码。"
         if masked
         else "含居民未打码的手机号、身份证号，请妥善保管，勿外传。"
     )
-    about_cells = Cells(notes, tz)
-    for key, value in (
+    notes = (
         ("台账", title),
         ("导出时间", f"{now.astimezone(tz):%Y-%m-%d %H:%M}"),
         *about,
@@ -132,7 +103,7 @@ def write(
             "均为本地时间（北京时间）" if str(tz) == "Asia/Shanghai" else f"均为本地时间（{tz}）",
         ),
         ("隐私", privacy),
-    ):
-        notes.append([about_cells.text(key), about_cells.text(value)])
-    book.save(out)
+    )
+    book.add(xlsx.Sheet(ABOUT_SHEET, (14, 60)), notes)
+    book.close()
     return count

@@ -16,7 +16,7 @@ from sqlmodel import col, select
 
 from bot.alerts import CLEARED, PREFIX, Alerts
 from bot.app import build_app
-from bot.clock import ManualClock
+from bot.clock import ManualClock, SystemClock
 from bot.events import Outbound
 from bot.outbox import queue_outbound
 from bot.settings import Settings
@@ -209,6 +209,32 @@ async def test_the_copy_can_be_turned_off(
     finally:
         alerts.stop()
     assert posted.texts == []
+
+
+def running_tasks() -> set[str]:
+    return {task.get_name() for task in asyncio.all_tasks()}
+
+
+@pytest.mark.parametrize("checks", [True, False])
+async def test_a_console_alone_copies_without_checking(
+    settings: Settings, sqlite_db: Database, posted: Posted, checks: bool
+) -> None:
+    """`gridbot web` starts its alerts for the copy alone (web/serve.py): the bot's process
+    checks the outbox, and would say a backlog a second time."""
+    alerts = Alerts(with_wecom(), SystemClock(settings.tz), sqlite_db, posted)  # type: ignore[arg-type]
+    room = Outbound(text="【上报】幸福社区第3网格 #1", room_id=ESCALATION, room_topic=ESCALATION)
+    alerts.start(checks=checks)
+    try:
+        assert ("alerts-check" in running_tasks()) is checks
+        assert "wecom-webhook" in running_tasks()
+        with sqlite_db.session() as session:
+            queue_outbound(session, [room], now=datetime.now(settings.tz))
+            session.commit()
+        assert posted.texts == [room.text]
+    finally:
+        alerts.stop()
+    await asyncio.sleep(0)  # the cancelled tasks end
+    assert not {"alerts-check", "wecom-webhook"} & running_tasks()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, update
 from sqlmodel import col, select
 
 from bot import dispatcher as dispatcher_module
@@ -19,11 +19,13 @@ from bot.routing import Role, Router, Scope, SkipHandler, UserError
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from nlp.classifier import Classifier
+from storage import grids
 from storage.db import Database
 from storage.models import Grid, InboundMessage, Member, MemberRole, OutboundMessage
 from tests.auxil.chat import (
     ADMIN,
     LEADER,
+    NEIGHBOUR,
     OTHER_LEADER,
     OTHER_ROOM,
     RESIDENT,
@@ -634,3 +636,107 @@ async def test_a_mention_that_is_no_contact_id_is_dropped_the_same_on_every_back
         assert [r.mentions for r in rows[1:]] == [[], [], [longest]]
     finally:
         app.stop()
+
+
+class _Statements:
+    """The statements (verb and table) and commits on ``db``'s engine from now on."""
+
+    def __init__(self, db: Database) -> None:
+        self.said: list[str] = []
+        self.commits = 0
+        event.listen(db.engine, "before_cursor_execute", self._statement)
+        event.listen(db.engine, "commit", self._commit)
+
+    def _statement(self, _conn: object, _cursor: object, sql: str, *_args: object) -> None:
+        words = sql.replace('"', "").split()
+        verb = words[0]
+        table = words[words.index("INTO") + 1] if verb == "INSERT" else words[1]
+        self.said.append(f"{verb} {table}")
+
+    def _commit(self, _conn: object) -> None:
+        self.commits += 1
+
+    def take(self) -> tuple[list[str], int]:
+        said, commits = self.said, self.commits
+        self.said, self.commits = [], 0
+        return said, commits
+
+
+async def test_chatter_of_someone_seen_lately_is_one_insert_and_one_commit(
+    services: Services,
+) -> None:
+    """Issue 21: a member's row is written when they are first seen, when their name changes
+    and when its last_seen is older than LAST_SEEN_STEP; not for every message."""
+    dispatcher, chat = make_chat(services)
+    clock = chat.clock
+    step = grids.LAST_SEEN_STEP
+
+    async def say(text: str, who: tuple[str, str], after: timedelta) -> tuple[list[str], int]:
+        clock.set(clock.now() + after)
+        assert await dispatcher.feed(chat.message(text, who, at=clock.now())) is not None
+        return counted.take()
+
+    for text in ("早", "吃了吗"):  # the room bound and its grid read; someone else seen
+        await chat.say(text, NEIGHBOUR)
+    counted = _Statements(services.db)
+    first = await say("早上好", RESIDENT, timedelta(seconds=1))
+    assert first == (["UPDATE member", "INSERT member", "INSERT inbound_message"], 1)
+    assert await say("今天天气不错", RESIDENT, timedelta(minutes=1)) == (
+        ["INSERT inbound_message"],
+        1,
+    )
+    renamed = (RESIDENT[0], "张阿姨（3栋）")
+    assert await say("改个名字", renamed, timedelta(seconds=1)) == (
+        ["UPDATE member", "INSERT inbound_message"],
+        1,
+    )
+    assert await say("哈哈", renamed, step) == (["INSERT inbound_message"], 1)
+    written_at = clock.now() + timedelta(seconds=1)
+    assert await say("好久不见", renamed, timedelta(seconds=1)) == (
+        ["UPDATE member", "INSERT inbound_message"],
+        1,
+    )
+    await say("嗯", renamed, timedelta(seconds=1))
+    with services.db.session() as s:
+        member = s.exec(select(Member).where(Member.contact_id == RESIDENT[0])).one()
+        assert (member.display_name, member.last_seen) == ("张阿姨（3栋）", written_at)
+        assert grids.last_seen_in(session=s, grid_code="G03")[RESIDENT[0]] == clock.now()
+
+
+async def test_a_member_row_changed_elsewhere_is_written_again_and_its_role_obeyed(
+    services: Services,
+) -> None:
+    """What this process knows of a member row spares writing it, never overrides it: the
+    insert checks it, and a row changed since (another process, /设网格长) is read again."""
+    router = Router("r")
+    staff_words: list[tuple[str, Role]] = []
+
+    @router.message(lambda ctx: ctx.is_staff)
+    async def staff(ctx: Context) -> None:
+        staff_words.append((ctx.event.text, ctx.role))
+
+    _, chat = make_chat(services, router)
+    await chat.say("早上好", RESIDENT)
+    with services.db.session() as s:
+        s.execute(
+            update(Member)
+            .where(col(Member.contact_id) == RESIDENT[0])
+            .values(display_name="别处的名字", role=MemberRole.LEADER)
+        )
+        s.commit()
+    counted = _Statements(services.db)
+    await chat.say("今天天气不错", RESIDENT)
+    said, _ = counted.take()
+    assert [s for s in said if "member" in s or "inbound_message" in s][:3] == [
+        "INSERT inbound_message",  # refused by its check, rolled back
+        "UPDATE member",
+        "INSERT inbound_message",
+    ]
+    assert staff_words == [("今天天气不错", Role.LEADER)]  # a leader's words, not chatter
+    with services.db.session() as s:
+        member = s.exec(select(Member).where(Member.contact_id == RESIDENT[0])).one()
+        assert (member.display_name, member.role) == (RESIDENT[1], MemberRole.LEADER)
+    assert [(r.text, r.status) for r in inbox_rows(services.db)] == [
+        ("早上好", "handled"),
+        ("今天天气不错", "handled"),
+    ]

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from bot.settings import Settings
 from domain.members import Standing, group_members
 from storage import grids as grid_store
+from storage import inbox
 from storage.db import Database
 from storage.grids import GridSpec, sync_grids
 from storage.models import MemberRole
@@ -58,3 +59,33 @@ def test_who_is_who_in_a_group(sqlite_db: Database) -> None:
     ]
     assert members[0].last_seen == T0 + timedelta(minutes=3)
     assert members[2].last_seen is None
+
+
+def test_last_seen_is_their_latest_message_though_their_row_was_written_earlier(
+    sqlite_db: Database, settings: Settings
+) -> None:
+    """Issue 21: chatter within LAST_SEEN_STEP of a row's last_seen does not write the row;
+    /成员 still says when each last spoke, and lists them in that order."""
+    grid = settings.grids[0]
+    later = T0 + grid_store.LAST_SEEN_STEP / 2
+    with sqlite_db.session() as s:
+        sync_grids(session=s, specs=[GridSpec("G03", "三", "三群")])
+        for minutes, contact_id in enumerate(("wxid_zhang", "wxid_wang")):
+            grid_store.touch_member(
+                session=s,
+                contact_id=contact_id,
+                grid_code="G03",
+                display_name=contact_id,
+                at=T0 + timedelta(minutes=minutes),
+            )
+        inbox.store(
+            session=s,
+            values={"key": "k", "sender_id": "wxid_zhang", "sender_name": "wxid_zhang",
+                    "type": "text", "text": "嗯", "grid_code": "G03", "sent_at": later,
+                    "received_at": later},
+        )  # fmt: skip
+        members = group_members(s, settings, grid)
+    assert [(m.contact_id, m.last_seen) for m in members if m.standing == Standing.RESIDENT] == [
+        ("wxid_zhang", later),
+        ("wxid_wang", T0 + timedelta(minutes=1)),
+    ]

@@ -135,6 +135,28 @@ async def test_other_residents_reporting_the_same_matter_are_linked(
     assert tickets(sqlite_db)[0].same_count == 1
 
 
+async def test_asking_whether_to_call_joins_the_alarm_just_raised(
+    chat: Chat, sqlite_db: Database
+) -> None:
+    await chat.say("5栋楼道里有个老人晕倒了 叫不醒")
+    # 119 is the fire brigade's number, but the question is about the alarm just raised
+    [reply] = await chat.say("要不要打119？", NEIGHBOUR)
+    [ticket] = tickets(sqlite_db)
+    assert reply.text == f"已收到，已通知本网格网格长（#{ticket.id}）。"
+
+
+async def test_a_bystanders_comment_on_a_matter_joins_it_quietly(
+    chat: Chat, sqlite_db: Database
+) -> None:
+    await chat.say("3栋电梯又坏了 关了一上午了 麻烦找人修一下")
+    assert await chat.say("物业这电梯三天两头坏", NEIGHBOUR) == []
+    [ticket] = tickets(sqlite_db)
+    assert ticket.same_count == 1
+    # told for oneself, the same words are answered
+    [reply] = await chat.say("我们3栋电梯也是三天两头坏", ("wxid_resident_liu", "刘姐"))
+    assert reply.text == f"已记录，和 #{ticket.id} 一并处理。"
+
+
 async def test_a_household_saying_me_too_joins_the_outage_just_told(
     chat: Chat, sqlite_db: Database, clock: ManualClock
 ) -> None:
@@ -327,6 +349,15 @@ async def test_an_at_mention_of_a_neighbour_is_their_conversation(
     assert tickets(sqlite_db) == []
 
 
+async def test_a_leader_at_mentioned_and_called_by_a_nickname_is_still_asked(
+    chat: Chat, sqlite_db: Database
+) -> None:
+    text = f"@{LEADER[1]}\u2005李姑娘 3栋楼道灯坏了好几天了 麻烦找人修一下"
+    [reply] = await chat.say(text, mentions=(LEADER[0],))
+    [ticket] = tickets(sqlite_db)
+    assert reply.text.startswith(f"已受理，工单 #{ticket.id}")
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -377,6 +408,7 @@ async def test_wondering_whether_there_is_a_fire_asks_with_care_and_tells_the_le
         "老人身上还是得放个卡片 写上电话地址",
         "哪个掉了身份证 在小卖部门口捡的 姓张",
         "冷得我都想打119 叫消防员来给我烤烤火😂",  # a joke raises no alarm
+        "热得俺都快着火了 🔥🔥",  # how hot, not a fire
         "😂手快抢了一个 8毛8",
     ],
 )
@@ -398,11 +430,49 @@ async def test_a_request_only_the_model_half_believes_goes_to_the_leader_private
     assert tickets(sqlite_db) == []
 
 
+async def test_a_question_put_to_the_leader_is_not_dropped_by_the_model(
+    learned_chat: Chat, sqlite_db: Database
+) -> None:
+    question = "你好 我系租户 想办居住证 明年俾小朋友报幼儿园用 要咩材料 去边度办？"
+    assert await learned_chat.say(question) == []  # the model reads it as talk
+    [answer] = await learned_chat.say(f"@{LEADER[1]}\u2005{question}", mentions=(LEADER[0],))
+    assert answer.room_id is not None
+    assert answer.mentions == (RESIDENT[0],)
+
+
 async def test_a_request_the_model_is_sure_of_is_answered_in_the_group(
     learned_chat: Chat, sqlite_db: Database
 ) -> None:
-    [reply] = await learned_chat.say("我屋里也冇水 昨天晚上还有的")
+    [reply] = await learned_chat.say("12栋晚上水压又小了 18楼洗澡水一会有一会没有 热水器都打不着火")
     [ticket] = tickets(sqlite_db)
+    assert reply.text.startswith(f"已受理，工单 #{ticket.id}（设施报修）")
+
+
+async def test_an_alarm_the_model_hears_in_no_word_of_the_vocabulary_is_told_privately(
+    learned_chat: Chat, sqlite_db: Database
+) -> None:
+    [alert] = await learned_chat.say("日头还木出来 地里已经都是人了")
+    assert alert.to == LEADER[0]
+    assert alert.text.startswith("【请核实】")
+    [ticket] = tickets(sqlite_db)
+    assert not ticket.urgent
+
+
+async def test_a_request_the_model_reads_into_no_word_of_the_vocabulary_goes_to_the_leader(
+    learned_chat: Chat, sqlite_db: Database
+) -> None:
+    [ask] = await learned_chat.say("村委门口乘凉的人不少 都在说麦价")  # p 0.81, no keyword
+    assert ask.to == LEADER[0]
+    assert ask.text.startswith("【请看一下】")
+    assert tickets(sqlite_db) == []
+
+
+async def test_a_request_said_with_a_degree_is_a_request_but_no_alarm(
+    chat: Chat, sqlite_db: Database
+) -> None:
+    [reply] = await chat.say("3栋电梯又坏了 气得我头上冒烟")
+    [ticket] = tickets(sqlite_db)
+    assert not ticket.urgent
     assert reply.text.startswith(f"已受理，工单 #{ticket.id}（设施报修）")
 
 

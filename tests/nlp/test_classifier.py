@@ -185,6 +185,11 @@ def test_emergencies_are_flagged(
         "塘边没有护栏 怕小孩掉下去",
         "昨天晚上烧烤摊那边有人打架 今天地上还有血",
         "我闻着好像有点煤气味 又不太确定 要不要找人看看",
+        "3号楼楼道又有人拉线充电动车 插排就撂在地上 这要着火咋弄",  # a worry
+        "热得俺都快着火了",  # a degree
+        "炭给杨奶奶搬过去了 炉子也捅旺了",  # a stove poked
+        "我也抢了一盒",  # a deal grabbed
+        "村东头那条水泥路让拉麦的大车压塌了一块 坑老深",  # a road crushed
     ],
 )
 def test_danger_words_said_calmly_are_not_urgent(classifier: Classifier, text: str) -> None:
@@ -391,6 +396,10 @@ def test_shipped_danger_elements_alone_are_not_urgent(classifier: Classifier, te
         "A120的快递柜打不开",
         "今天超市菜籽油搞活动 5升的120一桶 买两桶送一袋面",  # a price
         "我屋伢说作业写完了 结果一看才写了一半 血压120往上冲",  # a reading
+        "有冇人想清洗空调 我搵咗个师傅 120蚊一台 三台起可以上门",  # Cantonese yuan
+        "集上碰着王大爷了 说是买化肥 化肥一袋120又涨了",  # a price before the number
+        "河边那家民宿一晚120 还包早饭",
+        "中午吃啥子 楼下火锅店今天搞活动 双人套餐119",
     ],
 )
 def test_emergency_numbers_inside_other_numbers_raise_no_alarm(
@@ -401,7 +410,16 @@ def test_emergency_numbers_inside_other_numbers_raise_no_alarm(
     assert not {"110", "119", "120"} & set(result.keywords)
 
 
-@pytest.mark.parametrize("text", ["3栋着火了 快打119", "有人打架 快报110", "老人晕倒了 快叫120"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "3栋着火了 快打119",
+        "有人打架 快报110",
+        "老人晕倒了 快叫120",
+        "快打120人晕倒了",
+        "快叫一辆120来",
+    ],
+)
 def test_emergency_numbers_on_their_own_still_count(classifier: Classifier, text: str) -> None:
     assert classifier.classify(text).urgent
 

@@ -6,15 +6,18 @@ from nlp.conversation import (
     addressed_name,
     already_called,
     calls_for_help,
+    drop_hyperbole,
     is_advice,
     is_group_list,
     is_question,
     refers_back,
     remarks,
     says_also,
+    speaks_for_oneself,
     without_calls,
     wonders,
 )
+from nlp.normalize import normalize
 
 
 @pytest.mark.parametrize(
@@ -74,6 +77,15 @@ def test_a_neighbour_addressed_by_name(text: str, name: str | None) -> None:
         ("养老认证要么样搞", True),
         ("社保卡能补办吗", True),
         ("我去年办的 在派出所户籍窗口", False),
+        ("额这医保在哪交 去年是孙子在手机上弄的", True),
+        ("听说有尊老金 哪块申请 要带甚呢", True),
+        ("想办居住证 要咩材料 去边度办", True),
+        ("俺那养老金认证 今年还得弄不 俺不会用手机", True),
+        ("今年的医保交了冇", True),
+        ("我们这边也冇", False),
+        ("水都冇 电也冇", False),
+        ("我家的水还没", False),
+        ("甚至还骂人", False),
     ],
 )
 def test_questions(text: str, question: bool) -> None:
@@ -145,6 +157,8 @@ def test_a_call_already_made(text: str, called: bool) -> None:
         ("广场那边好大的烟 是哪里着火哒？？", True),
         ("小广场那边冒烟了 咋回事", True),
         ("昨晚那边一片红光 是不是哪里着火了", True),
+        ("刚才巷口过去好几辆消防车 哪着火了？", True),
+        ("谁家冒烟哩 西头那", True),
         ("是不是哪里着火了 救命啊", False),  # someone in it
         ("3栋着火了！快来人", False),
         ("5栋冒黑烟了 赶紧下楼", False),
@@ -164,6 +178,7 @@ def test_wondering_whether_something_is_wrong(text: str, wondering: bool) -> Non
         ("哪个掉了身份证 在小卖部门口捡的 姓张", True),
         ("有人在屯口丢了个手机 黑色的 我放在老板那里了", True),
         ("這年頭偷雞的都有", True),
+        ("开车上班的慢点 北二环上刮倒一棵树 堵了一长串", True),
         # what is wrong now, or a question
         ("100号后巷的下水道又堵了 上个月才通过一回", False),
         ("3号楼后头那个堡坎裂了条缝 比上个月宽了好多", False),
@@ -174,3 +189,36 @@ def test_wondering_whether_something_is_wrong(text: str, wondering: bool) -> Non
 )
 def test_remarks_to_the_group(text: str, remark: bool) -> None:
     assert remarks(text) is remark
+
+
+@pytest.mark.parametrize(
+    ("text", "rest"),
+    [
+        ("热得俺都快着火了 🔥🔥", ""),
+        ("电梯又坏了 气得我头上冒烟", "电梯又坏了"),
+        ("这个辣椒辣得我嘴巴要喷火", "这个辣椒"),
+    ],
+)
+def test_a_degree_said_with_a_danger(text: str, rest: str) -> None:
+    assert drop_hyperbole(normalize(text)).strip() == rest
+
+
+@pytest.mark.parametrize("text", ["楼下着火了 热得很", "3栋冒烟了 快来人", "急死了 我家着火了"])
+def test_a_danger_that_is_no_degree(text: str) -> None:
+    assert drop_hyperbole(normalize(text)) == normalize(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "own"),
+    [
+        ("我们2单元也是的 电梯门口连张纸都冇贴", True),
+        ("俺在房顶上也看见了 烟老大了", True),
+        ("额家门口也是一滩水", True),
+        ("2单元电梯坏了+1", True),
+        ("物业这电梯三天两头坏", False),
+        ("朱老爹八十三了 一个人住真不放心", False),
+        ("额 这个事情不好说", False),
+    ],
+)
+def test_speaking_for_oneself(text: str, own: bool) -> None:
+    assert speaks_for_oneself(text) is own

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from nlp.similarity import (
+    names_a_place,
     names_a_thing,
     places_conflict,
     same_matter,
@@ -61,6 +62,15 @@ def test_numbers_are_evidence_only_beside_a_subject(
     assert same_matter(a, b, vocabulary, category, 0.6) is same
 
 
+def test_two_neighbours_named_are_two_matters(vocabulary: Vocabulary) -> None:
+    qian = "钱奶奶一个人住 屋里灯坏了好几天了 帮帮她"
+    gu = "东头顾大爷屋顶漏了 他一个人住 八十多了 能不能帮帮他"
+    assert not same_matter(qian, gu, vocabulary, "assistance", 0.6)
+    assert same_matter(qian, "钱奶奶一个人住 灯也坏了", vocabulary, "assistance", 0.6)
+    # 老奶奶 names nobody
+    assert same_matter(qian, "那个老奶奶一个人住 灯坏了", vocabulary, "assistance", 0.6)
+
+
 def test_one_residents_own_repeat_may_match_more_loosely(vocabulary: Vocabulary) -> None:
     first, again = "门口垃圾堆了三天没人清理", "门口的垃圾还是没人清理"
     assert not same_matter(first, again, vocabulary, "environment", 0.6)
@@ -79,6 +89,13 @@ def test_two_households_robbed_are_two_matters(vocabulary: Vocabulary) -> None:
         "我家电动车昨晚在车棚被偷了", "我家也被偷了 门锁被撬开 丢了金项链", vocabulary,
         "security", 0.6,
     )  # fmt: skip
+
+
+def test_names_a_place() -> None:
+    assert names_a_place("18栋那边B2东边排水沟堵了")
+    assert names_a_place("6号楼1单元 家里暖气片阀门漏水")
+    assert not names_a_place("物业这电梯三天两头坏")
+    assert not names_a_place("有事打我电话13602251873")  # a phone number is no place
 
 
 def test_places_conflict() -> None:

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from storage import grids
+from storage import grids, inbox
 from storage.db import Database
 from storage.models import Grid, Member, MemberRole
 
@@ -224,3 +224,51 @@ def test_each_grids_last_activity_members_and_leaders_at_once(db: Database) -> N
         }
         assert grids.last_seen_by_grid(session=s, grid_codes=[]) == {}
         assert grids.member_counts(session=s, grid_codes=[]) == {}
+
+
+def test_when_someone_last_spoke_counts_the_messages_their_row_was_not_written_for(
+    db: Database,
+) -> None:
+    """Issue 21: a message of someone seen within LAST_SEEN_STEP under the same name does not
+    write their row; what shows or orders by last seen reads those messages from the inbox."""
+    synced(db)
+    step = grids.LAST_SEEN_STEP
+    with db.session() as s:
+        for contact_id, grid, minutes in (("a", "G03", 0), ("b", "G03", 5), ("a", "G04", 0)):
+            grids.touch_member(
+                session=s, contact_id=contact_id, grid_code=grid, display_name=contact_id.upper(),
+                at=T0 + timedelta(minutes=minutes),
+            )  # fmt: skip
+        # then messages only: a in G03 twice (not b, whose row is the latest), a in G04 once,
+        # and one of a's from before the row's time (a clock behind), counted as the row says
+        for n, (grid, at) in enumerate(
+            (
+                ("G03", T0 + step / 3),
+                ("G03", T0 + step),
+                ("G04", T0 + step / 2),
+                ("G03", T0 - step),
+            )
+        ):
+            inbox.store(
+                session=s,
+                values={"key": f"k{n}", "sender_id": "a", "sender_name": "A", "type": "text",
+                        "text": "嗯", "grid_code": grid, "sent_at": at, "received_at": at},
+            )  # fmt: skip
+        assert grids.last_seen_in(session=s, grid_code="G03") == {
+            "a": T0 + step,
+            "b": T0 + timedelta(minutes=5),
+        }
+        assert grids.last_seen_in(session=s, grid_code="G04") == {"a": T0 + step / 2}
+        assert [c for c, _n, _r in grids.members(session=s, grid_code="G03", limit=9)] == ["a", "b"]
+        assert [m.contact_id for m in grids.seen_members(session=s, grid_code="G03")] == ["a", "b"]
+        assert grids.last_seen_by_grid(session=s, grid_codes=["G03", "G04"]) == {
+            "G03": T0 + step,
+            "G04": T0 + step / 2,
+        }
+        # the rows themselves were not written
+        rows = s.exec(grids.select(Member.contact_id, Member.grid_code, Member.last_seen)).all()
+        assert sorted(rows) == [
+            ("a", "G03", T0),
+            ("a", "G04", T0),
+            ("b", "G03", T0 + timedelta(minutes=5)),
+        ]

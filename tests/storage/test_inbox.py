@@ -4,10 +4,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
+from sqlmodel import func, select
+
 from storage import inbox
 from storage.db import Database
-from storage.grids import GridSpec, sync_grids
-from storage.models import InboundMessage
+from storage.grids import GridSpec, sync_grids, touch_member
+from storage.models import InboundMessage, MemberRole
 
 T0 = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
 
@@ -126,3 +128,37 @@ def test_latest_sent_at_and_the_keys_stored_since(db: Database) -> None:
         assert inbox.latest_sent_at(session=s) == T0 + timedelta(minutes=20)
         assert inbox.keys_since(session=s, since=T0 + timedelta(minutes=10)) == {"b", "c"}
         assert inbox.keys_since(session=s, since=T0 + timedelta(minutes=21)) == set()
+
+
+def test_an_insert_checking_the_senders_member_row_stores_only_what_it_can_rely_on(
+    db: Database,
+) -> None:
+    """Issue 21: chatter of someone seen lately is one statement; the member row the caller
+    did not write is checked by that statement (name, role, seen since), or nothing sticks."""
+    with db.session() as s:
+        sync_grids(session=s, specs=[GridSpec("G03", "三", "三群"), GridSpec("G04", "四", "四群")])
+        touch_member(session=s, contact_id="wxid_a", grid_code="G03", display_name="张阿姨", at=T0)
+        s.commit()
+    since = T0 - timedelta(minutes=5)
+    as_known = inbox.SeenMember(role=MemberRole.RESIDENT, seen_since=since)
+    otherwise = [
+        ("k-name", {"sender_name": "张阿姨（3栋）"}, as_known),  # renamed: the row is to be written
+        ("k-role", {}, inbox.SeenMember(role=MemberRole.LEADER, seen_since=since)),
+        ("k-late", {}, inbox.SeenMember(role=MemberRole.RESIDENT, seen_since=T0 + timedelta(1))),
+        ("k-grid", {"grid_code": "G04"}, as_known),  # never seen there
+    ]
+    with db.session() as s:
+        for key, change, member in otherwise:
+            values = {**message(key, grid="G03"), **change}
+            assert inbox.store_checking_member(session=s, values=values, member=member) is None
+        assert s.exec(select(func.count()).select_from(InboundMessage)).one() == 0
+        stored = inbox.store_checking_member(
+            session=s, values=message("k1", grid="G03"), member=as_known
+        )
+        assert stored is not None
+        assert (stored.inserted, stored.status) == (True, "pending")
+        again = inbox.store_checking_member(
+            session=s, values=message("k1", grid="G03"), member=as_known
+        )
+        assert again == (stored.id, False, "pending")
+        assert s.exec(select(InboundMessage.key)).all() == ["k1"]

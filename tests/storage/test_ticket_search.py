@@ -143,6 +143,17 @@ def test_each_reads_every_ticket_the_query_finds_in_batches(world: Database) -> 
         assert list(each(session=session, query=TicketQuery(grids=()))) == []
 
 
+def test_each_reads_only_the_columns_asked_in_their_order(world: Database) -> None:
+    query = TicketQuery(grids={"G03"}, statuses=ACTIVE, sort=Sort.OLDEST)
+    with world.session() as session:
+        rows = list(each(session=session, query=query, columns=("created_at", "id")))
+    assert [tuple(row) for row in rows][:2] == [
+        (NOW - timedelta(days=40), 7),  # aware UTC, as every read of the table gives it
+        (NOW - timedelta(hours=99), 1),
+    ]
+    assert rows[0]._fields == ("created_at", "id")
+
+
 @pytest.mark.parametrize(
     "query",
     [

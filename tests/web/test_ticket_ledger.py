@@ -5,11 +5,16 @@ from io import BytesIO
 from typing import Any
 
 from openpyxl import load_workbook
+from sqlmodel import col, select
 
 from bot.settings import Settings
+from storage.db import Database
 from storage.models import Ticket, TicketStatus
+from storage.ticket_search import Sort, TicketQuery, each
+from tests.auxil.web import add_grids, add_ticket
 from tests.conftest import TZ
-from web.ticket_ledger import COLUMNS, SHEET, file_name, write
+from web.ticket_ledger import COLUMNS, FIELDS, SHEET, file_name, write
+from web.xlsx import MAX_CHARS
 
 T0 = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 PHONE, ID_CARD = "13812345678", "110105199001011234"
@@ -117,6 +122,67 @@ def test_what_residents_wrote_is_text_never_a_formula(settings: Settings) -> Non
     assert (sheet["H2"].value, sheet["H2"].data_type) == ("=1+1", "s")
     # characters a workbook can't hold are dropped, not a failed export
     assert sheet["G3"].value == "灯坏了"
+
+
+def test_what_xml_escapes_and_a_text_too_long_for_a_cell(settings: Settings) -> None:
+    out = BytesIO()
+    words = "<script>alert(\"x\")</script> & 3栋 > 2栋 '引号' ]]>"
+    write(
+        out,
+        [
+            ticket(1, text=words, reporter_name=" 张阿姨 ", feedback="第一行\r\n第二行"),
+            ticket(2, text="长" * 40_000 + PHONE),
+        ],
+        settings=settings,
+        masked=True,
+        now=T0,
+    )
+    rows, _about = read(out.getvalue())
+    assert (rows[0]["反映内容"], rows[0]["反映人"]) == (words, " 张阿姨 ")
+    assert rows[0]["办理结果"] == "第一行\r\n第二行"
+    assert rows[1]["反映内容"] == "长" * MAX_CHARS  # Excel's most, the rest cut
+
+
+def test_rows_of_the_ledgers_columns_make_the_same_file(
+    settings: Settings, sqlite_db: Database
+) -> None:
+    """each(columns=FIELDS), as the console and `gridbot export` read, every column, and
+    Ticket objects: one file."""
+    add_grids(sqlite_db, settings)
+    add_ticket(sqlite_db, T0, text=f"楼道灯坏了 {PHONE}", urgent=True)
+    add_ticket(
+        sqlite_db,
+        T0 + timedelta(hours=1),
+        grid_code="G04",
+        status=TicketStatus.ARCHIVED,
+        assignee_name="王师傅",
+        escalated_at=T0 + timedelta(hours=2),
+        resolved_at=T0 + timedelta(hours=3),
+        closed_at=T0 + timedelta(days=2),
+        feedback="已修好",
+        rating="basic",
+        same_count=2,
+    )
+    query = TicketQuery(sort=Sort.OLDEST)
+    files = []
+    with sqlite_db.session() as session:
+        for tickets in (
+            each(session=session, query=query, columns=FIELDS),
+            each(session=session, query=query),
+            session.exec(select(Ticket).order_by(col(Ticket.id))).all(),
+        ):
+            out = BytesIO()
+            assert write(out, tickets, settings=settings, masked=True, now=T0) == 2
+            files.append(read(out.getvalue()))
+    assert files[0] == files[1] == files[2]
+    first, second = files[0][0]
+    assert (first["紧急"], first["反映内容"]) == ("是", "楼道灯坏了 138****5678")
+    assert (second["网格"], second["居民评价"], second["同类诉求（人）"]) == (
+        "幸福社区第4网格",
+        "基本满意",
+        2,
+    )
+    assert (second["上报时间"], second["办结用时（小时）"]) == (datetime(2026, 11, 22, 11, 0), 2)
 
 
 def test_nothing_to_write_is_a_header_alone(settings: Settings) -> None:
