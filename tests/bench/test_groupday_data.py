@@ -84,12 +84,10 @@ def test_mistakes_are_refused_with_the_line(
 # joined tune/ when the second set (h3, h4, oldtown-h2, village-h2), written by two more
 # writers, replaced them. The third set (city-h5, city-h6, oldtown-h3, village-h3), by two
 # more writers, was added in session 9 before it was read; the fourth (city-h7, city-h8,
-# oldtown-h4, village-h4), by two more, in session 10 before it was read.
+# oldtown-h4, village-h4), by two more, in session 10 before it was read. In session 11 the
+# fifth (city-h9, city-h10, oldtown-h5, village-h5), by two more, was added before it was
+# read, and the second set, spent (measured more than four times), joined tune/.
 HELD_SHA256 = {
-    "city-h3.jsonl": "a2e2e04672a62aeeb6841fe57309ce8a75b15e9b16dff8d2f88c0380e05dba79",
-    "city-h4.jsonl": "48a4e6fbdc39ad7030bfba622b8b4f17e5e710fe92ae2609f6b3cd48a40475e7",
-    "oldtown-h2.jsonl": "eed47b0760ae79a1a2e7d7bdb031fe3d546469be23308f233d252704faecd72b",
-    "village-h2.jsonl": "5cf53a268d66bd3579c490a472c0351cf35f922a3e2e9b527d3367e77f433629",
     "city-h5.jsonl": "acb5e24035cbaf12f56e0c381cdf55b601d1f6b02f65c6dba225b3bc2d2ed9a2",
     "city-h6.jsonl": "dba9aaf8fbfe7bd24d289b2797b9eeb1e82892bbf2badd2fb8949a76c986b492",
     "oldtown-h3.jsonl": "c2e58633ac5e108b2dba17d22a82b97cfd33585762115c461750447cb6ed84a7",
@@ -98,6 +96,10 @@ HELD_SHA256 = {
     "city-h8.jsonl": "a7d460303a48014731b20571d1ec771237a1cdba346f2d8cbef636662a30a294",
     "oldtown-h4.jsonl": "0f755cda730b9032fce1a048121f2ba74a3d3361cc6e082eb8257f20bb197b6e",
     "village-h4.jsonl": "de8ac4487ade014f3cb07492fa0b1a37a130309dd1ad409d741340c76d509f6b",
+    "city-h9.jsonl": "257f628c1d0d6064c6bab4b47ce1feabfd6965fc66522d440462f47643f049a0",
+    "city-h10.jsonl": "2580378edb10a6b32dc76ab02b6684590e39f0b9a04e65a0682af7cad3d65adf",
+    "oldtown-h5.jsonl": "8f8cd15f3ab1c0bcdcda300cc569656f7c84507166460a2e2a0cbbc9616f6459",
+    "village-h5.jsonl": "43b2b01506a3225fe0c27318942d27d4a1da5c5497bf767fe19483f2ae848e12",
 }
 
 
