@@ -78,6 +78,8 @@ DEMO = Path(_config_init).parent / "demo.yaml"
 _PLACEHOLDER = re.compile(r"\{(m\d+)\}")
 # How the bot's private alerts to leaders begin: an emergency, or one to check.
 ALERT_HEADS = ("【紧急】", "【请核实】")
+# How the bot asks the leaders privately about what it is unsure is a request at all.
+ASK_HEAD = "【请看一下】"
 JOINED = ("linked", "repeated", "attached")
 TARGETS = {
     "chatter answered": 0.02,
@@ -154,6 +156,8 @@ class DayScore:
     notes: int
     notes_kept: int
     notes_misfiled: int
+    leaders_asked: int
+    matters_only_asked: int
     errors: list[str] = field(default_factory=list)
 
     def figures(self) -> dict[str, float]:
@@ -371,6 +375,8 @@ class _Scoring:
             if alerted and not record.opened and label.matter not in self.urgent:
                 count["needless_alerts"] += 1
                 self.note(record, f"leader alerted {alerted[0][:40]!r}")
+            if any(to in self.leaders and t.startswith(ASK_HEAD) for to, t in record.private):
+                count["leaders_asked"] += 1
             if record.skipped:
                 count["skipped_commands"] += 1
                 self.note(record, "command skipped: its matter has no ticket")
@@ -424,9 +430,13 @@ class _Scoring:
                     for record in records:
                         for again in set(record.opened) & set(own[1:]):
                             self.note(record, f"opened duplicate #{again} of #{own[0]}")
-            elif not any(r.group for r in reports) and not self.told_leaders(records):
-                count["matters_missed"] += 1
-                self.note(reports[0], "matter missed")
+            elif not any(r.group for r in reports):
+                if self.told_leaders(records):
+                    count["matters_only_asked"] += 1
+                    self.note(reports[0], "matter only put to the leaders privately")
+                else:
+                    count["matters_missed"] += 1
+                    self.note(reports[0], "matter missed")
 
 
 def _score(
@@ -508,7 +518,10 @@ def report(scores: Sequence[DayScore]) -> bool:
         f"{overall.duplicates}, needless leader alerts {overall.needless_alerts}, notes put on "
         f"a ticket {overall.notes_kept}/{overall.notes} ({overall.notes_misfiled} on another "
         f"matter's), ratings answered "
-        f"{overall.ratings_taken}/{overall.ratings}, commands skipped {overall.skipped_commands}"
+        f"{overall.ratings_taken}/{overall.ratings}, commands skipped {overall.skipped_commands}, "
+        f"leaders asked privately {overall.leaders_asked} "
+        f"({overall.leaders_asked / max(1, len(scores)):.1f} a day; matters told them only "
+        f"so {overall.matters_only_asked})"
     )
     return ok
 

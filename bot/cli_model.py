@@ -72,6 +72,15 @@ def add_parsers(
     chosen = model_sub.add_parser("use", parents=[common], help="put a version in use")
     chosen.add_argument("version", help="e.g. v1")
     chosen.add_argument("--models", type=Path, metavar="DIR")
+    doubt = model_sub.add_parser(
+        "doubt",
+        parents=[common],
+        help="the version in use again, with the threshold below which it doubts the "
+        "keywords' alarms chosen on group days it was not fitted on",
+    )
+    doubt.add_argument("days", nargs="+", type=Path, metavar="DAY",
+                       help="group day files (tests/data/groupdays format)")  # fmt: skip
+    doubt.add_argument("--models", type=Path, metavar="DIR")
 
     def cmd_train(args: argparse.Namespace) -> int:
         return _cmd_train(args, settings_of(args))
@@ -117,8 +126,13 @@ def _corrections(args: argparse.Namespace, settings: Settings) -> list[LabelledR
         db.dispose()
 
 
-def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+def _keywords(settings: Settings) -> Classifier:
     from bot.models import build_classifier
+
+    return build_classifier(settings.model_copy(update={"model": ModelSettings(use="off")}))
+
+
+def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from bot.train import load_training_data, train
     from nlp.training import DEFAULT_C, TrainingUnavailable
 
@@ -129,7 +143,7 @@ def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     corrections = _corrections(args, settings)
     if corrections is None:
         return EXIT_USAGE
-    keywords = build_classifier(settings.model_copy(update={"model": ModelSettings(use="off")}))
+    keywords = _keywords(settings)
     data = load_training_data(args.data, corrections)
     try:
         installed, _ = train(
@@ -149,7 +163,11 @@ def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_model(args: argparse.Namespace, settings: Settings) -> int:
     folder = _folder(args, settings)
     try:
-        if args.model_command == "use":
+        if args.model_command == "doubt":
+            from bot.train import add_doubt
+
+            add_doubt(settings, args.days, keywords=_keywords(settings), folder=folder)
+        elif args.model_command == "use":
             use(folder, args.version)
             print(f"{args.version} is in use")
         elif args.model_command == "rollback":

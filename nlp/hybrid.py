@@ -1,9 +1,11 @@
 """The keywords' verdict, unless the model is confident otherwise.
 
-An urgent verdict of the keyword rules is final: the model never drops or re-files it. Outside
-that, the model may add a request the keywords passed over, drop a keyword request, or change
-its category, and its urgency head may raise a request to a *possible* emergency (the leader is
-asked to check at once; nobody is told to dial a number, since no kind of danger was named).
+An urgent verdict of the keyword rules is never dropped or re-filed by the model; where its
+urgency head finds no danger at all, the alarm is told as *possible* (only the leaders are told,
+to check it). Outside that, the model may add a request the keywords passed over, drop a
+keyword request, or change its category, and its urgency head may raise a request to a
+*possible* emergency (the leader is asked to check at once; nobody is told to dial a number,
+since no kind of danger was named).
 Each only past a threshold chosen (`choose_thresholds`) on messages that neither the vocabulary
 nor the model was fitted on: a model fitted on the messages the vocabulary was tuned on learns
 to copy it, so only unseen messages show where it knows better.
@@ -20,7 +22,7 @@ from nlp.conversation import laughs
 from nlp.model import HybridThresholds, Prediction
 from nlp.quality import LabelledRow, fully_right
 
-__all__ = ["choose_thresholds", "combine", "urgent_threshold"]
+__all__ = ["choose_thresholds", "combine", "doubt_threshold", "urgent_threshold"]
 
 
 # The features of a message the model must know before it may make a request or an alarm of
@@ -52,6 +54,14 @@ def _request_and_category(
 ) -> Classification:
     p = round(pred.p_request, 3)
     if kw.urgent:
+        doubted = (
+            not kw.possible
+            and pred.known >= MIN_EVIDENCE
+            and pred.p_urgent is not None
+            and pred.p_urgent < th.doubt
+        )
+        if doubted:
+            return replace(kw, possible=True, decided_by="model", p_request=p)
         return replace(kw, p_request=p)
     if not kw.is_request:
         if may_add and pred.p_request >= th.add:
@@ -131,3 +141,30 @@ def urgent_threshold(
         if raised and sum(raised) >= min_precision * len(raised):
             return threshold
     return _URGENT[-1]
+
+
+_DOUBT = (-0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3)
+
+
+def doubt_threshold(
+    p_urgent: Sequence[float],
+    urgent: Sequence[bool],
+    *,
+    max_doubted: float = 0.05,
+    min_wrong: float = 0.8,
+) -> float:
+    """The highest threshold below which the urgency head may doubt the keywords' alarms,
+    from its probabilities (out of fold) for the messages the keywords find urgent: at most
+    ``max_doubted`` of the true emergencies among them fall below it, and at least
+    ``min_wrong`` of the alarms below it are false. A doubted emergency still reaches the
+    leaders at once (as one to check), so a few may be doubted; -0.01 doubts none."""
+    total = sum(urgent)
+    best = _DOUBT[0]
+    for threshold in _DOUBT[1:]:
+        below = [u for p, u in zip(p_urgent, urgent, strict=True) if p < threshold]
+        if not below:
+            continue
+        if sum(below) > max_doubted * total or len(below) - sum(below) < min_wrong * len(below):
+            break
+        best = threshold
+    return best

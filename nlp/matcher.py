@@ -275,13 +275,14 @@ def _position(hit: Hit) -> int:
 
 _DIGITS = frozenset("0123456789")
 # After a number these make it a house, room, building, amount or count: 110室, 120号, 119栋,
-# 120蚊 (Cantonese yuan), 120袋. Not 人, 包 or 晚: "打120人晕了", "打120包扎", "打120晚了".
+# 120蚊 (Cantonese yuan), 120袋, 120平 (square metres). Not 人, 包 or 晚: "打120人晕了",
+# "打120包扎", "打120晚了".
 _NUMBER_UNITS = frozenset(
-    "号室栋楼幢单元户层弄巷路米元块斤岁年月日点分秒次个多届期路公里蚊毛角袋箱盒瓶桶件台张套"
+    "号室栋楼幢单元户层弄巷路米元块斤岁年月日点分秒次个多届期路公里蚊毛角袋箱盒瓶桶件台张套平"
 )
-# A price before the number: 一袋120, 一晚120, 每斤110, 卖120, 双人套餐119 (not 一辆120,
-# an ambulance).
-_AMOUNT_BEFORE = re.compile(r"(?:[一每](?![辆个])[\u4e00-\u9fff]|[卖价收售餐])$")
+# A price before the number: 一袋120, 一晚120, 每斤110, 一百斤120, 卖120, 双人套餐119 (not
+# 一辆120, an ambulance).
+_AMOUNT_BEFORE = re.compile(r"(?:[一每](?![辆个])[\u4e00-\u9fff]|[卖价收售餐斤])$")
 # A parking space (119车位); a letter before the digits, joined or not, makes a code (B-119).
 _SPOT = "车位"
 _CODE_JOINERS = frozenset("-－_·#")

@@ -77,15 +77,24 @@ class HybridThresholds:
     switch: a keyword request changes category when the model's P(category | request) for
     another category is at least this.
     urgent: a request the keywords don't find urgent is a possible emergency when the
-    urgency head's probability is at least this."""
+    urgency head's probability is at least this.
+    doubt: an emergency the keywords find is told as only possible (the leaders check it, the
+    group is asked with care) when the urgency head's probability is below this."""
 
     add: float = 1.01
     drop: float = -0.01
     switch: float = 1.01
     urgent: float = 1.01
+    doubt: float = -0.01
 
     def as_dict(self) -> dict[str, float]:
-        return {"add": self.add, "drop": self.drop, "switch": self.switch, "urgent": self.urgent}
+        return {
+            "add": self.add,
+            "drop": self.drop,
+            "switch": self.switch,
+            "urgent": self.urgent,
+            "doubt": self.doubt,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -212,7 +212,7 @@ def classifier(vocabulary: Vocabulary, jieba_cache_dir: Path) -> Classifier:
 @pytest.fixture(scope="session")
 def learned_classifier(vocabulary: Vocabulary, jieba_cache_dir: Path) -> Classifier:
     """The shipped classifier with the model the shipped config uses (config/models)."""
-    model = read_model(Path(str(files("config") / "models")), "v2")
+    model = read_model(Path(str(files("config") / "models")), "v3")
     return Classifier(vocabulary, cache_dir=jieba_cache_dir, model=model)
 
 

@@ -53,9 +53,34 @@ def write_training_data(folder: Path, *, flip: bool = False) -> Path:
          "label": {"kind": "chatter"}},
         {"ts": "2026-10-12T08:02:00+08:00", "from": "a", "name": "A", "text": "还是停着",
          "label": {"kind": "followup", "matter": "m1"}},
+        {"ts": "2026-10-12T08:30:00+08:00", "from": "l", "name": "L", "text": "5栋嗡嗡机修好了",
+         "label": {"kind": "note", "matter": "m1"}},
         {"ts": "2026-10-12T09:00:00+08:00", "tick": True},
     ]  # fmt: skip
     (days / "t-01.jsonl").write_text(
         "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines), encoding="utf-8"
     )
     return folder
+
+
+def write_alarm_day(folder: Path, name: str = "t-02") -> Path:
+    """A group day of alarms the keywords raise: emergencies, and talk that only sounds like
+    one."""
+    said = [("3栋着火了 快打119 浓烟往外冒", True), ("5栋楼道全是烟 快下楼", True),
+            ("冷得我都想打119😂", False), ("我家着火了——火锅的火", False),
+            ("回南天又来哒 地板滑得站都站不稳", False)]  # fmt: skip
+    lines: list[dict[str, object]] = [{"meta": {"day": name}}]
+    for n, (text, urgent) in enumerate(said):
+        label = (
+            {"kind": "request", "matter": f"m{n}", "category": "safety", "urgent": True}
+            if urgent
+            else {"kind": "chatter"}
+        )
+        lines.append({"ts": f"2026-10-13T08:0{n}:00+08:00", "from": "a", "name": "A",
+                      "text": text, "label": label})  # fmt: skip
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.jsonl"
+    path.write_text(
+        "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines), encoding="utf-8"
+    )
+    return path

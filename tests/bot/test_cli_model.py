@@ -12,7 +12,7 @@ from storage import examples, migrate
 from storage.db import Database
 from storage.grids import GridSpec, sync_grids
 from storage.models import ExampleSource
-from tests.auxil.training_data import write_training_data
+from tests.auxil.training_data import write_alarm_day, write_training_data
 
 
 def _train(training_data: Path, models: Path, *extra: str) -> int:
@@ -39,6 +39,20 @@ def test_train_then_list_use_and_roll_back(
     assert history(models)[0] == "v2"
     assert main(["model", "use", "v9", "--models", str(models)]) == EXIT_USAGE
     assert "no model v9" in capsys.readouterr().err
+
+
+def test_model_doubt_adds_a_version_or_refuses_a_day_it_was_fitted_on(
+    training_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    models = tmp_path / "models"
+    assert _train(training_data, models, "--no-corrections") == EXIT_OK
+    seen = training_data / "groupdays" / "tune" / "t-01.jsonl"
+    assert main(["model", "doubt", str(seen), "--models", str(models)]) == EXIT_USAGE
+    assert "v1 was fitted on t-01" in capsys.readouterr().err
+    day = write_alarm_day(tmp_path / "days")
+    assert main(["model", "doubt", str(day), "--models", str(models)]) == EXIT_OK
+    assert capsys.readouterr().out.startswith("v2: v1's weights")
+    assert history(models)[0] == "v2"
 
 
 def test_train_reads_the_corrections_stored_in_the_database(

@@ -94,7 +94,8 @@ def test_the_shipped_folder_has_a_model_in_use(settings: Settings) -> None:
     assert in_use
     model = read_model(folder, in_use[0])
     assert model.urgent_intercept is not None
-    assert set(model.thresholds.as_dict()) == {"add", "drop", "switch", "urgent"}
+    assert set(model.thresholds.as_dict()) == {"add", "drop", "switch", "urgent", "doubt"}
+    assert model.thresholds.doubt > 0  # it doubts the alarms it hears no danger in
     held = model.meta["heldout"]
     assert isinstance(held, dict)
     assert held["messages"] >= 600

@@ -440,6 +440,39 @@ async def test_a_question_put_to_the_leader_is_not_dropped_by_the_model(
     assert answer.mentions == (RESIDENT[0],)
 
 
+async def test_a_request_the_model_finds_more_likely_talk_goes_to_the_leader_privately(
+    learned_chat: Chat, sqlite_db: Database
+) -> None:
+    # the keywords read a broken lift; the model (P 0.26) the group's talk
+    [ask] = await learned_chat.say("刘姨 1单元的电梯好使 从地库绕过去")
+    assert ask.to == LEADER[0]
+    assert ask.text.startswith("【请看一下】")
+    assert tickets(sqlite_db) == []
+
+
+async def test_a_policy_question_is_answered_whatever_the_model_thinks(
+    learned_chat: Chat, sqlite_db: Database
+) -> None:
+    [answer] = await learned_chat.say("问一下 明年的城乡居民医保么样交 截止是么时候")  # P 0.24
+    assert answer.room_id is not None
+    assert answer.mentions == (RESIDENT[0],)
+
+
+async def test_an_alarm_the_model_hears_no_danger_in_is_told_to_the_leader_only(
+    learned_chat: Chat, sqlite_db: Database
+) -> None:
+    # the keywords hear someone who can't stand (medical); the urgency head, P 0.09 (below
+    # v3's 0.15), damp
+    [alert] = await learned_chat.say("回南天又来哒 屋里地板滑得站都站不稳 墙壁在出汗")
+    assert alert.to == LEADER[0]
+    assert alert.text.startswith("【请核实】")
+    [ticket] = tickets(sqlite_db)
+    assert not ticket.urgent
+    # a fire the head hears too is an emergency as before
+    group, *_ = await learned_chat.say("3栋着火了 快打119", NEIGHBOUR)
+    assert group.text.startswith("情况紧急，请立即拨打 119！")
+
+
 async def test_a_request_the_model_is_sure_of_is_answered_in_the_group(
     learned_chat: Chat, sqlite_db: Database
 ) -> None:

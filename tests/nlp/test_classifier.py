@@ -224,6 +224,15 @@ def test_thanks_or_settled_before_a_but_dont_cancel_what_follows(
     assert not {"谢谢", "感谢"} & set(result.keywords)
 
 
+def test_a_worry_after_a_reassurance_passed_on_keeps_the_report_open(
+    classifier: Classifier,
+) -> None:
+    told = ("我妈刚打电话来 说屋后头那个坎子在往下掉泥巴 沟里的水一下子变浑了 她说莫得事 "
+            "我心里慌得很 哪个帮我去看一哈")  # fmt: skip
+    assert classifier.keywords_only(told).is_request
+    assert not classifier.keywords_only("师傅来看了 说没事了 谢谢").is_request
+
+
 def test_a_but_only_drops_the_cues_before_it(
     vocabulary_data: dict[str, Any], jieba_cache_dir: Path
 ) -> None:
@@ -400,6 +409,8 @@ def test_shipped_danger_elements_alone_are_not_urgent(classifier: Classifier, te
         "集上碰着王大爷了 说是买化肥 化肥一袋120又涨了",  # a price before the number
         "河边那家民宿一晚120 还包早饭",
         "中午吃啥子 楼下火锅店今天搞活动 双人套餐119",
+        "物业费2块8一平 我家120平一年四千多 暖气不热电梯三天两头坏",  # an area
+        "镇上粮站一百斤120 烘干了的 湿谷便宜点",  # a price for a weight
     ],
 )
 def test_emergency_numbers_inside_other_numbers_raise_no_alarm(

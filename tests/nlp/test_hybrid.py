@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from nlp.classification import Classification
-from nlp.hybrid import choose_thresholds, combine, urgent_threshold
+from nlp.hybrid import choose_thresholds, combine, doubt_threshold, urgent_threshold
 from nlp.model import LABELS, HybridThresholds, Prediction
 from nlp.quality import LabelledRow
 
@@ -96,3 +96,24 @@ def test_the_model_adds_nothing_on_what_it_hardly_knows() -> None:
     assert combine(CHATTER, _pred(0.85, known=1), TH).is_request is False
     assert combine(LAMP, _pred(0.9, p_urgent=0.99, known=2), TH).urgent is False
     assert combine(CHATTER, _pred(0.85, known=3), TH).is_request is True
+
+
+def test_an_alarm_the_urgency_head_finds_no_danger_in_is_told_as_possible() -> None:
+    th = HybridThresholds(add=0.8, drop=0.1, switch=0.7, urgent=0.6, doubt=0.1)
+    doubted = combine(FIRE, _pred(0.9, "safety", p_urgent=0.05), th)
+    assert (doubted.urgent, doubted.possible, doubted.decided_by) == (True, True, "model")
+    assert (doubted.category, doubted.emergency_number) == ("safety", "119")
+    assert combine(FIRE, _pred(0.9, "safety", p_urgent=0.2), th).possible is False
+    # not on what the model hardly knows, and never with the thresholds of an older model
+    assert combine(FIRE, _pred(0.9, "safety", p_urgent=0.05, known=2), th).possible is False
+    assert combine(FIRE, _pred(0.9, "safety", p_urgent=0.0), TH).possible is False
+
+
+def test_the_doubt_threshold_loses_few_emergencies_and_doubts_mostly_false_alarms() -> None:
+    # 40 true emergencies, 2 of them below 0.1 and 3 more below 0.15; 18 false alarms
+    p = [0.01] * 18 + [0.08] * 2 + [0.12] * 3 + [0.9] * 35
+    urgent = [False] * 18 + [True] * 40
+    assert doubt_threshold(p, urgent) == 0.1
+    # the head finds no danger in true emergencies: it may doubt none
+    assert doubt_threshold([0.01] * 5 + [0.9] * 5, [True] * 5 + [False] * 5) == -0.01
+    assert doubt_threshold([0.5, 0.9], [True, True]) == -0.01
