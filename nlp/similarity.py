@@ -182,10 +182,12 @@ def same_matter(
     threshold: float,
     *,
     one_reporter: bool = False,
+    place_needed: bool = False,
 ) -> bool:
     """True when ``a`` and ``b``, filed under ``category``, are about one matter: they name
     the same thing (a topic word of the category), or share most of their wording, and name
-    no different place (3栋 vs 5栋, 2单元 vs 4单元, 302室 vs 501室).
+    no different place (3栋 vs 5栋, 2单元 vs 4单元, 302室 vs 501室); with ``place_needed``,
+    they also name the same one.
 
     Places, signatures ("我住5号楼302室") and long numbers (phones, ID numbers) are left out
     of the wording compared: two requests signed alike are not alike. ``one_reporter``: both
@@ -201,6 +203,8 @@ def same_matter(
     if tells_apart(b):
         return False
     shared_place = any(ra.places[k] == rb.places[k] for k in ra.places.keys() & rb.places.keys())
+    if place_needed and not shared_place:
+        return False
     if vocabulary is not None and _same_subject(
         topic_terms(ra.wording, vocabulary, category),
         topic_terms(rb.wording, vocabulary, category),

@@ -135,6 +135,22 @@ async def test_other_residents_reporting_the_same_matter_are_linked(
     assert tickets(sqlite_db)[0].same_count == 1
 
 
+async def test_another_residents_report_of_the_same_thing_joins_only_at_the_same_place(
+    chat: Chat, sqlite_db: Database, clock: ManualClock
+) -> None:
+    await chat.say("连廊那个电梯又停了 我从下半区爬楼梯上来 一身汗")
+    clock.set(clock.now() + timedelta(hours=2))
+    # someone else's lift, somewhere unsaid: its own ticket (a duplicate is cheap to /合并)
+    [reply] = await chat.say("我们电梯也停了 早上走楼梯下来的 麻烦找人修", NEIGHBOUR)
+    assert reply.text.startswith("已受理")
+    assert len(tickets(sqlite_db)) == 2
+    clock.set(clock.now() + timedelta(hours=1))  # past the thread just acknowledged
+    await chat.say("5栋电梯坏了 关了一上午了", ("wxid_resident_zhao", "赵叔"))
+    [joined] = await chat.say("5栋电梯也坏了 麻烦快点修", ("wxid_resident_liu", "刘姐"))
+    assert joined.text.startswith("已记录，和 #")
+    assert len(tickets(sqlite_db)) == 3
+
+
 async def test_asking_whether_to_call_joins_the_alarm_just_raised(
     chat: Chat, sqlite_db: Database
 ) -> None:

@@ -171,3 +171,10 @@ def test_a_matter_told_apart_is_no_repeat(vocabulary: Vocabulary) -> None:
     assert same_matter(lamp, "路灯也是黑的 晚上黑得很", vocabulary, "facility", 0.5)
     apart = "路灯也是黑的 不是风雨桥那盏 晚上黑得很"
     assert not same_matter(lamp, apart, vocabulary, "facility", 0.5)
+
+
+def test_a_place_may_be_needed_besides_the_subject(vocabulary: Vocabulary) -> None:
+    a, b = "电梯又停了 走楼梯上来的", "电梯停了 麻烦找人修"
+    assert same_matter(a, b, vocabulary, "facility", 0.6)
+    assert not same_matter(a, b, vocabulary, "facility", 0.6, place_needed=True)
+    assert same_matter("5栋" + a, "5栋" + b, vocabulary, "facility", 0.6, place_needed=True)
