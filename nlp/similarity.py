@@ -11,7 +11,9 @@ and other long numbers are never evidence.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from nlp.normalize import normalize
 from nlp.vocabulary import Vocabulary
@@ -75,11 +77,14 @@ _SUBJECT_WEIGHT = 1.0
 
 @dataclass(frozen=True, slots=True)
 class _Read:
-    places: dict[str, str]
+    places: Mapping[str, str]
     wording: str  # the text without places, signatures and long numbers
     persons: frozenset[str]  # surnames of the neighbours it names
 
 
+# A message is compared with each open ticket of its category, and a ticket's text with
+# every message after it: each text is read once.
+@lru_cache(maxsize=4096)
 def _read(text: str) -> _Read:
     normal = _LONG_NUMBER.sub(" ", normalize(text))
     places: dict[str, str] = {}
